@@ -1,0 +1,48 @@
+# NeulbomCare: the two commands a newcomer needs are `make run` and `make test`.
+# Both install what is missing first (a virtualenv from requirements-dev.txt, Azurite from npm).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help deps run test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required (set PYTHON=...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: $(PY_STAMP) $(NODE_STAMP) ## install Python and Node dependencies
+
+run: deps ## serve the app with demo data on http://127.0.0.1:7071
+	$(PY) manage.py dev
+
+test: deps ## lint, then the whole test suite (PostgreSQL, Azurite and HTTPS fakes included)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: deps ## ruff check and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: deps ## apply ruff's formatting and safe fixes
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: deps ## run the benchmarks (numbers, not pass/fail)
+	$(PY) benchmarks/import_time.py
+
+clean: ## remove the virtualenv, node_modules and local data
+	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache

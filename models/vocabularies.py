@@ -1,0 +1,233 @@
+"""The API's vocabularies (codes) with their Korean display labels, as API.md fixes them.
+
+Codes travel in the API and the database; labels are for display and for importing the pilot's
+CSV files, which use the Korean labels.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LabeledEnum(StrEnum):
+    """A code with a Korean label: `Condition.DEMENTIA.label == "치매"`."""
+
+    label: str
+
+    def __new__(cls, code: str, label: str) -> LabeledEnum:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label = label
+        return member
+
+    @classmethod
+    def from_label(cls, label: str) -> LabeledEnum:
+        """The member whose Korean label (or code) is `label`; ValueError otherwise."""
+        text = label.strip()
+        for member in cls:
+            if text in (member.label, member.value):
+                return member
+        raise ValueError(f"unknown {cls.__name__} label: {label!r}")
+
+
+class Role(LabeledEnum):
+    GUARDIAN = "guardian", "보호자"
+    CAREGIVER = "caregiver", "요양보호사"
+    ADMIN = "admin", "운영자"
+
+
+class Gender(LabeledEnum):
+    FEMALE = "female", "여성"
+    MALE = "male", "남성"
+
+
+class GenderPreference(LabeledEnum):
+    ANY = "any", "무관"
+    FEMALE = "female", "여성"
+    MALE = "male", "남성"
+
+
+class CareLevel(LabeledEnum):
+    GRADE_1 = "grade_1", "1등급"
+    GRADE_2 = "grade_2", "2등급"
+    GRADE_3 = "grade_3", "3등급"
+    GRADE_4 = "grade_4", "4등급"
+    GRADE_5 = "grade_5", "5등급"
+    COGNITIVE_SUPPORT = "cognitive_support", "인지지원등급"
+    NONE = "none", "등급외"
+
+
+class MobilityStatus(LabeledEnum):
+    INDEPENDENT = "independent", "자립"
+    ASSISTIVE_DEVICE = "assistive_device", "보조기구 사용"
+    WHEELCHAIR = "wheelchair", "휠체어"
+    BEDRIDDEN = "bedridden", "와상"
+
+
+class Condition(LabeledEnum):
+    DEMENTIA = "dementia", "치매"
+    COGNITIVE_IMPAIRMENT = "cognitive_impairment", "인지장애"
+    STROKE = "stroke", "뇌졸중"
+    PALSY = "palsy", "중풍"
+    PARKINSONS = "parkinsons", "파킨슨"
+    DIABETES = "diabetes", "당뇨"
+    HYPERTENSION = "hypertension", "고혈압"
+    ARTHRITIS = "arthritis", "관절염"
+    SPONDYLITIS = "spondylitis", "척추염"
+    OSTEOPOROSIS = "osteoporosis", "골다공증"
+    CANCER = "cancer", "암"
+
+
+class Specialty(LabeledEnum):
+    """Conditions a caregiver is experienced with, plus service tags."""
+
+    DEMENTIA = "dementia", "치매"
+    COGNITIVE_IMPAIRMENT = "cognitive_impairment", "인지장애"
+    STROKE = "stroke", "뇌졸중"
+    PALSY = "palsy", "중풍"
+    PARKINSONS = "parkinsons", "파킨슨"
+    DIABETES = "diabetes", "당뇨"
+    HYPERTENSION = "hypertension", "고혈압"
+    ARTHRITIS = "arthritis", "관절염"
+    SPONDYLITIS = "spondylitis", "척추염"
+    OSTEOPOROSIS = "osteoporosis", "골다공증"
+    CANCER = "cancer", "암"
+    HOSPICE = "hospice", "호스피스"
+    BEDRIDDEN_CARE = "bedridden_care", "와상환자"
+    FEEDING_ASSIST = "feeding_assist", "식사보조"
+    REHABILITATION = "rehabilitation", "재활"
+
+
+class Certification(LabeledEnum):
+    CAREGIVER_1 = "caregiver_1", "요양보호사 1급"
+    CAREGIVER_2 = "caregiver_2", "요양보호사 2급"
+    NURSE = "nurse", "간호사"
+    NURSE_AIDE = "nurse_aide", "간호조무사"
+    PHYSICAL_THERAPIST = "physical_therapist", "물리치료사"
+    OCCUPATIONAL_THERAPIST = "occupational_therapist", "작업치료사"
+    REHAB_THERAPIST = "rehab_therapist", "재활치료사"
+    SOCIAL_WORKER_2 = "social_worker_2", "사회복지사 2급"
+
+
+class CareType(LabeledEnum):
+    CAREGIVER = "caregiver", "요양보호사"
+    NURSE_AIDE = "nurse_aide", "간호조무사"
+    NURSE = "nurse", "간호사"
+
+
+#: Which certifications satisfy each care type a guardian can ask for.
+CARE_TYPE_CERTIFICATIONS: dict[CareType, frozenset[Certification]] = {
+    CareType.CAREGIVER: frozenset({Certification.CAREGIVER_1, Certification.CAREGIVER_2}),
+    CareType.NURSE_AIDE: frozenset({Certification.NURSE_AIDE}),
+    CareType.NURSE: frozenset({Certification.NURSE}),
+}
+
+
+class DietType(LabeledEnum):
+    REGULAR = "regular", "일반식"
+    LOW_SODIUM = "low_sodium", "저염식"
+    LOW_SUGAR = "low_sugar", "저당식"
+    LOW_FAT = "low_fat", "저지방식"
+    HIGH_PROTEIN = "high_protein", "고단백식"
+    SOFT = "soft", "연식"
+    LIQUID = "liquid", "유동식"
+
+
+class Allergen(LabeledEnum):
+    SOY = "soy", "대두"
+    EGG = "egg", "계란"
+    BUCKWHEAT = "buckwheat", "메밀"
+    WHEAT = "wheat", "밀가루"
+    PEANUT = "peanut", "땅콩"
+    MILK = "milk", "우유"
+    TOMATO = "tomato", "토마토"
+    SHRIMP = "shrimp", "새우"
+    CRAB = "crab", "게"
+    PEACH = "peach", "복숭아"
+
+
+class Day(LabeledEnum):
+    MON = "mon", "월"
+    TUE = "tue", "화"
+    WED = "wed", "수"
+    THU = "thu", "목"
+    FRI = "fri", "금"
+    SAT = "sat", "토"
+    SUN = "sun", "일"
+
+
+class Province(LabeledEnum):
+    SEOUL = "SEOUL", "서울특별시"
+    BUSAN = "BUSAN", "부산광역시"
+    DAEGU = "DAEGU", "대구광역시"
+    INCHEON = "INCHEON", "인천광역시"
+    GWANGJU = "GWANGJU", "광주광역시"
+    DAEJEON = "DAEJEON", "대전광역시"
+    ULSAN = "ULSAN", "울산광역시"
+    SEJONG = "SEJONG", "세종특별자치시"
+    GYEONGGI = "GYEONGGI", "경기도"
+    GANGWON = "GANGWON", "강원특별자치도"
+    CHUNGBUK = "CHUNGBUK", "충청북도"
+    CHUNGNAM = "CHUNGNAM", "충청남도"
+    JEONBUK = "JEONBUK", "전북특별자치도"
+    JEONNAM = "JEONNAM", "전라남도"
+    GYEONGBUK = "GYEONGBUK", "경상북도"
+    GYEONGNAM = "GYEONGNAM", "경상남도"
+    JEJU = "JEJU", "제주특별자치도"
+
+
+CAPITAL_AREA: frozenset[Province] = frozenset({Province.SEOUL, Province.GYEONGGI, Province.INCHEON})
+
+#: `PROVINCE_DISTRICT` in capitals, e.g. SEOUL_GANGNAM.
+REGION_CODE_PATTERN = r"^(" + "|".join(p.value for p in Province) + r")_[A-Z]+$"
+
+
+class PersonalityAxis(LabeledEnum):
+    EMPATHY = "empathy", "공감"
+    ACTIVITY = "activity", "활동성"
+    PATIENCE = "patience", "인내"
+    INDEPENDENCE = "independence", "독립성"
+
+
+class MatchingStatus(LabeledEnum):
+    RECOMMENDED = "recommended", "추천"
+    SELECTED = "selected", "선택됨"
+    ACTIVE = "active", "진행 중"
+    COMPLETED = "completed", "완료"
+    DECLINED = "declined", "거절"
+    CANCELLED = "cancelled", "취소"
+
+
+class CareLogCategory(LabeledEnum):
+    MEDICATION = "medication", "복약"
+    MEAL = "meal", "식사"
+    EXERCISE = "exercise", "운동"
+    VITAL_CHECK = "vital_check", "활력징후"
+    HYGIENE = "hygiene", "위생"
+    COGNITIVE = "cognitive", "인지활동"
+    OTHER = "other", "기타"
+
+
+class Grade(StrEnum):
+    A_PLUS = "A+"
+    A = "A"
+    B_PLUS = "B+"
+    B = "B"
+    C = "C"
+
+
+#: (minimum score, grade), best first; a score below every cut-off is C.
+GRADE_CUTOFFS: tuple[tuple[float, Grade], ...] = (
+    (90.0, Grade.A_PLUS),
+    (80.0, Grade.A),
+    (70.0, Grade.B_PLUS),
+    (60.0, Grade.B),
+)
+
+
+def grade_for(score: float) -> Grade:
+    """The API's grade for a 0..100 score."""
+    for minimum, grade in GRADE_CUTOFFS:
+        if score >= minimum:
+            return grade
+    return Grade.C

@@ -1,0 +1,375 @@
+"""All settings the app reads, in one object, with three profiles chosen by `APP_ENV`.
+
+Where a value comes from, strongest first:
+1. real environment variables (Azure app settings arrive this way);
+2. `local.settings.json` "Values" (what Core Tools loads for `func start`; our local host too);
+3. the profile's defaults (development, staging, production);
+4. the field defaults below.
+
+Settings hold configuration, not a place to fetch secrets from: `shared.secrets` reads the
+secret-bearing names (`DATABASE_URL`, `JWT_SECRET`, ...) from here only when no Key Vault is
+configured. Loading settings never connects to anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from shared.errors import ConfigurationError
+
+APP_VERSION = "0.1.0"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
+
+#: The JWT secret the development profile signs with. Production refuses to start with it.
+DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-do-not-deploy-0000"  # noqa: S105
+
+#: Azurite's documented, public development account (not a secret).
+AZURITE_CONNECTION_STRING = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+)
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+#: What each profile changes from the field defaults. Keys are environment-variable names.
+PROFILE_DEFAULTS: dict[AppEnv, dict[str, Any]] = {
+    AppEnv.DEVELOPMENT: {
+        "DEBUG": True,
+        "LOG_LEVEL": "DEBUG",
+        "JWT_SECRET": DEVELOPMENT_JWT_SECRET,
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/neulbomcare",
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
+        "ALLOWED_HOSTS": "*",
+    },
+    AppEnv.STAGING: {
+        "LOG_LEVEL": "INFO",
+        "AZURE_OPENAI_TIMEOUT": 30,
+    },
+    AppEnv.PRODUCTION: {
+        "LOG_LEVEL": "WARNING",
+        "AZURE_OPENAI_TIMEOUT": 45,
+        "DB_POOL_MAX": 20,
+    },
+}
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _env(name: str, aliases: tuple[str, ...] = ()) -> Any:
+    """Read a field from this exact environment name (and aliases), as the runbook spells it."""
+    return AliasChoices(name, *aliases)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field names are snake_case; each reads its runbook name."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    app_env: AppEnv = Field(AppEnv.DEVELOPMENT, validation_alias=_env("APP_ENV"))
+    app_version: str = Field(APP_VERSION, validation_alias=_env("APP_VERSION"))
+    debug: bool = Field(False, validation_alias=_env("DEBUG"))
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+
+    # Database (the URL is a secret: Key Vault `DatabaseURL` when KEY_VAULT_URL is set).
+    database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    db_pool_min: int = Field(1, ge=0, le=50, validation_alias=_env("DB_POOL_MIN"))
+    db_pool_max: int = Field(10, ge=1, le=100, validation_alias=_env("DB_POOL_MAX"))
+    db_connect_timeout: int = Field(5, ge=1, le=60, validation_alias=_env("DB_CONNECT_TIMEOUT"))
+    db_statement_timeout_ms: int = Field(
+        15_000, ge=100, validation_alias=_env("DB_STATEMENT_TIMEOUT_MS")
+    )
+    db_pool_wait_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("DB_POOL_WAIT_SECONDS")
+    )
+    db_preping_idle_seconds: float = Field(
+        10.0, ge=0, validation_alias=_env("DB_PREPING_IDLE_SECONDS")
+    )
+
+    # Secrets.
+    key_vault_url: str | None = Field(None, validation_alias=_env("KEY_VAULT_URL"))
+    secrets_cache_ttl_seconds: int = Field(
+        300, ge=0, le=86_400, validation_alias=_env("SECRETS_CACHE_TTL_SECONDS")
+    )
+    jwt_secret: SecretStr | None = Field(None, validation_alias=_env("JWT_SECRET"))
+    jwt_lifetime_hours: float = Field(
+        12.0, gt=0, le=24 * 30, validation_alias=_env("JWT_LIFETIME_HOURS")
+    )
+
+    # Azure OpenAI.
+    azure_openai_endpoint: str | None = Field(None, validation_alias=_env("AZURE_OPENAI_ENDPOINT"))
+    azure_openai_deployment: str = Field(
+        "gpt-4o-mini", validation_alias=_env("AZURE_OPENAI_DEPLOYMENT")
+    )
+    azure_openai_api_version: str = Field(
+        "2024-10-21", validation_alias=_env("AZURE_OPENAI_API_VERSION")
+    )
+    azure_openai_timeout: float = Field(
+        30.0, gt=0, le=120, validation_alias=_env("AZURE_OPENAI_TIMEOUT")
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("AZURE_OPENAI_API_KEY")
+    )
+    enable_ai_care_plan: bool = Field(True, validation_alias=_env("ENABLE_AI_CARE_PLAN"))
+
+    # Matching model.
+    xgboost_model_path: str = Field("models/matching", validation_alias=_env("XGBOOST_MODEL_PATH"))
+    xgboost_model_fallback: bool = Field(True, validation_alias=_env("XGBOOST_MODEL_FALLBACK"))
+    enable_matching_algorithm: bool = Field(
+        True, validation_alias=_env("ENABLE_MATCHING_ALGORITHM")
+    )
+
+    # Storage.
+    azure_web_jobs_storage: SecretStr | None = Field(
+        None, validation_alias=_env("AzureWebJobsStorage")
+    )
+    azure_storage_connection_string: SecretStr | None = Field(
+        None, validation_alias=_env("AZURE_STORAGE_CONNECTION_STRING")
+    )
+    storage_account_url: str | None = Field(None, validation_alias=_env("STORAGE_ACCOUNT_URL"))
+
+    # Backups.
+    backup_container: str = Field("backups", validation_alias=_env("BACKUP_CONTAINER"))
+    backup_schedule: str = Field("0 0 18 * * *", validation_alias=_env("BACKUP_SCHEDULE"))
+    backup_retention_days: int = Field(
+        35, ge=1, le=3650, validation_alias=_env("BACKUP_RETENTION_DAYS")
+    )
+
+    # HTTP.
+    cors_allowed_origins: CommaList = Field(
+        default_factory=list, validation_alias=_env("CORS_ALLOWED_ORIGINS")
+    )
+    allowed_hosts: CommaList = Field(default_factory=list, validation_alias=_env("ALLOWED_HOSTS"))
+    max_request_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("MAX_REQUEST_BODY_BYTES")
+    )
+
+    # Observability.
+    applicationinsights_connection_string: SecretStr | None = Field(
+        None, validation_alias=_env("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    )
+
+    # Demo data (`manage.py seed-demo`, `make run`).
+    seed_demo_password: SecretStr | None = Field(None, validation_alias=_env("SEED_DEMO_PASSWORD"))
+    seed_caregiver_count: int = Field(
+        60, ge=0, le=100_000, validation_alias=_env("SEED_CAREGIVER_COUNT")
+    )
+    seed_random_seed: int = Field(20261126, validation_alias=_env("SEED_RANDOM_SEED"))
+
+    @field_validator("cors_allowed_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "database_url",
+        "key_vault_url",
+        "jwt_secret",
+        "azure_openai_endpoint",
+        "azure_openai_api_key",
+        "azure_web_jobs_storage",
+        "azure_storage_connection_string",
+        "storage_account_url",
+        "applicationinsights_connection_string",
+        "seed_demo_password",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_log_level(cls, value: Any) -> Any:
+        level = str(value).upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def openai_enabled(self) -> bool:
+        return self.enable_ai_care_plan and bool(self.azure_openai_endpoint)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        local = LocalSettingsSource(settings_cls)
+        return (init_settings, env_settings, local, ProfileDefaultsSource(settings_cls, local))
+
+
+class LocalSettingsSource(PydanticBaseSettingsSource):
+    """The "Values" of local.settings.json, as Core Tools would export them to the process."""
+
+    def __init__(self, settings_cls: type[BaseSettings]):
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("LOCAL_SETTINGS_PATH", PROJECT_ROOT / "local.settings.json"))
+        self.values: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"{path.name} is not valid JSON: {exc}") from exc
+            self.values = {str(k): v for k, v in (document.get("Values") or {}).items()}
+        self._folded = {key.lower(): value for key, value in self.values.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for name in _field_env_names(field, field_name):
+            if name.lower() in self._folded:
+                return self._folded[name.lower()], name, False
+        return None, field_name, False
+
+    def lookup(self, name: str) -> Any:
+        return self._folded.get(name.lower())
+
+    def __call__(self) -> dict[str, Any]:
+        return _collect(self)
+
+
+class ProfileDefaultsSource(PydanticBaseSettingsSource):
+    """Defaults of the profile that `APP_ENV` names (from the environment or local settings)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], local: LocalSettingsSource):
+        super().__init__(settings_cls)
+        raw = os.environ.get("APP_ENV") or local.lookup("APP_ENV") or AppEnv.DEVELOPMENT.value
+        try:
+            env = AppEnv(str(raw).strip().lower())
+        except ValueError:
+            env = AppEnv.DEVELOPMENT  # the field validator reports the bad APP_ENV value
+        self._folded = {k.lower(): v for k, v in PROFILE_DEFAULTS[env].items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for name in _field_env_names(field, field_name):
+            if name.lower() in self._folded:
+                return self._folded[name.lower()], name, False
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _collect(self)
+
+
+def _field_env_names(field: FieldInfo, field_name: str) -> list[str]:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [str(choice) for choice in alias.choices]
+    return [field_name]
+
+
+def _collect(source: PydanticBaseSettingsSource) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field_name, field in source.settings_cls.model_fields.items():
+        value, key, _ = source.get_field_value(field, field_name)
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def env_name(field_name: str) -> str:
+    """The environment-variable name an operator sets for a field (for error messages)."""
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return field_name.upper()
+    return _field_env_names(field, field_name)[0]
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Problems that make these settings unsafe to start with, each naming its setting."""
+    problems: list[str] = []
+    for field_name in Settings.model_fields:
+        value = getattr(settings, field_name)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str) and text.strip().startswith(KEY_VAULT_REFERENCE_PREFIX):
+            problems.append(
+                f"{env_name(field_name)} is an unresolved Key Vault reference: the Function App "
+                "could not read the secret (check its identity's access to the vault)"
+            )
+    if "*" in settings.cors_allowed_origins:
+        problems.append(
+            "CORS_ALLOWED_ORIGINS must list origins: '*' cannot be combined with credentials"
+        )
+    if settings.is_production:
+        if settings.debug:
+            problems.append("DEBUG must be false in production")
+        jwt = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        if jwt == DEVELOPMENT_JWT_SECRET:
+            problems.append("JWT_SECRET holds the development secret; set a real one in Key Vault")
+        elif jwt is not None and len(jwt) < 32:
+            problems.append("JWT_SECRET is shorter than 32 characters")
+        if not settings.allowed_hosts or "*" in settings.allowed_hosts:
+            problems.append("ALLOWED_HOSTS must list the production host names")
+    if settings.db_pool_min > settings.db_pool_max:
+        problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    return sorted(set(problems))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and check the settings; raise ConfigurationError naming each bad setting."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = env_name(str(error["loc"][0])) if error["loc"] else "settings"
+            lines.append(f"{name}: {error['msg']}")
+        raise ConfigurationError("Invalid settings:\n  " + "\n  ".join(lines)) from None
+    problems = check_settings(settings)
+    if problems:
+        raise ConfigurationError(
+            f"Refusing to start ({settings.app_env.value}):\n  " + "\n  ".join(problems)
+        )
+    return settings
+
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, loaded once on first use (never at import)."""
+    global _settings  # noqa: PLW0603 - one lazily built object per process is the design
+    if _settings is None:
+        with _lock:
+            if _settings is None:
+                _settings = load_settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the loaded settings (tests, and `manage.py` after changing the environment)."""
+    global _settings  # noqa: PLW0603
+    with _lock:
+        _settings = None

@@ -1,0 +1,60 @@
+"""The readiness checks of the dependencies the foundation owns.
+
+Imported for its side effect (registration) by the health blueprint. Later areas register their
+own checks (`matching_model`, `openai`) under the same names, replacing these placeholders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.config import get_settings
+from shared.db import get_database
+from shared.health import CheckOutcome, readiness_check
+from shared.secrets import get_secrets
+from shared.storage import build_blob_service
+
+_probe_clients: dict[str, Any] = {}
+
+
+@readiness_check("database", critical=True)
+def check_database() -> None:
+    get_database().ping()
+
+
+@readiness_check("blob_storage")
+def check_blob_storage() -> None:
+    # A client of its own: fail fast, no retries, so the probe answers within its budget.
+    client = _probe_clients.get("blob")
+    if client is None:
+        client = _probe_clients["blob"] = build_blob_service(
+            connection_timeout=2, read_timeout=3, retry_total=0
+        )
+    next(client.list_containers(results_per_page=1, timeout=3).by_page(), None)
+
+
+@readiness_check("key_vault", optional=True)
+def check_key_vault() -> CheckOutcome | None:
+    vault = get_secrets().key_vault
+    if vault is None:
+        return CheckOutcome("disabled", "KEY_VAULT_URL is not set; secrets come from app settings")
+    vault.ping()
+    return None
+
+
+@readiness_check("matching_model")
+def check_matching_model() -> CheckOutcome:
+    settings = get_settings()
+    if not settings.enable_matching_algorithm:
+        return CheckOutcome("disabled", "ENABLE_MATCHING_ALGORITHM is false")
+    return CheckOutcome("degraded", "no matching model is loaded yet")
+
+
+@readiness_check("openai")
+def check_openai() -> CheckOutcome:
+    settings = get_settings()
+    if not settings.enable_ai_care_plan:
+        return CheckOutcome("disabled", "ENABLE_AI_CARE_PLAN is false; templates serve")
+    if not settings.azure_openai_endpoint:
+        return CheckOutcome("disabled", "AZURE_OPENAI_ENDPOINT is not set; templates serve")
+    return CheckOutcome("ok", f"deployment {settings.azure_openai_deployment}")

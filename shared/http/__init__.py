@@ -1,0 +1,6 @@
+"""The HTTP adapter: the only part of `shared` that knows azure.functions."""
+
+from shared.http.request import ApiRequest, ApiResponse
+from shared.http.routing import Api, RouteRegistry, RouteSpec, default_registry
+
+__all__ = ["Api", "ApiRequest", "ApiResponse", "RouteRegistry", "RouteSpec", "default_registry"]

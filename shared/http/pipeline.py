@@ -1,0 +1,286 @@
+"""The one place HTTP conventions live: every route's request goes through `handle_http`.
+
+In order: request id and log context; settings and logging; allowed hosts (production); CORS;
+body size cap (413); JSON parsing (400) and validation of path, query and body (422);
+authentication of non-public routes (401); the handler; errors mapped to problem+json; response
+headers (X-Request-ID, CORS, no-sniff, no-store unless the handler caches); one access-log line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import azure.functions as func
+from pydantic import BaseModel, ValidationError
+
+from shared.config import Settings, get_settings
+from shared.errors import (
+    AppError,
+    BadRequestError,
+    FieldError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnauthorizedError,
+    ValidationFailedError,
+)
+from shared.http import cors
+from shared.http.request import ApiRequest, ApiResponse
+from shared.http.routing import RouteSpec
+from shared.observability import bind_context, clear_context, configure_logging, get_logger
+
+log = get_logger("http")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_MAX_ID = 2**63 - 1
+
+
+def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
+    """Run one request through the conventions and the route's handler."""
+    started = time.perf_counter()
+    headers = _lower_headers(req.headers)
+    request_id = _request_id(headers)
+    clear_context()
+    bind_context(request_id=request_id, function=spec.name)
+    extra_headers: dict[str, str] = {}
+    settings: Settings | None = None
+    try:
+        settings = get_settings()
+        configure_logging(settings)
+        _check_host(settings, headers)
+        extra_headers.update(cors.response_headers(settings, headers.get("origin")))
+        request = _parse(spec, req, headers, request_id, settings)
+        if not spec.public:
+            request.principal = authenticate(request)
+        response = _to_response(spec, spec.handler(request))
+    except AppError as exc:
+        response = problem_response(exc, request_id)
+    except Exception:
+        log.exception("unhandled_error", method=req.method, route=spec.path)
+        response = problem_response(
+            AppError(f"An unexpected error occurred. Quote request id {request_id}."),
+            request_id,
+        )
+    response.headers = {**extra_headers, **response.headers}
+    result = _finish(response, request_id, spec.response_adapter)
+    log.info(
+        "http_request",
+        method=req.method,
+        route=spec.path,
+        status=result.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        client_ip=_client_ip(headers),
+    )
+    clear_context()
+    return result
+
+
+def authenticate(request: ApiRequest) -> Any:
+    """The caller's identity for a non-public route; 401 when there is none.
+
+    Accounts (sign-in and tokens) are not part of the foundation: until they land, no route
+    that requires a caller can be reached, which is the safe default.
+    """
+    raise UnauthorizedError("Authentication is required.")
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def _parse(
+    spec: RouteSpec,
+    req: func.HttpRequest,
+    headers: Mapping[str, str],
+    request_id: str,
+    settings: Settings,
+) -> ApiRequest:
+    body_bytes = _read_body(req, headers, settings.max_request_body_bytes)
+    errors: list[FieldError] = []
+    path_params = _path_params(spec, req.route_params or {})
+    query = None
+    if spec.query is not None:
+        query, query_errors = _validate(spec.query, dict(req.params or {}), "query")
+        errors += query_errors
+    body = None
+    if spec.body is not None:
+        body, body_errors = _validate(spec.body, _json(body_bytes), "body")
+        errors += body_errors
+    if errors:
+        raise ValidationFailedError(errors)
+    return ApiRequest(
+        method=req.method.upper(),
+        path=_url_path(req.url),
+        route=spec.path,
+        function_name=spec.name,
+        headers=headers,
+        request_id=request_id,
+        client_ip=_client_ip(headers),
+        path_params=path_params,
+        query=query,
+        body=body,
+    )
+
+
+def _read_body(req: func.HttpRequest, headers: Mapping[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"The request body exceeds {limit} bytes.")
+    body = req.get_body() or b""
+    if len(body) > limit:
+        raise PayloadTooLargeError(f"The request body exceeds {limit} bytes.")
+    return body
+
+
+def _json(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequestError("A JSON request body is required.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadRequestError("The request body is not valid UTF-8.") from exc
+    except json.JSONDecodeError as exc:
+        raise BadRequestError(
+            f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})."
+        ) from exc
+
+
+def _validate(
+    model: type[BaseModel], data: Any, where: str
+) -> tuple[BaseModel | None, list[FieldError]]:
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, [
+            FieldError(loc=(where, *error["loc"]), msg=error["msg"]) for error in exc.errors()
+        ]
+
+
+def _path_params(spec: RouteSpec, raw: Mapping[str, str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name, kind in spec.path_params.items():
+        value = raw.get(name)
+        if value is None:
+            continue
+        if kind is int:
+            try:
+                number = int(value)
+            except ValueError:
+                number = -1
+            if not 0 < number <= _MAX_ID:
+                # Ids are positive bigints; anything else cannot name a resource.
+                raise NotFoundError(f"No resource has {name} {value!r}.")
+            params[name] = number
+        else:
+            params[name] = value
+    return params
+
+
+def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def _request_id(headers: Mapping[str, str]) -> str:
+    given = headers.get("x-request-id", "").strip()
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _client_ip(headers: Mapping[str, str]) -> str | None:
+    """The original client address: the first X-Forwarded-For entry, port removed."""
+    forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+    if not forwarded:
+        return None
+    candidate = forwarded
+    if forwarded.startswith("["):  # [ipv6]:port
+        candidate = forwarded[1:].split("]")[0]
+    elif forwarded.count(":") == 1:  # ipv4:port
+        candidate = forwarded.split(":")[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def _url_path(url: str) -> str:
+    path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url)
+    return path.split("?", 1)[0] or "/"
+
+
+def _check_host(settings: Settings, headers: Mapping[str, str]) -> None:
+    if not settings.is_production or "*" in settings.allowed_hosts:
+        return
+    host = headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
+    for allowed in (name.lower() for name in settings.allowed_hosts):
+        if host == allowed or (allowed.startswith(".") and host.endswith(allowed)):
+            return
+    raise BadRequestError("The Host header names a host this API does not serve.")
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+def _to_response(spec: RouteSpec, result: Any) -> ApiResponse:
+    if isinstance(result, ApiResponse):
+        return result
+    if result is None:
+        return ApiResponse(status=204)
+    return ApiResponse(body=result, status=spec.status)
+
+
+def _serialise(spec_adapter: Any, body: Any) -> bytes:
+    if isinstance(body, BaseModel):
+        return body.model_dump_json().encode("utf-8")
+    if spec_adapter is not None:
+        return spec_adapter.dump_json(spec_adapter.validate_python(body))
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def problem_body(exc: AppError, request_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"urn:neulbomcare:problem:{exc.code}",
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "code": exc.code,
+        "request_id": request_id,
+    }
+    if isinstance(exc, ValidationFailedError):
+        body["errors"] = [error.as_dict() for error in exc.errors]
+    return body
+
+
+def problem_response(exc: AppError, request_id: str) -> ApiResponse:
+    return ApiResponse(
+        body=problem_body(exc, request_id),
+        status=exc.status,
+        headers=dict(exc.headers),
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _finish(response: ApiResponse, request_id: str, adapter: Any) -> func.HttpResponse:
+    headers = {
+        "X-Request-ID": request_id,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+        **response.headers,
+    }
+    if response.status in (204, 304) or response.body is None:
+        return func.HttpResponse(status_code=response.status, headers=headers)
+    if response.status >= 400:
+        adapter = None  # problem documents are not the route's response model
+    try:
+        payload = _serialise(adapter, response.body)
+    except Exception:
+        log.exception("response_serialisation_failed")
+        payload = json.dumps(
+            problem_body(AppError("An unexpected error occurred."), request_id)
+        ).encode()
+        response = ApiResponse(status=500, content_type=PROBLEM_CONTENT_TYPE)
+    headers["Content-Type"] = f"{response.content_type}; charset=utf-8"
+    return func.HttpResponse(body=payload, status_code=response.status, headers=headers)

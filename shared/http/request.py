@@ -1,0 +1,40 @@
+"""What a handler receives and may return: plain objects, no azure.functions types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass
+class ApiRequest:
+    """A parsed, validated request. Handlers read only this."""
+
+    method: str
+    path: str
+    route: str
+    function_name: str
+    headers: Mapping[str, str]
+    request_id: str
+    client_ip: str | None = None
+    path_params: dict[str, Any] = field(default_factory=dict)
+    query: Any = None
+    body: Any = None
+    principal: Any = None
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name.lower())
+        return value if value is not None else self.headers.get(name)
+
+
+@dataclass
+class ApiResponse:
+    """An explicit response, when a handler needs a status or headers of its own."""
+
+    body: BaseModel | dict[str, Any] | list[Any] | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"

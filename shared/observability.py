@@ -1,0 +1,179 @@
+"""Structured JSON logs (structlog), secret redaction, and Azure Monitor when configured.
+
+Every log line is one JSON object carrying the request id and function name bound by the
+HTTP adapter. Secrets never reach a log: every value the secrets provider hands out is
+registered here and masked wherever it appears, and token- or password-shaped text is masked
+by pattern as a second net.
+
+Double logging: under the Functions worker the host already ships the root logger's records to
+Application Insights. When APPLICATIONINSIGHTS_CONNECTION_STRING is set we export our logger
+through Azure Monitor OpenTelemetry instead and stop it propagating to the root logger, so each
+record leaves the process once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+from shared.config import Settings
+
+LOGGER_NAME = "neulbomcare"
+REDACTED = "[REDACTED]"
+
+_secret_values: set[str] = set()
+_secret_lock = threading.Lock()
+_configured_lock = threading.Lock()
+_configured = False
+
+_SENSITIVE_KEYS = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie", re.I)
+_PATTERNS = [
+    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9\-_.~+/]+=*"), f"Bearer {REDACTED}"),
+    (
+        re.compile(
+            r"(?i)\b(password|pwd|secret|token|accountkey|sharedaccesssignature|sig|key)=([^;&\s]+)"
+        ),
+        rf"\1={REDACTED}",
+    ),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):([^@\s]+)@"), rf"\1:{REDACTED}@"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
+]
+
+
+def register_secret(value: str | None) -> None:
+    """Mask this value in every log line from now on (the secrets provider calls this)."""
+    if value and len(value) >= 6:
+        with _secret_lock:
+            _secret_values.add(value)
+
+
+def redact_text(text: str) -> str:
+    """`text` with every registered secret and token-shaped fragment masked."""
+    if not text:
+        return text
+    with _secret_lock:
+        secrets = sorted(_secret_values, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return REDACTED if _SENSITIVE_KEYS.search(key) and value else redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secrets in every field, including rendered exceptions."""
+    for key in list(event_dict):
+        event_dict[key] = _redact_value(key, event_dict[key])
+    return event_dict
+
+
+_SHARED_PROCESSORS: list[Any] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.processors.format_exc_info,
+    redact_processor,
+]
+
+
+def _route_structlog_through_stdlib() -> None:
+    """Until configure_logging runs, send structlog events to stdlib logging (whose defaults
+    drop DEBUG/INFO and print warnings to stderr) instead of structlog's default stdout printer,
+    so command output such as `alembic current` stays clean."""
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_SHARED_PROCESSORS,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+_route_structlog_through_stdlib()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Configure logging once per process; later calls are no-ops."""
+    global _configured  # noqa: PLW0603 - process-wide logging state is configured once
+    with _configured_lock:
+        if _configured:
+            return
+        level = getattr(logging, settings.log_level)
+        app_logger = logging.getLogger(LOGGER_NAME)
+        app_logger.setLevel(level)
+        if "azure_functions_worker" not in sys.modules:
+            # Outside the Functions worker nobody collects logs for us: write JSON to stderr.
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(json_formatter())
+            root = logging.getLogger()
+            root.handlers = [handler]
+            root.setLevel(logging.WARNING)
+            app_logger.setLevel(level)
+        # The Azure SDKs log request headers at INFO; keep them quiet.
+        logging.getLogger("azure").setLevel(logging.WARNING)
+        if settings.applicationinsights_connection_string is not None:
+            enable_azure_monitor(settings)
+        _configured = True
+
+
+def json_formatter() -> logging.Formatter:
+    """A stdlib formatter that renders both structlog and plain records as redacted JSON."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED_PROCESSORS,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            redact_processor,
+            structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
+        ],
+    )
+
+
+def enable_azure_monitor(settings: Settings) -> None:
+    """Export traces, metrics and our logs to Application Insights, each record once."""
+    from azure.monitor.opentelemetry import configure_azure_monitor  # heavy: import on demand
+
+    assert settings.applicationinsights_connection_string is not None
+    configure_azure_monitor(
+        connection_string=settings.applicationinsights_connection_string.get_secret_value(),
+        logger_name=LOGGER_NAME,
+    )
+    # The host forwards root-logger records to Application Insights too; don't send twice.
+    logging.getLogger(LOGGER_NAME).propagate = False
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger under the app's namespace (usable before configuration)."""
+    suffix = f".{name}" if name else ""
+    return structlog.stdlib.get_logger(f"{LOGGER_NAME}{suffix}")
+
+
+def bind_context(**values: Any) -> None:
+    """Attach values (request_id, function) to every log line of this request or job."""
+    structlog.contextvars.bind_contextvars(**values)
+
+
+def clear_context() -> None:
+    structlog.contextvars.clear_contextvars()

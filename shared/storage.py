@@ -1,0 +1,62 @@
+"""Blob Storage: one lazily created BlobServiceClient per process.
+
+With `STORAGE_ACCOUNT_URL` the client authenticates with DefaultAzureCredential (the Function
+App's managed identity in Azure); otherwise it uses the `StorageConnectionString` secret, where
+`UseDevelopmentStorage=true` means the local Azurite emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shared.config import AZURITE_CONNECTION_STRING, get_settings
+from shared.secrets import get_secrets
+
+_lock = threading.Lock()
+_client: Any = None
+
+
+def expand_connection_string(value: str) -> str:
+    """Resolve the `UseDevelopmentStorage=true` shorthand, which the Python SDK does not know."""
+    if value.replace(" ", "").lower().startswith("usedevelopmentstorage=true"):
+        return AZURITE_CONNECTION_STRING
+    return value
+
+
+def build_blob_service(
+    connection_timeout: int = 10, read_timeout: int = 60, retry_total: int = 3
+) -> Any:
+    """A new BlobServiceClient from the current settings and secrets."""
+    from azure.storage.blob import BlobServiceClient
+
+    settings = get_settings()
+    timeouts = {
+        "connection_timeout": connection_timeout,
+        "read_timeout": read_timeout,
+        "retry_total": retry_total,
+    }
+    if settings.storage_account_url:
+        from azure.identity import DefaultAzureCredential
+
+        return BlobServiceClient(
+            settings.storage_account_url, credential=DefaultAzureCredential(), **timeouts
+        )
+    connection_string = expand_connection_string(get_secrets().get("StorageConnectionString"))
+    return BlobServiceClient.from_connection_string(connection_string, **timeouts)
+
+
+def get_blob_service() -> Any:
+    """The process-wide BlobServiceClient, created on first use."""
+    global _client  # noqa: PLW0603 - one client (and its connection pool) per process
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = build_blob_service()
+    return _client
+
+
+def reset_blob_service() -> None:
+    global _client  # noqa: PLW0603
+    with _lock:
+        _client = None

@@ -1,0 +1,206 @@
+"""The migrations build the whole schema, tear it down cleanly, and run as operators run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from devtools.database import ALEMBIC_INI, REPO_ROOT, current_revision, downgrade, migrate
+
+pytestmark = pytest.mark.integration
+
+# The newest revision on disk, so adding 0002 does not mean editing these tests.
+HEAD = ScriptDirectory.from_config(Config(str(ALEMBIC_INI))).get_current_head()
+
+EXPECTED_TABLES = {
+    "users",
+    "login_attempts",
+    "guardians",
+    "patients",
+    "patient_conditions",
+    "patient_medications",
+    "patient_diets",
+    "patient_personality",
+    "caregiver_personality",
+    "caregivers",
+    "caregiver_certifications",
+    "caregiver_specialties",
+    "caregiver_availability",
+    "matching_requests",
+    "matching_results",
+    "care_plans",
+    "schedules",
+    "care_logs",
+    "meal_plans",
+    "care_reports",
+    "reviews",
+    "audit_events",
+}
+
+OUR_FUNCTIONS = {"set_updated_at", "jsonb_number_between", "audit_events_append_only"}
+
+ALEMBIC = Path(sys.executable).with_name("alembic")
+
+
+def _query_column(url: str, query: str) -> set[str]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+            return {row[0] for row in cur.fetchall()}
+    finally:
+        conn.close()
+
+
+def _tables(url: str) -> set[str]:
+    return _query_column(
+        url,
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+
+
+def _indexes(url: str) -> set[str]:
+    return _query_column(url, "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+
+
+def _functions(url: str) -> set[str]:
+    return _query_column(
+        url,
+        "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public'",
+    )
+
+
+def test_upgrade_head_from_empty_creates_every_table(empty_database_url: str) -> None:
+    assert current_revision(empty_database_url) is None
+
+    migrate(empty_database_url)
+
+    assert _tables(empty_database_url) == EXPECTED_TABLES | {"alembic_version"}
+    indexes = _indexes(empty_database_url)
+    assert {"idx_schedule_date", "idx_patient_id"} <= indexes
+    assert "matching_results_one_selected_per_request" in indexes
+    assert _functions(empty_database_url) == OUR_FUNCTIONS
+    assert current_revision(empty_database_url) == HEAD
+
+
+def test_named_indexes_cover_the_runbook_columns(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+
+    definitions = _query_column(
+        empty_database_url,
+        "SELECT indexname || ': ' || indexdef FROM pg_indexes "
+        "WHERE indexname IN ('idx_schedule_date', 'idx_patient_id')",
+    )
+
+    assert definitions == {
+        "idx_schedule_date: CREATE INDEX idx_schedule_date ON public.schedules "
+        "USING btree (schedule_date)",
+        "idx_patient_id: CREATE INDEX idx_patient_id ON public.care_logs USING btree (patient_id)",
+    }
+
+
+def test_downgrade_base_leaves_nothing_and_upgrade_works_again(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+
+    downgrade(empty_database_url, "base")
+
+    # Alembic keeps its (now empty) bookkeeping table; everything of ours is gone.
+    assert _tables(empty_database_url) <= {"alembic_version"}
+    assert _functions(empty_database_url) == set()
+    assert current_revision(empty_database_url) is None
+
+    migrate(empty_database_url)
+
+    assert _tables(empty_database_url) == EXPECTED_TABLES | {"alembic_version"}
+    assert current_revision(empty_database_url) == HEAD
+
+
+def _alembic_cli(*args: str, database_url: str | None) -> subprocess.CompletedProcess[str]:
+    """Run the alembic console script from the repo root, as the runbook tells operators to."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "KEY_VAULT_URL"}}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run(
+        [str(ALEMBIC), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_as_operators_run_it_with_database_url(empty_database_url: str) -> None:
+    upgrade = _alembic_cli("upgrade", "head", database_url=empty_database_url)
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert current_revision(empty_database_url) == HEAD
+
+    # Azure hands out `postgres://`; env.py must accept it too.
+    libpq_style = empty_database_url.replace("postgresql://", "postgres://", 1)
+    current = _alembic_cli("current", database_url=libpq_style)
+    assert current.returncode == 0, current.stderr
+    assert f"{HEAD} (head)" in current.stdout
+
+    history = _alembic_cli("history", database_url=empty_database_url)
+    assert history.returncode == 0, history.stderr
+    assert f"-> {HEAD} (head)" in history.stdout
+    assert "<base> -> 0001" in history.stdout
+
+    for result in (upgrade, current, history):
+        assert empty_database_url not in result.stdout + result.stderr
+
+
+def test_cli_accepts_url_as_x_argument(empty_database_url: str) -> None:
+    result = _alembic_cli("-x", f"url={empty_database_url}", "upgrade", "head", database_url=None)
+
+    assert result.returncode == 0, result.stderr
+    assert current_revision(empty_database_url) == HEAD
+
+
+# A fake, checked to stay out of the output.
+FAKE_PASSWORD = "s3cret-Pa55word"
+
+
+@pytest.mark.parametrize(
+    "broken_url",
+    [
+        # Unparsable: SQLAlchemy's own error would quote the whole URL, password included.
+        f"postgresql://neulbom:{FAKE_PASSWORD}@127.0.0.1:notaport/neulbom",
+        # Parsable but nothing listens there: the driver's error must not carry it either.
+        f"postgres://neulbom:{FAKE_PASSWORD}@127.0.0.1:1/neulbom",
+    ],
+)
+def test_cli_failure_does_not_reveal_the_password(broken_url: str) -> None:
+    result = _alembic_cli("current", database_url=broken_url)
+
+    assert result.returncode != 0
+    assert FAKE_PASSWORD not in result.stdout + result.stderr
+
+
+def test_api_runs_on_a_connection_passed_in_config(empty_database_url: str) -> None:
+    """Callers holding a connection (restore drills, tests) hand it over instead of a URL."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    engine = create_engine(empty_database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["configure_logger"] = False
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+    finally:
+        engine.dispose()
+
+    assert current_revision(empty_database_url) == HEAD
