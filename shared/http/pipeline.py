@@ -1,8 +1,8 @@
 """The one place HTTP conventions live: every route's request goes through `handle_http`.
 
 In order: request id and log context; settings and logging; allowed hosts (production); CORS;
-body size cap (413); JSON parsing (400) and validation of path, query and body (422);
-authentication of non-public routes (401); the handler; errors mapped to problem+json; response
+body size cap (413); authentication of non-public routes (401); JSON parsing (400) and
+validation of path, query and body (422); the handler; errors mapped to problem+json; response
 headers (X-Request-ID, CORS, no-sniff, no-store unless the handler caches); one access-log line.
 """
 
@@ -56,8 +56,6 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         _check_host(settings, headers)
         extra_headers.update(cors.response_headers(settings, headers.get("origin")))
         request = _parse(spec, req, headers, request_id, settings)
-        if not spec.public:
-            request.principal = authenticate(request)
         response = _to_response(spec, spec.handler(request))
     except AppError as exc:
         response = problem_response(exc, request_id)
@@ -101,8 +99,20 @@ def _parse(
     settings: Settings,
 ) -> ApiRequest:
     body_bytes = _read_body(req, headers, settings.max_request_body_bytes)
+    request = ApiRequest(
+        method=req.method.upper(),
+        path=_url_path(req.url),
+        route=spec.path,
+        function_name=spec.name,
+        headers=headers,
+        request_id=request_id,
+        client_ip=_client_ip(headers),
+    )
+    if not spec.public:
+        # Before any validation: an anonymous caller learns nothing about the route's inputs.
+        request.principal = authenticate(request)
     errors: list[FieldError] = []
-    path_params = _path_params(spec, req.route_params or {})
+    request.path_params = _path_params(spec, req.route_params or {})
     query = None
     if spec.query is not None:
         query, query_errors = _validate(spec.query, dict(req.params or {}), "query")
@@ -113,18 +123,8 @@ def _parse(
         errors += body_errors
     if errors:
         raise ValidationFailedError(errors)
-    return ApiRequest(
-        method=req.method.upper(),
-        path=_url_path(req.url),
-        route=spec.path,
-        function_name=spec.name,
-        headers=headers,
-        request_id=request_id,
-        client_ip=_client_ip(headers),
-        path_params=path_params,
-        query=query,
-        body=body,
-    )
+    request.query, request.body = query, body
+    return request
 
 
 def _read_body(req: func.HttpRequest, headers: Mapping[str, str], limit: int) -> bytes:

@@ -1,0 +1,169 @@
+"""Settings: profiles, precedence of sources, and the refusals that protect production."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.config import DEVELOPMENT_JWT_SECRET, AppEnv, load_settings
+from shared.errors import ConfigurationError
+
+KV_REFERENCE = "@Microsoft.KeyVault(VaultName=kv;SecretName=DatabaseURL)"
+PRODUCTION_OK = {
+    "APP_ENV": "production",
+    "JWT_SECRET": "a-real-production-secret-of-forty-chars-x",
+    "ALLOWED_HOSTS": "api.neulbomcare.example",
+    "CORS_ALLOWED_ORIGINS": "https://app.neulbomcare.example",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch):
+    def set_env(values: dict[str, str]) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
+def test_development_is_the_default_profile():
+    settings = load_settings()
+    assert settings.app_env is AppEnv.DEVELOPMENT
+    assert settings.debug is True
+    assert settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
+    assert settings.azure_openai_timeout == 30
+    assert "http://localhost:3000" in settings.cors_allowed_origins
+
+
+def test_staging_profile_has_no_development_secrets(env):
+    env({"APP_ENV": "staging"})
+    settings = load_settings()
+    assert settings.debug is False
+    assert settings.jwt_secret is None
+    assert settings.database_url is None
+    assert settings.log_level == "INFO"
+
+
+def test_production_profile_defaults(env):
+    env(PRODUCTION_OK)
+    settings = load_settings()
+    assert settings.is_production
+    assert settings.debug is False
+    assert settings.azure_openai_timeout == 45
+    assert settings.allowed_hosts == ["api.neulbomcare.example"]
+
+
+def test_an_explicit_value_beats_the_profile(env):
+    env({**PRODUCTION_OK, "AZURE_OPENAI_TIMEOUT": "20"})
+    assert load_settings().azure_openai_timeout == 20
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"DEBUG": "true"}, "DEBUG"),
+        ({"JWT_SECRET": DEVELOPMENT_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"AZURE_OPENAI_API_KEY": KV_REFERENCE}, "AZURE_OPENAI_API_KEY"),
+        ({"DATABASE_URL": KV_REFERENCE}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_unsafe_settings_naming_them(env, change, named):
+    env({**PRODUCTION_OK, **change})
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert named in str(error.value)
+    assert "production" in str(error.value)
+
+
+def test_unresolved_key_vault_reference_is_refused_in_every_profile(env):
+    env({"APP_ENV": "development", "JWT_SECRET": "@Microsoft.KeyVault(SecretUri=https://x)"})
+    with pytest.raises(ConfigurationError, match="JWT_SECRET is an unresolved Key Vault"):
+        load_settings()
+
+
+def test_cors_wildcard_is_refused(env):
+    env({"CORS_ALLOWED_ORIGINS": "*"})
+    with pytest.raises(ConfigurationError, match="CORS_ALLOWED_ORIGINS"):
+        load_settings()
+
+
+def test_invalid_values_name_the_setting(env):
+    env({"DB_POOL_MAX": "lots", "LOG_LEVEL": "LOUD", "APP_ENV": "qa"})
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    for name in ("DB_POOL_MAX", "LOG_LEVEL", "APP_ENV"):
+        assert name in message
+
+
+def test_secrets_are_not_shown_in_the_settings_repr(env):
+    env(
+        {"JWT_SECRET": "super-secret-value-123456", "DATABASE_URL": "postgresql://u:pw1234567@h/db"}
+    )
+    text = repr(load_settings())
+    assert "super-secret-value-123456" not in text
+    assert "pw1234567" not in text
+
+
+def test_local_settings_file_is_read_and_environment_wins(env, tmp_path, monkeypatch):
+    local = tmp_path / "local.settings.json"
+    local.write_text(
+        json.dumps(
+            {
+                "IsEncrypted": False,
+                "Values": {
+                    "LOG_LEVEL": "ERROR",
+                    "BACKUP_RETENTION_DAYS": "40",
+                    "APP_ENV": "staging",
+                },
+            }
+        )
+    )
+    monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
+    settings = load_settings()
+    assert settings.app_env is AppEnv.STAGING  # the file chose the profile
+    assert settings.backup_retention_days == 40
+    assert settings.log_level == "ERROR"
+    env({"LOG_LEVEL": "WARNING"})
+    assert load_settings().log_level == "WARNING"
+
+
+def test_broken_local_settings_file_is_a_clear_error(tmp_path, monkeypatch):
+    local = tmp_path / "local.settings.json"
+    local.write_text("{not json")
+    monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
+    with pytest.raises(ConfigurationError, match=r"local\.settings\.json is not valid JSON"):
+        load_settings()
+
+
+def test_comma_lists_and_blank_values(env):
+    env({"CORS_ALLOWED_ORIGINS": " https://a.example , https://b.example,", "KEY_VAULT_URL": " "})
+    settings = load_settings()
+    assert settings.cors_allowed_origins == ["https://a.example", "https://b.example"]
+    assert settings.key_vault_url is None
+
+
+def test_openai_is_enabled_only_with_an_endpoint_and_the_flag(env):
+    assert load_settings().openai_enabled is False
+    env({"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"})
+    assert load_settings().openai_enabled is True
+    env({"ENABLE_AI_CARE_PLAN": "false"})
+    assert load_settings().openai_enabled is False
+
+
+def test_example_local_settings_lists_every_setting():
+    """local.settings.json.example documents every setting the app reads."""
+    from pathlib import Path
+
+    from shared.config import Settings, env_name
+
+    example = Path(__file__).resolve().parents[2] / "local.settings.json.example"
+    values = json.loads(example.read_text())["Values"]
+    missing = [env_name(name) for name in Settings.model_fields if env_name(name) not in values]
+    assert missing == []
+    assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["KEY_VAULT_URL"] == ""
