@@ -62,6 +62,7 @@ PROFILE_DEFAULTS: dict[AppEnv, dict[str, Any]] = {
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",
         "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
         "ALLOWED_HOSTS": "*",
+        "SEED_DEMO_PASSWORD": "demo-password-1234",
     },
     AppEnv.STAGING: {
         "LOG_LEVEL": "INFO",

@@ -44,9 +44,7 @@ def fresh_singletons() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_env(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, azurite
-) -> dict[str, str]:
+def app_env(monkeypatch: pytest.MonkeyPatch, database_url: str, azurite) -> dict[str, str]:
     """In-process environment pointing the app at the test database and Azurite."""
     values = {
         "APP_ENV": "development",

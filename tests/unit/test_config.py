@@ -167,3 +167,15 @@ def test_example_local_settings_lists_every_setting():
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["KEY_VAULT_URL"] == ""
+
+
+def test_readme_configuration_table_lists_every_setting():
+    from pathlib import Path
+
+    from shared.config import Settings, env_name
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        env_name(name) for name in Settings.model_fields if f"`{env_name(name)}`" not in readme
+    ]
+    assert missing == []
