@@ -135,10 +135,10 @@ def cmd_run_timer(args: argparse.Namespace) -> int:
     from function_app import app
 
     host = FunctionsHost(app)
-    try:
-        host.run_timer(args.name, past_due=args.past_due)
-    except KeyError as exc:
-        return _fail(str(exc.args[0]) if exc.args else str(exc))
+    timers = sorted(timer.name for timer in host.timer_functions)
+    if args.name not in timers:
+        return _fail(f"no timer function named {args.name!r}; known: {', '.join(timers)}")
+    host.run_timer(args.name, past_due=args.past_due)
     print(f"{args.name} finished")
     return 0
 
