@@ -110,8 +110,10 @@ class Database:
             broken = False
             try:
                 yield conn
-            except (psycopg2.OperationalError, psycopg2.InterfaceError):
-                broken = True
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                # A lost connection has no SQLSTATE; a statement timeout, deadlock or
+                # serialization failure does, and leaves the connection usable.
+                broken = isinstance(exc, psycopg2.InterfaceError) or exc.pgcode is None
                 raise
             finally:
                 self._give_back(pool, conn, broken=broken or bool(conn.closed))

@@ -34,14 +34,18 @@ _configured = False
 
 _SENSITIVE_KEYS = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie", re.I)
 _PATTERNS = [
-    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9\-_.~+/]+=*"), f"Bearer {REDACTED}"),
+    # A token is long; "the bearer of this" is prose and stays as it is.
+    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9\-_.~+/]{6,}=*"), f"Bearer {REDACTED}"),
     (
         re.compile(
-            r"(?i)\b(password|pwd|secret|token|accountkey|sharedaccesssignature|sig|key)=([^;&\s]+)"
+            # After "_" too: api_key, client_secret, access_token, db_password.
+            r"(?i)(?:\b|(?<=_))(password|pwd|secret|token|accountkey|sharedaccesskey"
+            r"|sharedaccesssignature|sig|key|apikey)=([^;&\s]+)"
         ),
         rf"\1={REDACTED}",
     ),
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]+):([^@\s]+)@"), rf"\1:{REDACTED}@"),
+    # user:password@ in URLs; bounded runs keep the scan linear on long lines.
+    (re.compile(r"(://[^:/@\s]{1,256}):([^@\s/]{1,512})@"), rf"\1:{REDACTED}@"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), REDACTED),
 ]
 

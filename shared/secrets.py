@@ -134,8 +134,10 @@ class SecretsProvider:
             places = " or ".join(
                 f"Key Vault secret '{secret_name}'" if s.name == "key_vault" else settings_names
                 for s in self.sources
+                if s.name == "key_vault" or settings_names
             )
-            raise SecretNotFoundError(f"Secret {secret_name} is not configured: set {places}")
+            hint = f": set {places}" if places else " (no source knows this name)"
+            raise SecretNotFoundError(f"Secret {secret_name} is not configured{hint}")
         return value
 
     def get_optional(self, secret_name: str) -> str | None:

@@ -1,0 +1,317 @@
+"""shared.db against a real PostgreSQL: transactions, dead connections, exhaustion, timeouts.
+
+Each test points DATABASE_URL at the session's test database and gets a fresh pool (the autouse
+fixture resets the singletons). Rows are checked through a separate, plain psycopg2 connection,
+so "committed" means another session really sees it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.errors
+import pytest
+from psycopg2 import sql
+
+from shared.db import get_database
+from shared.errors import ServiceUnavailableError
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return database_url
+
+
+@pytest.fixture
+def admin(database_url: str) -> Iterator[psycopg2.extensions.connection]:
+    """An autocommit connection outside the pool: the observer, and the one that kills."""
+    conn = psycopg2.connect(database_url)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def probe_table(admin: psycopg2.extensions.connection) -> Iterator[sql.Identifier]:
+    """A real (not temporary) table, so other sessions see its rows and read-only applies."""
+    table = sql.Identifier(f"pool_probe_{uuid.uuid4().hex[:12]}")
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("CREATE TABLE {} (label text PRIMARY KEY)").format(table))
+    yield table
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+
+
+def labels(admin: psycopg2.extensions.connection, table: sql.Identifier) -> set[str]:
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("SELECT label FROM {}").format(table))
+        return {row[0] for row in cur.fetchall()}
+
+
+def insert(table: sql.Identifier) -> sql.Composed:
+    return sql.SQL("INSERT INTO {} (label) VALUES (%s)").format(table)
+
+
+def backend_pid() -> int:
+    with get_database().transaction() as cur:
+        cur.execute("SELECT pg_backend_pid() AS pid")
+        return cur.fetchone()["pid"]
+
+
+def terminate(admin: psycopg2.extensions.connection, pid: int) -> None:
+    """Kill a backend and wait until the server has really let it go."""
+    with admin.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert cur.fetchone()[0] is True
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if cur.fetchone()[0] == 0:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"backend {pid} did not exit")
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- transactions ------------------------------------------------------------------------------
+
+
+def test_transaction_commits_on_success(db_env, admin, probe_table):
+    with get_database().transaction() as cur:
+        cur.execute(insert(probe_table), ("committed",))
+        cur.execute(sql.SQL("SELECT label FROM {}").format(probe_table))
+        assert cur.fetchall() == [{"label": "committed"}]  # rows come back as dicts
+
+    assert labels(admin, probe_table) == {"committed"}
+
+
+def test_transaction_rolls_back_on_exception(db_env, admin, probe_table):
+    class Boom(Exception):
+        pass
+
+    def insert_two_then_fail() -> None:
+        with get_database().transaction() as cur:
+            cur.execute(insert(probe_table), ("first",))
+            cur.execute(insert(probe_table), ("second",))
+            raise Boom
+
+    with pytest.raises(Boom):
+        insert_two_then_fail()
+
+    assert labels(admin, probe_table) == set()
+
+
+def test_transaction_rolls_back_on_a_database_error(db_env, admin, probe_table):
+    db = get_database()
+
+    def insert_twice() -> None:
+        with db.transaction() as cur:
+            cur.execute(insert(probe_table), ("dup",))
+            cur.execute(insert(probe_table), ("dup",))
+
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        insert_twice()
+
+    assert labels(admin, probe_table) == set()
+    # The connection is usable again afterwards.
+    with db.transaction() as cur:
+        cur.execute(insert(probe_table), ("after",))
+    assert labels(admin, probe_table) == {"after"}
+
+
+def test_uncommitted_work_on_a_borrowed_connection_is_rolled_back(db_env, admin, probe_table):
+    with get_database().connection() as conn, conn.cursor() as cur:
+        cur.execute(insert(probe_table), ("never-committed",))
+
+    assert labels(admin, probe_table) == set()
+
+
+def test_readonly_transaction_refuses_writes(db_env, admin, probe_table):
+    db = get_database()
+    with (
+        pytest.raises(psycopg2.errors.ReadOnlySqlTransaction),
+        db.transaction(readonly=True) as cur,
+    ):
+        cur.execute(insert(probe_table), ("sneaky",))
+
+    assert labels(admin, probe_table) == set()
+
+
+def test_readonly_does_not_stick_to_the_pooled_connection(
+    db_env, admin, probe_table, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_POOL_MAX", "1")  # the same connection serves both transactions
+    db = get_database()
+    with db.transaction(readonly=True) as cur:
+        cur.execute("SHOW transaction_read_only")
+        assert cur.fetchone()["transaction_read_only"] == "on"
+
+    with db.transaction() as cur:
+        cur.execute("SHOW transaction_read_only")
+        assert cur.fetchone()["transaction_read_only"] == "off"
+        cur.execute(insert(probe_table), ("writable-again",))
+
+    assert labels(admin, probe_table) == {"writable-again"}
+
+
+def test_isolation_level_applies_to_one_transaction(db_env, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DB_POOL_MAX", "1")
+    db = get_database()
+    with db.transaction(isolation="SERIALIZABLE") as cur:
+        cur.execute("SHOW transaction_isolation")
+        assert cur.fetchone()["transaction_isolation"] == "serializable"
+
+    with db.transaction() as cur:
+        cur.execute("SHOW transaction_isolation")
+        assert cur.fetchone()["transaction_isolation"] == "read committed"
+
+
+# -- dead connections ----------------------------------------------------------------------------
+
+
+def test_connection_killed_server_side_is_replaced_on_next_borrow(
+    db_env, admin, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_PREPING_IDLE_SECONDS", "0")
+    monkeypatch.setenv("DB_POOL_MAX", "1")  # so the next borrow would get the killed one
+    first_pid = backend_pid()
+
+    terminate(admin, first_pid)
+
+    second_pid = backend_pid()  # no error reaches the caller
+    assert second_pid != first_pid
+    assert backend_pid() == second_pid  # and the replacement is pooled, not reconnected
+
+
+def test_without_preping_a_killed_connection_fails_once_then_is_discarded(
+    db_env, admin, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_PREPING_IDLE_SECONDS", "3600")
+    monkeypatch.setenv("DB_POOL_MAX", "1")
+    first_pid = backend_pid()
+    terminate(admin, first_pid)
+
+    with pytest.raises(psycopg2.OperationalError):
+        backend_pid()
+
+    assert backend_pid() != first_pid
+
+
+def test_connection_that_died_while_borrowed_is_not_pooled_again(
+    db_env, admin, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_PREPING_IDLE_SECONDS", "3600")  # no pre-ping to hide a pooled corpse
+    monkeypatch.setenv("DB_POOL_MAX", "1")
+    with get_database().connection() as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")  # leaves a transaction open
+        first_pid = cur.fetchone()[0]
+        terminate(admin, first_pid)
+    # Giving it back tried to roll back, failed, and closed it instead of pooling it.
+
+    assert backend_pid() != first_pid
+
+
+# -- exhaustion and outages ----------------------------------------------------------------------
+
+
+def test_pool_exhaustion_raises_service_unavailable_after_the_wait(
+    db_env, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_POOL_MAX", "1")
+    monkeypatch.setenv("DB_POOL_WAIT_SECONDS", "0.2")
+    db = get_database()
+
+    with db.connection():
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailableError) as caught, db.connection():
+            pass
+        waited = time.monotonic() - started
+
+    assert caught.value.status == 503
+    assert caught.value.retry_after >= 1
+    assert caught.value.headers["Retry-After"] == str(caught.value.retry_after)
+    assert 0.18 <= waited < 2
+    db.ping()  # the slot was given back
+
+
+def test_a_waiting_borrower_gets_the_connection_when_it_is_returned(
+    db_env, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_POOL_MAX", "1")
+    monkeypatch.setenv("DB_POOL_WAIT_SECONDS", "5")
+    db = get_database()
+    holder_has_it = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with db.connection():
+            holder_has_it.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holder_has_it.wait(5)
+    threading.Timer(0.2, release.set).start()
+
+    started = time.monotonic()
+    db.ping()
+    waited = time.monotonic() - started
+    holder.join(5)
+
+    assert 0.1 <= waited < 5
+
+
+def test_unreachable_database_raises_service_unavailable(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/nope")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT", "1")
+    db = get_database()
+
+    with pytest.raises(ServiceUnavailableError) as caught, db.transaction():
+        pass
+    assert isinstance(caught.value.__cause__, psycopg2.OperationalError)
+    assert caught.value.status == 503
+
+    with pytest.raises(ServiceUnavailableError) as pinged:
+        get_database().ping()
+    assert pinged.value.retry_after >= 1
+
+
+def test_ping_succeeds_against_a_live_database(db_env):
+    get_database().ping()
+
+    assert get_database() is get_database()
+
+
+# -- statement timeout ---------------------------------------------------------------------------
+
+
+def test_statement_timeout_from_settings_cancels_slow_queries(
+    db_env, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "200")
+    db = get_database()
+    with db.transaction() as cur:
+        cur.execute("SHOW statement_timeout")
+        assert cur.fetchone()["statement_timeout"] == "200ms"
+
+    started = time.monotonic()
+    with pytest.raises(psycopg2.errors.QueryCanceled), db.transaction() as cur:
+        cur.execute("SELECT pg_sleep(2)")
+    assert time.monotonic() - started < 1.5
+
+    db.ping()  # the pool still serves after a cancelled statement
