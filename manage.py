@@ -15,6 +15,7 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -163,11 +164,18 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything `make run` does: Azurite, a database, migrations, demo data, then serve."""
-    from devtools.devstack import run_dev_stack
+    from devtools.devstack import local_services, step
+    from shared.config import reset_settings
 
-    return run_dev_stack(
-        host=args.host, port=args.port, threads=args.threads, seed=not args.no_seed
-    )
+    with local_services() as database_url:
+        os.environ["DATABASE_URL"] = database_url
+        reset_settings()
+        if not args.no_seed:
+            step("seeding demo data")
+            if cmd_seed_demo(args) != 0:
+                return 1
+        step(f"serving on http://{args.host}:{args.port} (Ctrl-C stops)")
+        return cmd_serve(args)
 
 
 def _read_password(prompt: str) -> str:
@@ -225,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     args = build_parser().parse_args(argv)
+    # Stop cleanly on SIGTERM (and on Ctrl-C even when started in the background), so that
+    # `serve` and `dev` shut the server down and stop the Azurite they started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from shared.errors import ConfigurationError
 
     try:

@@ -27,7 +27,7 @@ def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _port_answers(host: str, port: int) -> bool:
+def port_answers(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
     return False
@@ -37,7 +37,7 @@ def _port_answers(host: str, port: int) -> bool:
 def local_services() -> Iterator[str]:
     """Start (or reuse) Azurite and a migrated database; yield the database URL."""
     azurite: Azurite | None = None
-    if _port_answers("127.0.0.1", BLOB_PORT):
+    if port_answers("127.0.0.1", BLOB_PORT):
         step(f"Azurite already answers on 127.0.0.1:{BLOB_PORT}; reusing it")
     else:
         step(f"starting Azurite on 127.0.0.1:{BLOB_PORT} (data in .local/azurite)")

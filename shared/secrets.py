@@ -152,7 +152,7 @@ class SecretsProvider:
                 register_secret(value)
                 with self._lock:
                     self._cache[secret_name] = _Cached(value, source.name, now + self.ttl_seconds)
-                log.debug("secret_loaded", secret=secret_name, source=source.name)
+                log.debug("secret_loaded", name=secret_name, source=source.name)
                 return value
         return None
 
