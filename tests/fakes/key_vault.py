@@ -27,14 +27,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.fakes.managed_identity import FakeManagedIdentity, start_without_nagle
+from tests.fakes.http import FakeServer
+from tests.fakes.managed_identity import FakeManagedIdentity
 
 HOST = "127.0.0.1"
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-00000000c0de"
@@ -51,7 +51,7 @@ class SecretVersion:
     created: int
 
 
-class FakeKeyVault:
+class FakeKeyVault(FakeServer):
     """One vault: secrets with versions, served over HTTPS with a trustme certificate."""
 
     def __init__(
@@ -111,26 +111,6 @@ class FakeKeyVault:
             self._get_counts.clear()
         self._server.clear_log()
         self._server.check_handler_errors()
-
-    def start(self) -> None:
-        start_without_nagle(self._server)
-
-    def stop(self) -> None:
-        if self._server.is_running():
-            self._server.stop()
-        self._server.check_handler_errors()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _handle(self, request: Request) -> Response:
         # Key Vault authenticates before it looks at anything else, even the path.

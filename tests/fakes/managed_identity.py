@@ -20,11 +20,11 @@ import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from types import TracebackType
-from typing import Self
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from tests.fakes.http import FakeServer
 
 API_VERSION = "2019-08-01"
 TOKEN_PATH = "/msi/token"
@@ -38,7 +38,7 @@ class IssuedToken:
     expires_on: int
 
 
-class FakeManagedIdentity:
+class FakeManagedIdentity(FakeServer):
     """The local token endpoint of an App Service with a managed identity."""
 
     def __init__(
@@ -82,26 +82,6 @@ class FakeManagedIdentity:
             issued is not None and issued.resource == resource and issued.expires_on > time.time()
         )
 
-    def start(self) -> None:
-        start_without_nagle(self._server)
-
-    def stop(self) -> None:
-        if self._server.is_running():
-            self._server.stop()
-        self._server.check_handler_errors()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _handle(self, request: Request) -> Response:
         if request.method != "GET":
             return _error(HTTPStatus.METHOD_NOT_ALLOWED, "Only GET is supported")
@@ -129,21 +109,6 @@ class FakeManagedIdentity:
             "client_id": client_id,
         }
         return Response(json.dumps(body), status=HTTPStatus.OK, mimetype="application/json")
-
-
-def start_without_nagle(server: HTTPServer) -> None:
-    """Start `server` with TCP_NODELAY on its connections.
-
-    werkzeug's handler leaves Nagle's algorithm on; over TLS a response goes out in several small
-    writes, and each keep-alive request then waits for a delayed ACK (about 14 ms instead of 3).
-    The swap happens before anyone knows the port, so no request meets the old handler.
-    """
-    server.start()
-    assert server.server is not None
-    handler = server.server.RequestHandlerClass
-    server.server.RequestHandlerClass = type(
-        "NoDelayRequestHandler", (handler,), {"disable_nagle_algorithm": True}
-    )
 
 
 def _error(status: HTTPStatus, message: str) -> Response:

@@ -4,12 +4,10 @@ tests count its rows)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import psycopg2
 import pytest
 
-from devtools.database import create_database, drop_database, migrate, with_database
 from devtools.seed_demo import DEMO_CAREGIVER_EMAIL, DEMO_GUARDIAN_EMAIL
 from shared.auth.passwords import verify_password
 from tests.manage_cli import run_manage, service_env
@@ -34,16 +32,9 @@ COUNTED_TABLES = (
 
 
 @pytest.fixture
-def seed_database_url(pg_server_url: str) -> Iterator[str]:
-    """A freshly migrated database for one test; dropped afterwards."""
-    name = f"neulbom_test_seed_{secrets.token_hex(6)}"
-    create_database(pg_server_url, name)
-    try:
-        url = with_database(pg_server_url, name)
-        migrate(url)
-        yield url
-    finally:
-        drop_database(pg_server_url, name)
+def seed_database_url(migrated_database_url: str) -> str:
+    """Seeding is tested on a database of its own: other tests count rows in the shared one."""
+    return migrated_database_url
 
 
 def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
