@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2025-11-26
+Create Date: 2026-11-26
 
 The constraints are the last line of defence behind the API's validation: vocabularies and
 ranges are CHECKs, ownership is a foreign key that cascades from a user or patient to what they
