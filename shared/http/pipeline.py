@@ -49,7 +49,6 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
     clear_context()
     bind_context(request_id=request_id, function=spec.name)
     extra_headers: dict[str, str] = {}
-    settings: Settings | None = None
     try:
         settings = get_settings()
         configure_logging(settings)
@@ -67,7 +66,9 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         )
     response.headers = {**extra_headers, **response.headers}
     result = _finish(response, request_id, spec.response_adapter)
-    log.info(
+    # Server errors at WARNING, so the daily error-rate query can filter on level.
+    access_log = log.warning if result.status_code >= 500 else log.info
+    access_log(
         "http_request",
         method=req.method,
         route=spec.path,

@@ -6,6 +6,7 @@ on bodies, queries and errors that the foundation's own routes do not have yet.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -213,12 +214,21 @@ def test_none_from_a_handler_is_204_without_a_body(server):
     assert response.content == b""
 
 
-def test_unhandled_errors_are_500_problems_without_internals(server):
+def test_unhandled_errors_are_500_problems_without_internals(server, caplog):
+    caplog.set_level(logging.INFO, logger="neulbomcare")
     response = requests.get(url(server, "api/boom"))
     body = assert_problem(response, 500, "internal")
     assert "internal detail" not in response.text
     assert "Traceback" not in response.text
     assert body["request_id"] in body["detail"]
+    # The traceback goes to the log, with the request id, and the access line is a warning.
+    events = [(r.levelno, r.msg) for r in caplog.records if isinstance(r.msg, dict)]
+    unhandled = next(msg for level, msg in events if msg.get("event") == "unhandled_error")
+    assert unhandled["request_id"] == body["request_id"]
+    assert "internal detail that must not leak" in unhandled["exception"]
+    access = [(level, msg) for level, msg in events if msg.get("event") == "http_request"]
+    assert access[-1][0] == logging.WARNING
+    assert access[-1][1]["status"] == 500
 
 
 def test_domain_errors_map_to_their_codes_and_headers(server):
