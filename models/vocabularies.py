@@ -78,24 +78,20 @@ class Condition(LabeledEnum):
     CANCER = "cancer", "암"
 
 
-class Specialty(LabeledEnum):
-    """Conditions a caregiver is experienced with, plus service tags."""
+#: Service tags a caregiver can offer on top of the conditions they are experienced with.
+SERVICE_TAGS: dict[str, tuple[str, str]] = {
+    "HOSPICE": ("hospice", "호스피스"),
+    "BEDRIDDEN_CARE": ("bedridden_care", "와상환자"),
+    "FEEDING_ASSIST": ("feeding_assist", "식사보조"),
+    "REHABILITATION": ("rehabilitation", "재활"),
+}
 
-    DEMENTIA = "dementia", "치매"
-    COGNITIVE_IMPAIRMENT = "cognitive_impairment", "인지장애"
-    STROKE = "stroke", "뇌졸중"
-    PALSY = "palsy", "중풍"
-    PARKINSONS = "parkinsons", "파킨슨"
-    DIABETES = "diabetes", "당뇨"
-    HYPERTENSION = "hypertension", "고혈압"
-    ARTHRITIS = "arthritis", "관절염"
-    SPONDYLITIS = "spondylitis", "척추염"
-    OSTEOPOROSIS = "osteoporosis", "골다공증"
-    CANCER = "cancer", "암"
-    HOSPICE = "hospice", "호스피스"
-    BEDRIDDEN_CARE = "bedridden_care", "와상환자"
-    FEEDING_ASSIST = "feeding_assist", "식사보조"
-    REHABILITATION = "rehabilitation", "재활"
+#: Specialty codes: every condition code, plus the service tags (API.md).
+Specialty = LabeledEnum(
+    "Specialty",
+    {**{c.name: (c.value, c.label) for c in Condition}, **SERVICE_TAGS},
+    module=__name__,
+)
 
 
 class Certification(LabeledEnum):
