@@ -6,15 +6,11 @@ own checks (`matching_model`, `openai`) under the same names, replacing these pl
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.config import get_settings
 from shared.db import get_database
 from shared.health import CheckOutcome, readiness_check
 from shared.secrets import get_secrets
-from shared.storage import build_blob_service
-
-_probe_clients: dict[str, Any] = {}
+from shared.storage import get_probe_blob_service
 
 
 @readiness_check("database", critical=True)
@@ -24,12 +20,7 @@ def check_database() -> None:
 
 @readiness_check("blob_storage")
 def check_blob_storage() -> None:
-    # A client of its own: fail fast, no retries, so the probe answers within its budget.
-    client = _probe_clients.get("blob")
-    if client is None:
-        client = _probe_clients["blob"] = build_blob_service(
-            connection_timeout=2, read_timeout=3, retry_total=0
-        )
+    client = get_probe_blob_service()
     next(client.list_containers(results_per_page=1, timeout=3).by_page(), None)
 
 

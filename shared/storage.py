@@ -15,6 +15,7 @@ from shared.secrets import get_secrets
 
 _lock = threading.Lock()
 _client: Any = None
+_probe_client: Any = None
 
 
 def expand_connection_string(value: str) -> str:
@@ -56,7 +57,20 @@ def get_blob_service() -> Any:
     return _client
 
 
+def get_probe_blob_service() -> Any:
+    """A client for the readiness probe: short timeouts and no retries, so it fails fast."""
+    global _probe_client  # noqa: PLW0603 - one per process, like the main client
+    if _probe_client is None:
+        with _lock:
+            if _probe_client is None:
+                _probe_client = build_blob_service(
+                    connection_timeout=2, read_timeout=3, retry_total=0
+                )
+    return _probe_client
+
+
 def reset_blob_service() -> None:
-    global _client  # noqa: PLW0603
+    global _client, _probe_client  # noqa: PLW0603
     with _lock:
         _client = None
+        _probe_client = None

@@ -26,8 +26,8 @@ class ApiRequest:
     principal: Any = None
 
     def header(self, name: str) -> str | None:
-        value = self.headers.get(name.lower())
-        return value if value is not None else self.headers.get(name)
+        """A request header by name, case-insensitively (the pipeline lower-cases them)."""
+        return self.headers.get(name.lower())
 
 
 @dataclass

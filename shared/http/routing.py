@@ -8,7 +8,7 @@ preflights. Route templates use the Functions syntax: `api/patients/{patient_id:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -90,9 +90,6 @@ class RouteRegistry:
         if any(r.name == spec.name for r in self._routes):
             raise ValueError(f"duplicate function name: {spec.name}")
         self._routes.append(spec)
-
-    def __iter__(self) -> Iterable[RouteSpec]:
-        return iter(list(self._routes))
 
     def routes(self) -> list[RouteSpec]:
         return list(self._routes)
