@@ -12,7 +12,7 @@ environment. `serve` and `dev` are local tools (Core Tools cannot be installed h
 from __future__ import annotations
 
 import argparse
-import getpass
+import importlib
 import json
 import os
 import signal
@@ -20,23 +20,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cli.common import fail as _fail
+from cli.common import load_settings as _settings
+from cli.common import read_password as _read_password
+
 ROOT = Path(__file__).resolve().parent
 DEV_DATABASE_NAME = "neulbomcare"
 DEV_BLOB_PORT = 10000
-
-
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-def _settings():
-    from shared.config import get_settings
-    from shared.observability import configure_logging
-
-    settings = get_settings()
-    configure_logging(settings)
-    return settings
+# Modules of `cli/` that add commands (each has `register(add)`).
+COMMAND_MODULES: tuple[str, ...] = ("cli.accounts",)
 
 
 def _database_url() -> str:
@@ -178,16 +170,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return cmd_serve(args)
 
 
-def _read_password(prompt: str) -> str:
-    """From the terminal without echo, or the first line of piped standard input."""
-    if sys.stdin.isatty():
-        first = getpass.getpass(prompt)
-        if getpass.getpass("Repeat: ") != first:
-            raise SystemExit("error: the passwords differ")
-        return first
-    return sys.stdin.readline().rstrip("\r\n")
-
-
 # -- parser -----------------------------------------------------------------------------------
 
 
@@ -226,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     timer.add_argument("--past-due", action="store_true", help="pretend the run is late")
     add("check-config", cmd_check_config)
     add("openapi", cmd_openapi).add_argument("--output", help="file to write instead of stdout")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(add)
     return parser
 
 

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.azurite",
     "tests.fixtures.key_vault",
     "tests.fixtures.app_server",
+    "tests.fixtures.parties",
 ]
 
 # Before anything imports shared.config: tests set every setting they depend on themselves.
@@ -27,12 +28,14 @@ for _name in ("APP_ENV", "DATABASE_URL", "KEY_VAULT_URL", "APPLICATIONINSIGHTS_C
 @pytest.fixture(autouse=True)
 def fresh_singletons() -> Iterator[None]:
     """Forget cached settings, secrets, pool and Blob client around every test."""
+    from shared.auth.tokens import reset_key_refresh
     from shared.config import reset_settings
     from shared.db import reset_database
     from shared.secrets import reset_secrets
     from shared.storage import reset_blob_service
 
     def reset() -> None:
+        reset_key_refresh()
         reset_database()
         reset_blob_service()
         reset_secrets()

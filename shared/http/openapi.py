@@ -34,10 +34,12 @@ _STATUS_TEXT = {
 def build_openapi(registry: RouteRegistry, *, title: str, version: str) -> dict[str, Any]:
     """Paths, parameters, bodies and responses of every route in `registry`."""
     routes = sorted(registry.routes(), key=lambda r: (r.openapi_path, r.method))
-    schemas = _component_schemas(routes)
+    components = _Components(routes)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route, schemas)
+        paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(
+            route, components
+        )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -47,7 +49,7 @@ def build_openapi(registry: RouteRegistry, *, title: str, version: str) -> dict[
         },
         "paths": paths,
         "components": {
-            "schemas": schemas,
+            "schemas": components.schemas,
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
@@ -62,44 +64,55 @@ def _models_of(route: RouteSpec) -> list[type[BaseModel]]:
     return found
 
 
-def _component_schemas(routes: list[RouteSpec]) -> dict[str, Any]:
-    models = {Problem, *(m for r in routes for m in _models_of(r))}
-    inputs = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
-    _, document = models_json_schema(inputs, ref_template=_REF)
-    return document.get("$defs", {})
+class _Components:
+    """The component schemas of every model the routes use, and how to refer to each.
+
+    References come from pydantic's own mapping, so generic models (`Page[AuditEvent]`) get the
+    key pydantic chose for them rather than a guess from the class name.
+    """
+
+    def __init__(self, routes: list[RouteSpec]):
+        models = {Problem, *(m for r in routes for m in _models_of(r))}
+        inputs = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
+        refs, document = models_json_schema(inputs, ref_template=_REF)
+        self.schemas: dict[str, Any] = document.get("$defs", {})
+        self._refs = {model: ref for (model, _mode), ref in refs.items()}
+
+    def ref(self, model: type[BaseModel]) -> dict[str, Any]:
+        return dict(self._refs[model])
+
+    def schema_of(self, model: type[BaseModel]) -> dict[str, Any]:
+        return self.schemas.get(self.ref(model)["$ref"].rsplit("/", 1)[-1], {})
+
+    def response_schema(self, route: RouteSpec) -> dict[str, Any] | None:
+        if route.response is None:
+            return None
+        if isinstance(route.response, type) and issubclass(route.response, BaseModel):
+            return self.ref(route.response)
+        schema = TypeAdapter(route.response).json_schema(ref_template=_REF)
+        self.schemas.update(schema.pop("$defs", {}))
+        return schema
 
 
-def _schema_ref(model: type[BaseModel]) -> dict[str, Any]:
-    return {"$ref": _REF.format(model=model.__name__)}
-
-
-def _response_schema(route: RouteSpec) -> dict[str, Any] | None:
-    if route.response is None:
-        return None
-    if isinstance(route.response, type) and issubclass(route.response, BaseModel):
-        return _schema_ref(route.response)
-    return TypeAdapter(route.response).json_schema(ref_template=_REF)
-
-
-def _operation(route: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: RouteSpec, components: _Components) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary or route.name,
         "tags": [route.tag] if route.tag else [],
-        "parameters": _parameters(route, schemas),
-        "responses": _responses(route),
+        "parameters": _parameters(route, components),
+        "responses": _responses(route, components),
     }
     if not route.public:
         operation["security"] = [{"bearerAuth": []}]
     if route.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema_ref(route.body)}},
+            "content": {"application/json": {"schema": components.ref(route.body)}},
         }
     return operation
 
 
-def _parameters(route: RouteSpec, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(route: RouteSpec, components: _Components) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = [
         {
             "name": name,
@@ -110,7 +123,7 @@ def _parameters(route: RouteSpec, schemas: dict[str, Any]) -> list[dict[str, Any
         for name, kind in route.path_params.items()
     ]
     if route.query is not None:
-        query_schema = schemas.get(route.query.__name__, {})
+        query_schema = components.schema_of(route.query)
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             parameters.append(
@@ -119,16 +132,16 @@ def _parameters(route: RouteSpec, schemas: dict[str, Any]) -> list[dict[str, Any
     return parameters
 
 
-def _problem(status: int) -> dict[str, Any]:
+def _problem(status: int, components: _Components) -> dict[str, Any]:
     return {
         "description": _STATUS_TEXT.get(status, "Error"),
-        "content": {"application/problem+json": {"schema": _schema_ref(Problem)}},
+        "content": {"application/problem+json": {"schema": components.ref(Problem)}},
     }
 
 
-def _responses(route: RouteSpec) -> dict[str, Any]:
+def _responses(route: RouteSpec, components: _Components) -> dict[str, Any]:
     success: dict[str, Any] = {"description": _STATUS_TEXT.get(route.status, "Success")}
-    schema = _response_schema(route)
+    schema = components.response_schema(route)
     if schema is not None and route.status != 204:
         success["content"] = {"application/json": {"schema": schema}}
     responses: dict[str, Any] = {str(route.status): success}
@@ -142,5 +155,5 @@ def _responses(route: RouteSpec) -> dict[str, Any]:
     if route.path_params:
         statuses.add(404)
     for status in sorted(statuses):
-        responses[str(status)] = _problem(status)
+        responses[str(status)] = _problem(status, components)
     return responses

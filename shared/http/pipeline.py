@@ -19,6 +19,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from shared.auth.principal import Principal
 from shared.config import Settings, get_settings
 from shared.errors import (
     AppError,
@@ -26,7 +27,6 @@ from shared.errors import (
     FieldError,
     NotFoundError,
     PayloadTooLargeError,
-    UnauthorizedError,
     ValidationFailedError,
 )
 from shared.http import cors
@@ -80,13 +80,13 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
     return result
 
 
-def authenticate(request: ApiRequest) -> Any:
-    """The caller's identity for a non-public route; 401 when there is none.
+def authenticate(request: ApiRequest) -> Principal:
+    """The caller of a non-public route, from its bearer token; 401 when there is none."""
+    from shared.auth.authentication import authenticate_bearer
 
-    Accounts (sign-in and tokens) are not part of the foundation: until they land, no route
-    that requires a caller can be reached, which is the safe default.
-    """
-    raise UnauthorizedError("Authentication is required.")
+    principal = authenticate_bearer(request.header("authorization"))
+    bind_context(user_id=principal.user_id)
+    return principal
 
 
 # -- parsing ---------------------------------------------------------------------------------

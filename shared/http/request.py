@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.auth.principal import Actor, Principal
+
 
 @dataclass
 class ApiRequest:
@@ -23,7 +25,21 @@ class ApiRequest:
     path_params: dict[str, Any] = field(default_factory=dict)
     query: Any = None
     body: Any = None
-    principal: Any = None
+    principal: Principal | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The authenticated caller with this request's id and address (for audit events)."""
+        if self.principal is None:
+            raise RuntimeError("actor of a public route: there is no authenticated caller")
+        return Actor(self.principal, self.request_id, self.client_ip)
+
+    @property
+    def user(self) -> Principal:
+        """The authenticated caller (non-public routes always have one)."""
+        if self.principal is None:
+            raise RuntimeError("user of a public route: there is no authenticated caller")
+        return self.principal
 
     def header(self, name: str) -> str | None:
         """A request header by name, case-insensitively (the pipeline lower-cases them)."""

@@ -1,0 +1,40 @@
+"""What every command shares: error output, settings with logging, passwords from stdin."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+
+Handler = Callable[[argparse.Namespace], int]
+AddCommand = Callable[[str, Handler], argparse.ArgumentParser]
+
+
+def fail(message: str) -> int:
+    """Print `error: message` to stderr; the exit status of a failed command."""
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def load_settings():
+    """The app's settings, with logging configured as the Function App does."""
+    from shared.config import get_settings
+    from shared.observability import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings)
+    return settings
+
+
+def read_password(prompt: str) -> str:
+    """From the terminal without echo, or the first line of piped standard input.
+
+    Never from the command line, so a password does not sit in shell history.
+    """
+    if sys.stdin.isatty():
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat: ") != first:
+            raise SystemExit("error: the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")

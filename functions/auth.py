@@ -1,0 +1,46 @@
+"""Accounts: register, sign in, and who am I."""
+
+from __future__ import annotations
+
+from models.accounts import LoginRequest, RegisterRequest, TokenResponse, User
+from shared.auth import accounts
+from shared.db import get_database
+from shared.http import Api, ApiRequest
+
+api = Api(tag="accounts")
+bp = api.blueprint
+
+
+@api.route(
+    "POST",
+    "api/auth/register",
+    name="auth_register",
+    public=True,
+    body=RegisterRequest,
+    response=TokenResponse,
+    status=201,
+    errors=(409, 422),
+)
+def register(request: ApiRequest) -> TokenResponse:
+    """Create a guardian or caregiver account and return an access token."""
+    return accounts.register(get_database(), request.body)
+
+
+@api.route(
+    "POST",
+    "api/auth/login",
+    name="auth_login",
+    public=True,
+    body=LoginRequest,
+    response=TokenResponse,
+    errors=(401, 422, 429),
+)
+def login(request: ApiRequest) -> TokenResponse:
+    """Sign in with email and password; throttled per email (429 with Retry-After)."""
+    return accounts.login(get_database(), request.body, client_ip=request.client_ip)
+
+
+@api.route("GET", "api/auth/me", name="auth_me", response=User)
+def me(request: ApiRequest) -> User:
+    """The signed-in user."""
+    return accounts.current_user(get_database(), request.user)

@@ -1,0 +1,45 @@
+"""Who is calling: a bearer token checked, then its user loaded and checked to be active.
+
+Every non-public route goes through `authenticate_bearer` before its input is even validated.
+A token is only as good as its user: a deleted or deactivated account, or one whose role changed
+since the token was issued, is refused with 401 like a forged token.
+"""
+
+from __future__ import annotations
+
+from shared.auth import users_repository
+from shared.auth.principal import Principal
+from shared.auth.tokens import InvalidTokenError, decode_token
+from shared.db import get_database
+from shared.errors import UnauthorizedError
+from shared.observability import get_logger
+
+log = get_logger("auth")
+
+_MISSING = "Authentication is required: send 'Authorization: Bearer <access_token>'."
+_INVALID = "The access token is invalid or has expired; sign in again."
+
+
+def authenticate_bearer(authorization: str | None) -> Principal:
+    """The principal named by an `Authorization: Bearer` header value; 401 otherwise."""
+    token = _bearer_token(authorization)
+    try:
+        claims = decode_token(token)
+    except InvalidTokenError as exc:
+        log.info("token_refused", reason=str(exc))
+        raise UnauthorizedError(_INVALID) from None
+    with get_database().transaction(readonly=True) as cur:
+        user = users_repository.find_active_by_id(cur, claims.user_id)
+    if user is None or user["role"] != claims.role:
+        log.info("token_refused", reason="user inactive, deleted or role changed")
+        raise UnauthorizedError(_INVALID)
+    return Principal(
+        user_id=user["user_id"], role=user["role"], email=user["email"], name=user["name"]
+    )
+
+
+def _bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError(_MISSING)
+    return token.strip()
