@@ -6,9 +6,25 @@ pool, secrets, Blob client and model are created on first use.
 
 import azure.functions as func
 
-from functions import admin, auth, docs, fallback, health, timers
+from functions import (
+    admin,
+    auth,
+    care,
+    caregivers,
+    dashboard,
+    docs,
+    fallback,
+    health,
+    patients,
+    reviews,
+    timers,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-for blueprint in (health.bp, docs.bp, auth.bp, admin.bp, timers.bp, fallback.bp):
-    app.register_functions(blueprint)
+AREAS = (health, docs, auth, patients, caregivers, care, reviews, dashboard, admin, timers)
+
+for area in AREAS:
+    app.register_functions(area.bp)
+# Last: the catch-all answers only for paths no other route serves.
+app.register_functions(fallback.bp)
