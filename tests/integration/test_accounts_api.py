@@ -237,3 +237,24 @@ def test_login_validation(app_server):
         app_server.request("POST", "api/auth/login", json={"email": ""}), 422, "validation_error"
     )
     assert {tuple(e["loc"]) for e in problem["errors"]} == {("body", "email"), ("body", "password")}
+
+
+def test_login_rehashes_a_password_hashed_with_older_parameters(app_server, database_url):
+    from argon2 import PasswordHasher
+
+    from shared.auth.passwords import needs_rehash
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    assert needs_rehash(weak)
+    with cursor(database_url) as cur:
+        user = make_user(cur, "guardian")
+        cur.execute("UPDATE users SET password_hash = %s WHERE user_id = %s", (weak, user.user_id))
+
+    assert login(app_server, user.email, PASSWORD).status_code == 200
+
+    with cursor(database_url) as cur:
+        cur.execute("SELECT password_hash FROM users WHERE user_id = %s", (user.user_id,))
+        stored = cur.fetchone()["password_hash"]
+    assert stored != weak
+    assert not needs_rehash(stored)
+    assert login(app_server, user.email, PASSWORD).status_code == 200  # the new hash verifies

@@ -217,3 +217,46 @@ def test_migrate_brings_an_empty_database_to_head(empty_database_url: str, azuri
     assert result.returncode == 0, result.stderr
     assert current_revision(empty_database_url) == head
     assert f"database at revision {head}" in result.stdout
+
+
+def test_set_password_lets_an_imported_account_sign_in(database_url: str, azurite) -> None:
+    from tests.factories import cursor, make_user
+
+    with cursor(database_url) as cur:
+        user = make_user(cur, "caregiver", with_password=False)
+    env = service_env(database_url, azurite, APP_ENV="development")
+
+    result = run_manage("set-password", user.email, env=env, stdin="a-new-password-42\n")
+
+    assert result.returncode == 0, result.stderr
+    assert user.email in result.stdout
+    assert "a-new-password-42" not in result.stdout + result.stderr
+    with cursor(database_url) as cur:
+        cur.execute("SELECT password_hash FROM users WHERE user_id = %s", (user.user_id,))
+        assert verify_password(cur.fetchone()["password_hash"], "a-new-password-42")
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        ("nobody-{}@test.neulbomcare.kr", "a-long-enough-password", "no account"),
+        (None, "short", "10 to 256 characters"),
+    ],
+)
+def test_set_password_refuses_unknown_accounts_and_short_passwords(
+    database_url: str, azurite, email, password, message
+) -> None:
+    from tests.factories import cursor, make_user
+
+    with cursor(database_url) as cur:
+        user = make_user(cur, "guardian", with_password=False)
+    target = email.format(uuid.uuid4().hex) if email else user.email
+    env = service_env(database_url, azurite, APP_ENV="development")
+
+    result = run_manage("set-password", target, env=env, stdin=password + "\n")
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    with cursor(database_url) as cur:
+        cur.execute("SELECT password_hash FROM users WHERE user_id = %s", (user.user_id,))
+        assert cur.fetchone()["password_hash"] is None
