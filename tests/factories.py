@@ -228,3 +228,176 @@ def make_parties(database_url: str) -> Parties:
             admin=make_user(cur, "admin"),
             matching_id=matching_id,
         )
+
+
+# -- caregivers (appended by the caregivers area) ---------------------------------------------
+
+
+def add_caregiver_availability(
+    cur: Any, caregiver: TestUser, slots: list[tuple[str, str, str]]
+) -> None:
+    """Add weekly slots, each (day, "HH:MM" start, "HH:MM" end), to a caregiver's profile."""
+    for day, start, end in slots:
+        cur.execute(
+            "INSERT INTO caregiver_availability (caregiver_id, day, start_time, end_time)"
+            " VALUES (%s, %s, %s::time, %s::time)",
+            (caregiver.caregiver_id, day, start, end),
+        )
+
+
+def add_caregiver_specialties(cur: Any, caregiver: TestUser, codes: list[str]) -> None:
+    """Add specialty codes (API.md vocabulary) to a caregiver's profile."""
+    for code in codes:
+        cur.execute(
+            "INSERT INTO caregiver_specialties (caregiver_id, code) VALUES (%s, %s)",
+            (caregiver.caregiver_id, code),
+        )
+
+
+def set_caregiver_personality(
+    cur: Any,
+    caregiver: TestUser,
+    *,
+    empathy: int = 50,
+    activity: int = 50,
+    patience: int = 50,
+    independence: int = 50,
+    source: str = "manual",
+) -> None:
+    """Set (or replace) a caregiver's four personality axes."""
+    cur.execute(
+        "INSERT INTO caregiver_personality"
+        " (caregiver_id, empathy, activity, patience, independence, source)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (caregiver_id) DO UPDATE SET"
+        " empathy = EXCLUDED.empathy, activity = EXCLUDED.activity,"
+        " patience = EXCLUDED.patience, independence = EXCLUDED.independence,"
+        " source = EXCLUDED.source",
+        (caregiver.caregiver_id, empathy, activity, patience, independence, source),
+    )
+
+
+# -- reviews and dashboard (appended by the reviews/dashboard area) ---------------------------
+
+
+def make_day_schedule(
+    cur: Any,
+    patient_id: int,
+    schedule_date: date,
+    *,
+    status: str = "scheduled",
+    completed: tuple[bool, ...] = (),
+) -> int:
+    """A schedule on `schedule_date` with one care log per entry of `completed` (its state)."""
+    cur.execute(
+        "INSERT INTO schedules (patient_id, schedule_date, status) VALUES (%s, %s, %s)"
+        " RETURNING schedule_id",
+        (patient_id, schedule_date, status),
+    )
+    schedule_id = cur.fetchone()["schedule_id"]
+    for index, done in enumerate(completed):
+        cur.execute(
+            "INSERT INTO care_logs (schedule_id, patient_id, category, task_name, is_completed,"
+            " completed_at) VALUES (%s, %s, 'other', %s, %s, CASE WHEN %s THEN now() END)",
+            (schedule_id, patient_id, f"task {index + 1}", done, done),
+        )
+    return schedule_id
+
+
+# -- patients (appended by the guardians/patients area) ---------------------------------------
+
+
+def set_patient_profile(
+    cur: Any,
+    patient_id: int,
+    *,
+    conditions: tuple[str, ...] = (),
+    medications: tuple[str, ...] = (),
+    diet_type: str | None = None,
+    allergens: tuple[str, ...] = (),
+    personality: tuple[int, int, int, int] | None = None,
+) -> list[int]:
+    """Give a patient condition codes, medications (by name), a diet and personality axes
+    (empathy, activity, patience, independence); the new medications' ids, in order."""
+    for code in conditions:
+        cur.execute(
+            "INSERT INTO patient_conditions (patient_id, code) VALUES (%s, %s)"
+            " ON CONFLICT DO NOTHING",
+            (patient_id, code),
+        )
+    medication_ids = []
+    for name in medications:
+        cur.execute(
+            "INSERT INTO patient_medications (patient_id, name, dosage) VALUES (%s, %s, '1정')"
+            " RETURNING medication_id",
+            (patient_id, name),
+        )
+        medication_ids.append(cur.fetchone()["medication_id"])
+    if diet_type is not None:
+        cur.execute(
+            "INSERT INTO patient_diets (patient_id, diet_type, allergens)"
+            " VALUES (%s, %s, %s::text[]) ON CONFLICT (patient_id) DO UPDATE"
+            " SET diet_type = EXCLUDED.diet_type, allergens = EXCLUDED.allergens",
+            (patient_id, diet_type, list(allergens)),
+        )
+    if personality is not None:
+        cur.execute(
+            "INSERT INTO patient_personality (patient_id, empathy, activity, patience,"
+            " independence) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE"
+            " SET empathy = EXCLUDED.empathy, activity = EXCLUDED.activity,"
+            " patience = EXCLUDED.patience, independence = EXCLUDED.independence",
+            (patient_id, *personality),
+        )
+    return medication_ids
+
+
+# -- schedules and care logs (appended by the care area) --------------------------------------
+
+
+def make_schedule(
+    cur: Any,
+    patient_id: int,
+    schedule_date: date,
+    *,
+    status: str = "scheduled",
+    care_plan_id: int | None = None,
+) -> int:
+    """A schedule of the patient on `schedule_date`; its schedule_id."""
+    cur.execute(
+        "INSERT INTO schedules (patient_id, schedule_date, status, care_plan_id)"
+        " VALUES (%s, %s, %s, %s) RETURNING schedule_id",
+        (patient_id, schedule_date, status, care_plan_id),
+    )
+    return cur.fetchone()["schedule_id"]
+
+
+def make_care_log(
+    cur: Any,
+    schedule_id: int,
+    *,
+    category: str = "other",
+    task_name: str = "돌봄 활동",
+    assignee: str = "caregiver",
+    scheduled_time: str | None = None,
+    is_completed: bool = False,
+    vitals: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> int:
+    """A care log on the schedule (its patient is the schedule's); its care_log_id."""
+    cur.execute(
+        "INSERT INTO care_logs (schedule_id, patient_id, category, task_name, assignee,"
+        " scheduled_time, is_completed, completed_at, vitals, note)"
+        " SELECT schedule_id, patient_id, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END, %s, %s"
+        " FROM schedules WHERE schedule_id = %s RETURNING care_log_id",
+        (
+            category,
+            task_name,
+            assignee,
+            scheduled_time,
+            is_completed,
+            is_completed,
+            psycopg2.extras.Json(vitals) if vitals is not None else None,
+            note,
+            schedule_id,
+        ),
+    )
+    return cur.fetchone()["care_log_id"]

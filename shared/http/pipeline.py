@@ -25,6 +25,7 @@ from shared.errors import (
     AppError,
     BadRequestError,
     FieldError,
+    ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
     ValidationFailedError,
@@ -110,8 +111,12 @@ def _parse(
         client_ip=_client_ip(headers),
     )
     if not spec.public:
-        # Before any validation: an anonymous caller learns nothing about the route's inputs.
+        # Before any validation: an anonymous caller learns nothing about the route's inputs,
+        # and a caller whose role may never use the route is refused before its input is read.
         request.principal = authenticate(request)
+        if spec.roles is not None and str(request.principal.role) not in spec.roles:
+            allowed = " or ".join(sorted(spec.roles))
+            raise ForbiddenError(f"Only a {allowed} account may do this.")
     errors: list[FieldError] = []
     request.path_params = _path_params(spec, req.route_params or {})
     query = None

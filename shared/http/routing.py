@@ -38,6 +38,7 @@ class RouteSpec:
     summary: str = ""
     tag: str = ""
     errors: tuple[int, ...] = ()
+    roles: frozenset[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -123,9 +124,11 @@ class Api:
         public: bool = False,
         summary: str = "",
         errors: tuple[int, ...] = (),
+        roles: tuple[str, ...] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Handlers take an ApiRequest and return a model, dict, list,
-        ApiResponse or None (204). Non-public routes require an authenticated caller."""
+        ApiResponse or None (204). Non-public routes require an authenticated caller; with
+        `roles`, only callers of those roles (others get 403 before their input is read)."""
 
         def register(handler: Handler) -> Handler:
             spec = RouteSpec(
@@ -140,7 +143,8 @@ class Api:
                 public=public,
                 summary=summary or _first_line(handler.__doc__),
                 tag=self.tag,
-                errors=errors,
+                errors=(*errors, 403) if roles else errors,
+                roles=frozenset(str(r) for r in roles) if roles else None,
             )
             self.registry.add(spec)
             self._register_function(spec, methods=[spec.method])

@@ -107,3 +107,23 @@ def test_a_valid_token_passes_the_guard(app_server, admin):
     response = app_server.get("api/auth/me", headers={"Authorization": f"Bearer {valid}"})
     assert response.status_code == 200
     assert response.json()["user_id"] == admin.user_id
+
+
+def test_a_role_that_may_never_call_a_route_is_refused_before_its_input_is_read(
+    app_server, database_url
+):
+    """403, not 422: a guardian learns nothing about a caregiver-only route's body."""
+    import function_app  # noqa: F401
+    from shared.http import default_registry
+
+    with cursor(database_url) as cur:
+        guardian = make_user(cur, "guardian")
+    gated = [r for r in default_registry.routes() if r.roles and "guardian" not in r.roles]
+    assert gated, "some routes are limited to roles other than guardian"
+    for route in gated:
+        path = _concrete(route.path)
+        response = app_server.request(
+            route.method, path, headers=guardian.headers, data=b'{"not": "valid"'
+        )
+        assert response.status_code == 403, (route.name, response.text)
+        assert response.json()["code"] == "forbidden"

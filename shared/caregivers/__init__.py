@@ -1,0 +1,1 @@
+"""Caregivers: profiles, availability, personality and the public card (API.md "Caregivers")."""
