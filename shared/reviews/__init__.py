@@ -1,0 +1,1 @@
+"""Reviews of completed matchings, and the caregiver ratings they keep exact."""

@@ -1,0 +1,118 @@
+"""SQL of reviews and of the caregiver rating they feed (the only writer of those columns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def lock_matching(cur: Any, matching_id: int) -> dict[str, Any] | None:
+    """The matching with its parties, row-locked until the transaction ends (None if missing).
+
+    The lock serialises every review of one matching, so the duplicate check that follows sees
+    a concurrent reviewer's committed row.
+    """
+    cur.execute(
+        """
+        SELECT m.matching_id, m.patient_id, m.caregiver_id, m.status,
+               c.user_id AS caregiver_user_id
+        FROM matching_results m JOIN caregivers c ON c.caregiver_id = m.caregiver_id
+        WHERE m.matching_id = %s
+        FOR UPDATE OF m
+        """,
+        (matching_id,),
+    )
+    return cur.fetchone()
+
+
+def review_exists(cur: Any, matching_id: int, reviewer_id: int) -> bool:
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM reviews WHERE matching_id = %s AND reviewer_id = %s)"
+        " AS found",
+        (matching_id, reviewer_id),
+    )
+    return bool(cur.fetchone()["found"])
+
+
+def insert_review(
+    cur: Any,
+    *,
+    matching_id: int,
+    caregiver_id: int,
+    reviewer_id: int,
+    reviewer_role: str,
+    rating: int,
+    comment: str | None,
+) -> dict[str, Any]:
+    cur.execute(
+        """
+        INSERT INTO reviews (matching_id, caregiver_id, reviewer_id, reviewer_role, rating, comment)
+        VALUES (%s, %s, %s, %s, %s, %s)
+        RETURNING review_id, matching_id, caregiver_id, reviewer_id, reviewer_role, rating,
+                  comment, created_at
+        """,
+        (matching_id, caregiver_id, reviewer_id, reviewer_role, rating, comment),
+    )
+    return cur.fetchone()
+
+
+def lock_caregiver_rating(cur: Any, caregiver_id: int) -> None:
+    """Row-lock the caregiver before its rating is recomputed.
+
+    Reviews of *different* matchings of one caregiver do not share a matching lock. Without
+    this lock, two such transactions could each recompute the average from a snapshot missing
+    the other's review, and the last to commit would store a stale value. Taken before the
+    review is inserted, it makes the later transaction wait, then read both reviews.
+    """
+    cur.execute(
+        "SELECT caregiver_id FROM caregivers WHERE caregiver_id = %s FOR NO KEY UPDATE",
+        (caregiver_id,),
+    )
+
+
+def refresh_caregiver_rating(cur: Any, caregiver_id: int) -> dict[str, Any]:
+    """Recompute avg_rating and total_reviews from the guardians' reviews; the new values."""
+    cur.execute(
+        """
+        UPDATE caregivers SET (avg_rating, total_reviews) = (
+            SELECT coalesce(round(avg(rating), 2), 0), count(*)
+            FROM reviews WHERE caregiver_id = %(caregiver_id)s AND reviewer_role = 'guardian'
+        )
+        WHERE caregiver_id = %(caregiver_id)s
+        RETURNING avg_rating, total_reviews
+        """,
+        {"caregiver_id": caregiver_id},
+    )
+    return cur.fetchone()
+
+
+def count_public_reviews(cur: Any, caregiver_id: int) -> int | None:
+    """How many guardian reviews the caregiver has; None when there is no such caregiver."""
+    cur.execute(
+        """
+        SELECT (SELECT count(*) FROM reviews r
+                WHERE r.caregiver_id = c.caregiver_id AND r.reviewer_role = 'guardian') AS total
+        FROM caregivers c JOIN users u ON u.user_id = c.user_id
+        WHERE c.caregiver_id = %s AND u.deleted_at IS NULL
+        """,
+        (caregiver_id,),
+    )
+    row = cur.fetchone()
+    return None if row is None else row["total"]
+
+
+def list_public_reviews(
+    cur: Any, caregiver_id: int, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """A page of the caregiver's guardian reviews, newest first, with the reviewer's name."""
+    cur.execute(
+        """
+        SELECT r.review_id, r.reviewer_role, r.rating, r.comment, r.created_at,
+               u.name AS reviewer_name
+        FROM reviews r JOIN users u ON u.user_id = r.reviewer_id
+        WHERE r.caregiver_id = %s AND r.reviewer_role = 'guardian'
+        ORDER BY r.created_at DESC, r.review_id DESC
+        LIMIT %s OFFSET %s
+        """,
+        (caregiver_id, limit, offset),
+    )
+    return cur.fetchall()
