@@ -2,7 +2,215 @@
 
 from __future__ import annotations
 
-from shared.http import Api
+from models.common import Page
+from models.patients import (
+    ConditionSet,
+    ConditionsIn,
+    Diet,
+    DietIn,
+    Guardian,
+    GuardianIn,
+    Medication,
+    MedicationIn,
+    MedicationListQuery,
+    Patient,
+    PatientIn,
+    PatientListQuery,
+    PatientPatch,
+    Personality,
+    PersonalityIn,
+)
+from models.vocabularies import Role
+from shared.db import get_database
+from shared.http import Api, ApiRequest
+from shared.patients import service
 
 api = Api(tag="patients")
 bp = api.blueprint
+
+PATIENT = "api/patients/{patient_id:int}"
+#: Routes only a guardian may ever call: others get 403 before their input is read (the
+#: services check again: the authorization rules give the same answer).
+GUARDIAN_ONLY = (Role.GUARDIAN,)
+
+
+@api.route(
+    "PUT",
+    "api/guardians/me",
+    name="patients_put_guardian",
+    roles=GUARDIAN_ONLY,
+    body=GuardianIn,
+    response=Guardian,
+    errors=(403, 422),
+)
+def put_guardian(request: ApiRequest) -> Guardian:
+    """Create or replace the signed-in guardian's profile (guardian accounts only)."""
+    return service.put_my_guardian(get_database(), request.actor, request.body)
+
+
+@api.route(
+    "GET",
+    "api/guardians/me",
+    name="patients_get_guardian",
+    roles=GUARDIAN_ONLY,
+    response=Guardian,
+    errors=(403, 404),
+)
+def get_guardian(request: ApiRequest) -> Guardian:
+    """The signed-in guardian's profile; 404 until it is created."""
+    return service.get_my_guardian(get_database(), request.actor)
+
+
+@api.route(
+    "POST",
+    "api/patients",
+    name="patients_create",
+    roles=GUARDIAN_ONLY,
+    body=PatientIn,
+    response=Patient,
+    status=201,
+    errors=(403, 409, 422),
+)
+def create_patient(request: ApiRequest) -> Patient:
+    """Add a patient to the signed-in guardian (409 without a guardian profile)."""
+    return service.create_patient(get_database(), request.actor, request.body)
+
+
+@api.route(
+    "GET",
+    "api/patients",
+    name="patients_list",
+    query=PatientListQuery,
+    response=Page[Patient],
+)
+def list_patients(request: ApiRequest) -> Page[Patient]:
+    """The caller's patients: own (guardian), actively assigned (caregiver), all (admin)."""
+    return service.list_patients(get_database(), request.actor, request.query)
+
+
+@api.route("GET", PATIENT, name="patients_get", response=Patient, errors=(403, 404))
+def get_patient(request: ApiRequest) -> Patient:
+    """One patient with conditions, medications, diet and personality."""
+    return service.get_patient(get_database(), request.actor, request.path_params["patient_id"])
+
+
+@api.route(
+    "PATCH",
+    PATIENT,
+    name="patients_update",
+    roles=GUARDIAN_ONLY,
+    body=PatientPatch,
+    response=Patient,
+    errors=(403, 404, 422),
+)
+def update_patient(request: ApiRequest) -> Patient:
+    """Change any subset of the patient's fields."""
+    return service.update_patient(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "DELETE", PATIENT, name="patients_delete", roles=GUARDIAN_ONLY, status=204, errors=(403, 404)
+)
+def delete_patient(request: ApiRequest) -> None:
+    """Delete the patient and everything recorded about it."""
+    service.delete_patient(get_database(), request.actor, request.path_params["patient_id"])
+
+
+@api.route(
+    "PUT",
+    PATIENT + "/conditions",
+    name="patients_put_conditions",
+    roles=GUARDIAN_ONLY,
+    body=ConditionsIn,
+    response=ConditionSet,
+    errors=(403, 404, 422),
+)
+def put_conditions(request: ApiRequest) -> ConditionSet:
+    """Replace the patient's conditions (and optionally set mobility_status)."""
+    return service.put_conditions(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "POST",
+    PATIENT + "/medications",
+    name="patients_add_medication",
+    roles=GUARDIAN_ONLY,
+    body=MedicationIn,
+    response=Medication,
+    status=201,
+    errors=(403, 404, 422),
+)
+def add_medication(request: ApiRequest) -> Medication:
+    """Record a medication the patient takes."""
+    return service.add_medication(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "GET",
+    PATIENT + "/medications",
+    name="patients_list_medications",
+    query=MedicationListQuery,
+    response=Page[Medication],
+    errors=(403, 404),
+)
+def list_medications(request: ApiRequest) -> Page[Medication]:
+    """The patient's medications, oldest first."""
+    return service.list_medications(
+        get_database(), request.actor, request.path_params["patient_id"], request.query
+    )
+
+
+@api.route(
+    "DELETE",
+    PATIENT + "/medications/{med_id:int}",
+    name="patients_delete_medication",
+    roles=GUARDIAN_ONLY,
+    status=204,
+    errors=(403, 404),
+)
+def delete_medication(request: ApiRequest) -> None:
+    """Remove one of the patient's medications."""
+    service.delete_medication(
+        get_database(),
+        request.actor,
+        request.path_params["patient_id"],
+        request.path_params["med_id"],
+    )
+
+
+@api.route(
+    "PUT",
+    PATIENT + "/diet",
+    name="patients_put_diet",
+    roles=GUARDIAN_ONLY,
+    body=DietIn,
+    response=Diet,
+    errors=(403, 404, 422),
+)
+def put_diet(request: ApiRequest) -> Diet:
+    """Set the patient's diet type and allergens."""
+    return service.put_diet(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "PUT",
+    PATIENT + "/personality",
+    name="patients_put_personality",
+    roles=GUARDIAN_ONLY,
+    body=PersonalityIn,
+    response=Personality,
+    errors=(403, 404, 422),
+)
+def put_personality(request: ApiRequest) -> Personality:
+    """Set the patient's four personality axes (0..100 each)."""
+    return service.put_personality(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )

@@ -1,0 +1,1 @@
+"""Guardians and patients: the service (rules, authorisation, audit) and its repository (SQL)."""

@@ -1,0 +1,437 @@
+"""SQL for guardians and patients (the only module that writes their tables).
+
+Reads return plain dicts in the API's shapes, so other areas can reuse them: `get_patient` and
+`get_patients` give the whole Patient (age, Korean labels, conditions, medications, diet,
+personality) in a fixed number of queries whatever the number of patients: one for the patients
+with their diet and personality, one for all their conditions, one for all their medications.
+`get_patient_summaries` gives the reduced card shown with a matching offer (no name, address or
+notes). Nothing here authorises or audits: services do that before calling in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from psycopg2 import sql
+
+from models.patients import age_on, korea_today
+from models.vocabularies import Allergen, CareLevel, Condition, DietType, MobilityStatus
+
+#: Patient columns a guardian writes (POST and PATCH); nothing else may be set through here.
+PATIENT_FIELDS = (
+    "name",
+    "birth_date",
+    "gender",
+    "care_address",
+    "region_code",
+    "care_level",
+    "mobility_status",
+    "height_cm",
+    "weight_kg",
+)
+PERSONALITY_AXES = ("empathy", "activity", "patience", "independence")
+
+_GUARDIAN_COLUMNS = (
+    "guardian_id, user_id, address, relationship_to_patient, emergency_contact,"
+    " created_at, updated_at"
+)
+_MEDICATION_COLUMNS = (
+    "medication_id, patient_id, name, dosage, frequency, intake_method, created_at"
+)
+_PATIENT_SELECT = """
+    SELECT p.patient_id, p.guardian_id, p.name, p.birth_date, p.gender, p.care_address,
+           p.region_code, p.care_level, p.mobility_status, p.height_cm, p.weight_kg,
+           p.created_at, p.updated_at,
+           d.diet_type, d.allergens, d.updated_at AS diet_updated_at,
+           pp.empathy, pp.activity, pp.patience, pp.independence,
+           pp.source AS personality_source, pp.updated_at AS personality_updated_at
+    FROM patients p
+    LEFT JOIN patient_diets d ON d.patient_id = p.patient_id
+    LEFT JOIN patient_personality pp ON pp.patient_id = p.patient_id
+"""
+
+
+# -- guardians -------------------------------------------------------------------------------
+
+
+def get_guardian_by_user(cur: Any, user_id: int) -> dict[str, Any] | None:
+    """The guardian profile of a user, or None when the user has not created one."""
+    cur.execute(
+        f"SELECT {_GUARDIAN_COLUMNS} FROM guardians WHERE user_id = %s",  # noqa: S608
+        (user_id,),
+    )
+    return cur.fetchone()
+
+
+def upsert_guardian(
+    cur: Any,
+    user_id: int,
+    *,
+    address: str,
+    relationship_to_patient: str | None,
+    emergency_contact: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """Create or replace the user's guardian profile; (profile, whether it was created)."""
+    cur.execute(
+        "INSERT INTO guardians (user_id, address, relationship_to_patient, emergency_contact)"  # noqa: S608  (constant columns)
+        " VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (user_id) DO UPDATE SET address = EXCLUDED.address,"
+        " relationship_to_patient = EXCLUDED.relationship_to_patient,"
+        " emergency_contact = EXCLUDED.emergency_contact"
+        f" RETURNING {_GUARDIAN_COLUMNS}, (xmax = 0) AS created",
+        (user_id, address, relationship_to_patient, emergency_contact),
+    )
+    row = dict(cur.fetchone())
+    return row, bool(row.pop("created"))
+
+
+# -- patients --------------------------------------------------------------------------------
+
+
+def insert_patient(cur: Any, guardian_id: int, fields: Mapping[str, Any]) -> int:
+    """A new patient of the guardian from PATIENT_FIELDS values; its patient_id."""
+    columns = [name for name in PATIENT_FIELDS if name in fields]
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO patients (guardian_id, {}) VALUES (%s, {}) RETURNING patient_id"
+        ).format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        ),
+        (guardian_id, *(fields[name] for name in columns)),
+    )
+    return cur.fetchone()["patient_id"]
+
+
+def update_patient(cur: Any, patient_id: int, changes: Mapping[str, Any]) -> bool:
+    """Set the given PATIENT_FIELDS columns; False when the patient does not exist."""
+    unknown = set(changes) - set(PATIENT_FIELDS)
+    if unknown:
+        raise ValueError(f"not patient fields: {sorted(unknown)}")
+    if not changes:
+        return touch_patient(cur, patient_id)
+    columns = list(changes)
+    cur.execute(
+        sql.SQL("UPDATE patients SET {} WHERE patient_id = %s RETURNING patient_id").format(
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in columns)
+        ),
+        (*(changes[name] for name in columns), patient_id),
+    )
+    return cur.fetchone() is not None
+
+
+def touch_patient(cur: Any, patient_id: int) -> bool:
+    """Lock the patient row for this transaction and stamp it changed; False if it is gone.
+
+    Services changing a patient's conditions, medications, diet or personality call this
+    first: writes to one patient are serialised (no lost updates, no child rows inserted for a
+    patient being deleted) and the patient's `updated_at` tells that its profile changed.
+    """
+    cur.execute(
+        "UPDATE patients SET updated_at = now() WHERE patient_id = %s RETURNING patient_id",
+        (patient_id,),
+    )
+    return cur.fetchone() is not None
+
+
+def delete_patient(cur: Any, patient_id: int) -> bool:
+    """Delete the patient and, by the foreign keys' cascades, everything about it."""
+    cur.execute("DELETE FROM patients WHERE patient_id = %s RETURNING patient_id", (patient_id,))
+    return cur.fetchone() is not None
+
+
+def get_patient(cur: Any, patient_id: int) -> dict[str, Any] | None:
+    """The whole Patient (API shape), or None."""
+    found = get_patients(cur, [patient_id])
+    return found[0] if found else None
+
+
+def get_patients(cur: Any, patient_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Whole Patients in the order of `patient_ids` (missing ids skipped); three queries."""
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return []
+    cur.execute(_PATIENT_SELECT + " WHERE p.patient_id = ANY(%s)", (ids,))
+    rows = {row["patient_id"]: row for row in cur.fetchall()}
+    found = [pid for pid in ids if pid in rows]
+    conditions = list_conditions(cur, found)
+    medications = list_medications(cur, found)
+    return [_patient(rows[pid], conditions.get(pid, []), medications.get(pid, [])) for pid in found]
+
+
+def list_patients(
+    cur: Any,
+    *,
+    guardian_user_id: int | None = None,
+    caregiver_user_id: int | None = None,
+    every_patient: bool = False,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of whole Patients, oldest first, and how many there are in all.
+
+    Exactly one scope: a guardian's own patients, a caregiver's patients with an `active`
+    matching, or (operators) every patient.
+    """
+    if sum((guardian_user_id is not None, caregiver_user_id is not None, every_patient)) != 1:
+        raise ValueError("list_patients needs exactly one scope")
+    if guardian_user_id is not None:
+        where = sql.SQL(
+            "WHERE p.guardian_id = (SELECT guardian_id FROM guardians WHERE user_id = %(user)s)"
+        )
+    elif caregiver_user_id is not None:
+        where = sql.SQL(
+            "WHERE EXISTS (SELECT 1 FROM matching_results m"
+            " JOIN caregivers c ON c.caregiver_id = m.caregiver_id"
+            " WHERE m.patient_id = p.patient_id AND c.user_id = %(user)s"
+            " AND m.status = 'active')"
+        )
+    else:
+        where = sql.SQL("")
+    params = {
+        "user": guardian_user_id if guardian_user_id is not None else caregiver_user_id,
+        "limit": limit,
+        "offset": offset,
+    }
+    cur.execute(sql.SQL("SELECT count(*) AS total FROM patients p {}").format(where), params)
+    total = cur.fetchone()["total"]
+    cur.execute(
+        sql.SQL(
+            "SELECT p.patient_id FROM patients p {} ORDER BY p.patient_id"
+            " LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(where),
+        params,
+    )
+    ids = [row["patient_id"] for row in cur.fetchall()]
+    return get_patients(cur, ids), total
+
+
+def get_patient_summaries(cur: Any, patient_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """patient_id -> the reduced card of a matching offer: age, gender, care level, mobility,
+    region and condition codes; never the name, address, contacts or free-text notes."""
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return {}
+    cur.execute(
+        "SELECT patient_id, birth_date, gender, care_level, mobility_status, region_code"
+        " FROM patients WHERE patient_id = ANY(%s)",
+        (ids,),
+    )
+    rows = cur.fetchall()
+    conditions = list_conditions(cur, [row["patient_id"] for row in rows])
+    today = korea_today()
+    return {
+        row["patient_id"]: {
+            "patient_id": row["patient_id"],
+            "age": age_on(row["birth_date"], today),
+            "gender": row["gender"],
+            "care_level": row["care_level"],
+            "care_level_label": CareLevel(row["care_level"]).label,
+            "mobility_status": row["mobility_status"],
+            "mobility_status_label": MobilityStatus(row["mobility_status"]).label,
+            "region_code": row["region_code"],
+            "conditions": [
+                {"code": c["code"], "label": c["label"]}
+                for c in conditions.get(row["patient_id"], [])
+            ],
+        }
+        for row in rows
+    }
+
+
+# -- conditions ------------------------------------------------------------------------------
+
+
+def list_conditions(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """patient_id -> its conditions [{code, label, note}], in code order; one query."""
+    by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not patient_ids:
+        return by_patient
+    cur.execute(
+        "SELECT patient_id, code, note FROM patient_conditions"
+        " WHERE patient_id = ANY(%s) ORDER BY patient_id, code",
+        (list(patient_ids),),
+    )
+    for row in cur.fetchall():
+        by_patient[row["patient_id"]].append(
+            {"code": row["code"], "label": Condition(row["code"]).label, "note": row["note"]}
+        )
+    return by_patient
+
+
+def replace_conditions(
+    cur: Any, patient_id: int, conditions: Iterable[tuple[str, str | None]]
+) -> None:
+    """Make the patient's conditions exactly these (code, note) pairs."""
+    cur.execute("DELETE FROM patient_conditions WHERE patient_id = %s", (patient_id,))
+    rows = [(patient_id, str(code), note) for code, note in conditions]
+    if rows:
+        cur.executemany(
+            "INSERT INTO patient_conditions (patient_id, code, note) VALUES (%s, %s, %s)", rows
+        )
+
+
+# -- medications -----------------------------------------------------------------------------
+
+
+def list_medications(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """patient_id -> its medications, oldest first; one query."""
+    by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if not patient_ids:
+        return by_patient
+    cur.execute(
+        f"SELECT {_MEDICATION_COLUMNS} FROM patient_medications"  # noqa: S608
+        " WHERE patient_id = ANY(%s) ORDER BY patient_id, medication_id",
+        (list(patient_ids),),
+    )
+    for row in cur.fetchall():
+        by_patient[row["patient_id"]].append(dict(row))
+    return by_patient
+
+
+def page_medications(
+    cur: Any, patient_id: int, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of one patient's medications, oldest first, and how many it has."""
+    cur.execute(
+        "SELECT count(*) AS total FROM patient_medications WHERE patient_id = %s", (patient_id,)
+    )
+    total = cur.fetchone()["total"]
+    cur.execute(
+        f"SELECT {_MEDICATION_COLUMNS} FROM patient_medications"  # noqa: S608
+        " WHERE patient_id = %s ORDER BY medication_id LIMIT %s OFFSET %s",
+        (patient_id, limit, offset),
+    )
+    return [dict(row) for row in cur.fetchall()], total
+
+
+def insert_medication(
+    cur: Any,
+    patient_id: int,
+    *,
+    name: str,
+    dosage: str | None,
+    frequency: str | None,
+    intake_method: str | None,
+) -> dict[str, Any]:
+    cur.execute(
+        "INSERT INTO patient_medications (patient_id, name, dosage, frequency, intake_method)"  # noqa: S608
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {_MEDICATION_COLUMNS}",
+        (patient_id, name, dosage, frequency, intake_method),
+    )
+    return dict(cur.fetchone())
+
+
+def medication_patient_id(cur: Any, medication_id: int) -> int | None:
+    """Whose medication this is (for authorisation), or None when there is no such one."""
+    cur.execute(
+        "SELECT patient_id FROM patient_medications WHERE medication_id = %s", (medication_id,)
+    )
+    row = cur.fetchone()
+    return row["patient_id"] if row else None
+
+
+def delete_medication(cur: Any, medication_id: int) -> bool:
+    cur.execute(
+        "DELETE FROM patient_medications WHERE medication_id = %s RETURNING medication_id",
+        (medication_id,),
+    )
+    return cur.fetchone() is not None
+
+
+# -- diet and personality --------------------------------------------------------------------
+
+
+def upsert_diet(
+    cur: Any, patient_id: int, *, diet_type: str, allergens: Sequence[str]
+) -> tuple[dict[str, Any], bool]:
+    """Set the patient's diet; (Diet in API shape, whether it was created)."""
+    cur.execute(
+        "INSERT INTO patient_diets (patient_id, diet_type, allergens) VALUES (%s, %s, %s::text[])"
+        " ON CONFLICT (patient_id) DO UPDATE SET diet_type = EXCLUDED.diet_type,"
+        " allergens = EXCLUDED.allergens"
+        " RETURNING diet_type, allergens, updated_at, (xmax = 0) AS created",
+        (patient_id, str(diet_type), [str(a) for a in allergens]),
+    )
+    row = cur.fetchone()
+    return _diet(row["diet_type"], row["allergens"], row["updated_at"]), bool(row["created"])
+
+
+def upsert_personality(
+    cur: Any, patient_id: int, scores: Mapping[str, int], *, source: str = "manual"
+) -> tuple[dict[str, Any], bool]:
+    """Set the patient's four personality axes; (Personality, whether it was created).
+
+    `source` is `manual` (PUT .../personality), `test` (the personality test) or `import`.
+    """
+    cur.execute(
+        "INSERT INTO patient_personality"
+        " (patient_id, empathy, activity, patience, independence, source)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (patient_id) DO UPDATE SET empathy = EXCLUDED.empathy,"
+        " activity = EXCLUDED.activity, patience = EXCLUDED.patience,"
+        " independence = EXCLUDED.independence, source = EXCLUDED.source"
+        " RETURNING empathy, activity, patience, independence, source, updated_at,"
+        " (xmax = 0) AS created",
+        (patient_id, *(scores[axis] for axis in PERSONALITY_AXES), source),
+    )
+    row = dict(cur.fetchone())
+    created = bool(row.pop("created"))
+    return row, created
+
+
+# -- shaping ---------------------------------------------------------------------------------
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _diet(diet_type: str, allergens: Sequence[str], updated_at: Any) -> dict[str, Any]:
+    return {
+        "diet_type": diet_type,
+        "diet_type_label": DietType(diet_type).label,
+        "allergens": list(allergens),
+        "allergen_labels": [Allergen(code).label for code in allergens],
+        "updated_at": updated_at,
+    }
+
+
+def _patient(
+    row: Mapping[str, Any], conditions: list[dict[str, Any]], medications: list[dict[str, Any]]
+) -> dict[str, Any]:
+    diet = None
+    if row["diet_type"] is not None:
+        diet = _diet(row["diet_type"], row["allergens"], row["diet_updated_at"])
+    personality = None
+    if row["empathy"] is not None:
+        personality = {
+            **{axis: row[axis] for axis in PERSONALITY_AXES},
+            "source": row["personality_source"],
+            "updated_at": row["personality_updated_at"],
+        }
+    return {
+        "patient_id": row["patient_id"],
+        "guardian_id": row["guardian_id"],
+        "name": row["name"],
+        "birth_date": row["birth_date"],
+        "age": age_on(row["birth_date"], korea_today()),
+        "gender": row["gender"],
+        "care_address": row["care_address"],
+        "region_code": row["region_code"],
+        "care_level": row["care_level"],
+        "care_level_label": CareLevel(row["care_level"]).label,
+        "mobility_status": row["mobility_status"],
+        "mobility_status_label": MobilityStatus(row["mobility_status"]).label,
+        "height_cm": _number(row["height_cm"]),
+        "weight_kg": _number(row["weight_kg"]),
+        "conditions": conditions,
+        "medications": medications,
+        "diet": diet,
+        "personality": personality,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
