@@ -28,12 +28,12 @@ deps: $(PY_STAMP) $(NODE_STAMP) ## install Python and Node dependencies
 run: deps ## serve the app with demo data on http://127.0.0.1:7071
 	$(PY) manage.py dev
 
-test: deps ## lint, then the whole test suite (PostgreSQL, Azurite and HTTPS fakes included)
+test: deps lint-infra ## lint, then the whole test suite (PostgreSQL, Azurite and HTTPS fakes included)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-lint: deps ## ruff check and format check
+lint: deps lint-infra ## ruff check and format check, and the deployment files' checks
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
@@ -43,6 +43,19 @@ format: deps ## apply ruff's formatting and safe fixes
 
 bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/import_time.py
+	$(PY) benchmarks/model_quality.py
 
 clean: ## remove the virtualenv, node_modules and local data
 	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache
+
+# Deployment files (infra/, .github/workflows/, scripts/), checked offline: no Bicep compiler can
+# be installed from the package registries, so tests/unit/test_infra_files.py parses the Bicep
+# (pycep) and cross-checks it with the parameter files and shared/config.py.
+.PHONY: lint-infra audit
+lint-infra: deps ## shellcheck, workflow schema, Bicep/parameter/workflow consistency
+	$(VENV)/bin/shellcheck scripts/*.sh
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(PY) -m pytest -q tests/unit/test_infra_files.py tests/unit/test_workflows.py
+
+audit: $(PY_STAMP) ## pip-audit the pinned dependencies (needs PyPI's vulnerability API)
+	$(PY) -m pip_audit --strict --progress-spinner off -r requirements-dev.txt

@@ -1,0 +1,76 @@
+// The Function App's settings, named as shared/config.py reads them (README, "Configuration").
+// Secrets are Key Vault references resolved by the platform with the app's identity; the app
+// also reads the vault itself through KEY_VAULT_URL. Blob Storage and the Functions host storage
+// use the identity too, so no connection string or key appears anywhere.
+//
+// Flex Consumption sets the runtime in functionAppConfig: FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION and WEBSITE_RUN_FROM_PACKAGE must not be app settings there.
+param functionAppName string
+
+@allowed([
+  'development'
+  'staging'
+  'production'
+])
+param appEnv string
+
+@description('Host names the app serves (ALLOWED_HOSTS); the first is the platform\'s own.')
+param allowedHosts array
+param corsAllowedOrigins string = ''
+param keyVaultUri string
+param databaseUrlSecretUri string
+param jwtSecretUri string
+
+@description('Empty when no Azure OpenAI key was given.')
+param azureOpenAiKeySecretUri string = ''
+param azureOpenAiEndpoint string = ''
+param azureOpenAiDeployment string = 'gpt-4o-mini'
+param storageAccountName string
+param storageBlobEndpoint string
+param applicationInsightsName string
+param modelPath string = 'models/matching'
+param backupContainer string = 'backups'
+param dbPoolMax int = 5
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionAppName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+var baseSettings = {
+  // Functions host: identity-based host storage, telemetry.
+  AzureWebJobsStorage__accountName: storageAccountName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+
+  // The app (shared/config.py).
+  APP_ENV: appEnv
+  DEBUG: 'false'
+  KEY_VAULT_URL: keyVaultUri
+  DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
+  JWT_SECRET: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'
+  DB_POOL_MAX: string(dbPoolMax)
+  STORAGE_ACCOUNT_URL: storageBlobEndpoint
+  XGBOOST_MODEL_PATH: modelPath
+  BACKUP_CONTAINER: backupContainer
+  // Timer schedules read %BACKUP_SCHEDULE%: the setting must exist for the host to index them.
+  BACKUP_SCHEDULE: '0 0 18 * * *'
+  BACKUP_RETENTION_DAYS: '35'
+  ALLOWED_HOSTS: join(allowedHosts, ',')
+  CORS_ALLOWED_ORIGINS: corsAllowedOrigins
+  AZURE_OPENAI_ENDPOINT: azureOpenAiEndpoint
+  AZURE_OPENAI_DEPLOYMENT: azureOpenAiDeployment
+}
+
+// Only reference a secret that exists: an unresolved reference stops the app at start-up.
+var openAiKeySetting = empty(azureOpenAiKeySecretUri) ? {} : {
+  AZURE_OPENAI_API_KEY: '@Microsoft.KeyVault(SecretUri=${azureOpenAiKeySecretUri})'
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: union(baseSettings, openAiKeySetting)
+}

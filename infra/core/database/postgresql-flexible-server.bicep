@@ -1,0 +1,113 @@
+// Azure Database for PostgreSQL Flexible Server: 35 days of point-in-time backups, stored
+// geo-redundantly (the paired region can restore it). Geo-redundancy can only be chosen when the
+// server is created.
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+param administratorLogin string
+
+@secure()
+param administratorLoginPassword string
+
+param skuName string = 'Standard_B1ms'
+
+@allowed([
+  'Burstable'
+  'GeneralPurpose'
+  'MemoryOptimized'
+])
+param skuTier string = 'Burstable'
+
+@minValue(32)
+param storageSizeGB int = 32
+
+@allowed([
+  'Disabled'
+  'SameZone'
+  'ZoneRedundant'
+])
+param highAvailability string = 'Disabled'
+
+@allowed([
+  '15'
+  '16'
+])
+param version string = '16'
+
+param databaseName string = 'neulbomcare'
+
+@minValue(7)
+@maxValue(35)
+param backupRetentionDays int = 35
+
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param geoRedundantBackup string = 'Enabled'
+
+@description('Let Azure services (the Function App on Flex Consumption has no fixed outbound address) reach the server.')
+param allowAzureServices bool = true
+
+resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+    tier: skuTier
+  }
+  properties: {
+    version: version
+    administratorLogin: administratorLogin
+    administratorLoginPassword: administratorLoginPassword
+    authConfig: {
+      passwordAuth: 'Enabled'
+      activeDirectoryAuth: 'Disabled'
+    }
+    storage: {
+      storageSizeGB: storageSizeGB
+      autoGrow: 'Enabled'
+    }
+    backup: {
+      backupRetentionDays: backupRetentionDays
+      geoRedundantBackup: geoRedundantBackup
+    }
+    highAvailability: {
+      mode: highAvailability
+    }
+    network: {
+      publicNetworkAccess: 'Enabled'
+    }
+    maintenanceWindow: {
+      // Sunday 19:00 UTC is Monday 04:00 KST, after the nightly backup.
+      customWindow: 'Enabled'
+      dayOfWeek: 0
+      startHour: 19
+      startMinute: 0
+    }
+  }
+}
+
+resource appDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+  parent: server
+  name: databaseName
+  properties: {
+    charset: 'UTF8'
+    collation: 'en_US.utf8'
+  }
+}
+
+resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (allowAzureServices) {
+  parent: server
+  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
+  properties: {
+    startIpAddress: '0.0.0.0'
+    endIpAddress: '0.0.0.0'
+  }
+}
+
+output name string = server.name
+output fullyQualifiedDomainName string = server.properties.fullyQualifiedDomainName
+output databaseName string = appDatabase.name

@@ -1,0 +1,74 @@
+// Storage account reached only with Microsoft Entra identities (no shared keys): the Functions
+// host storage (AzureWebJobsStorage__accountName), the deployment package container, and the
+// app's own containers (matching models, backups).
+param name string
+param location string = resourceGroup().location
+param tags object = {}
+
+@description('Blob containers to create (private).')
+param containers array = []
+
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_RAGRS'
+])
+param skuName string = 'Standard_LRS'
+
+@minValue(1)
+@maxValue(365)
+@description('Days a deleted blob or container can still be restored.')
+param softDeleteRetentionDays int = 7
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    dnsEndpointType: 'Standard'
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+
+  resource blobServices 'blobServices' = {
+    name: 'default'
+    properties: {
+      deleteRetentionPolicy: {
+        enabled: true
+        days: softDeleteRetentionDays
+      }
+      containerDeleteRetentionPolicy: {
+        enabled: true
+        days: softDeleteRetentionDays
+      }
+    }
+
+    resource container 'containers' = [
+      for containerName in containers: {
+        name: containerName
+        properties: {
+          publicAccess: 'None'
+        }
+      }
+    ]
+  }
+}
+
+output name string = storage.name
+output id string = storage.id
+output blobEndpoint string = storage.properties.primaryEndpoints.blob

@@ -1,0 +1,288 @@
+// NeulbomCare in Azure: one resource group per environment holding the Function App (Flex
+// Consumption, Python 3.11), its Storage account, Key Vault, PostgreSQL Flexible Server and
+// Application Insights. `azd up` deploys it with main.parameters.json; operators can also run
+// `az deployment sub create` with one of environments/*.parameters.json (docs/deployment.md).
+//
+// No secret value lives in a file: the PostgreSQL administrator password and the JWT signing key
+// (and the optional Azure OpenAI key) are secure parameters, written only into Key Vault.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the environment (azd environment name); seeds the resource group name and a unique token in every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource: it must offer Flex Consumption and PostgreSQL Flexible Server.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@allowed([
+  'development'
+  'staging'
+  'production'
+])
+@description('APP_ENV of the Function App: the settings profile of shared/config.py.')
+param appEnv string = 'development'
+
+@description('Object id of the person deploying (azd sets AZURE_PRINCIPAL_ID): may manage the vault\'s secrets. Empty for none.')
+param principalId string = ''
+
+@description('Object id of the CI/CD service principal (GitHub OIDC): may read the vault\'s secrets, so the pipeline can run migrations. Empty for none.')
+param deployPrincipalId string = ''
+
+// -- PostgreSQL --------------------------------------------------------------------------------
+
+@description('Administrator login of the PostgreSQL server.')
+param postgresAdminLogin string = 'neulbomadmin'
+
+@secure()
+@minLength(12)
+@description('Administrator password of the PostgreSQL server. Never in a file: azd prompts for it, or pass it on the command line.')
+param postgresAdminPassword string
+
+// -- Secrets -----------------------------------------------------------------------------------
+
+@secure()
+@minLength(32)
+@description('Key that signs access tokens (Key Vault secret JwtSecret). Never in a file.')
+param jwtSecret string
+
+@secure()
+@description('Azure OpenAI key (Key Vault secret AzureOpenaiKey). Empty: no secret is created and the app uses its templates.')
+param azureOpenAiApiKey string = ''
+
+// -- App settings ------------------------------------------------------------------------------
+
+@description('AZURE_OPENAI_ENDPOINT; empty means templates only.')
+param azureOpenAiEndpoint string = ''
+
+@description('AZURE_OPENAI_DEPLOYMENT.')
+param azureOpenAiDeployment string = 'gpt-4o-mini'
+
+@description('CORS_ALLOWED_ORIGINS: the frontend origins, comma-separated (never *).')
+param corsAllowedOrigins string = ''
+
+@description('Custom host names the API is reached by, added to ALLOWED_HOSTS after the platform host name.')
+param customHostNames array = []
+
+// -- Sizes ---------------------------------------------------------------------------------------
+// One profile per environment, chosen by appEnv, so `azd up` and the parameter files agree.
+// Every Flex Consumption instance holds up to dbPoolMax connections: maximumInstanceCount x
+// dbPoolMax stays under the server's max user connections (B1ms 35, B2s 414, D2ds_v5 844).
+var environmentSizes = {
+  development: {
+    postgresSkuName: 'Standard_B1ms'
+    postgresSkuTier: 'Burstable'
+    postgresStorageSizeGB: 32
+    postgresHighAvailability: 'Disabled'
+    maximumInstanceCount: 5
+    instanceMemoryMB: 2048
+    dbPoolMax: 5
+    logRetentionDays: 30
+    storageSkuName: 'Standard_LRS'
+    keyVaultPurgeProtection: false
+  }
+  staging: {
+    postgresSkuName: 'Standard_B2s'
+    postgresSkuTier: 'Burstable'
+    postgresStorageSizeGB: 32
+    postgresHighAvailability: 'Disabled'
+    maximumInstanceCount: 40
+    instanceMemoryMB: 2048
+    dbPoolMax: 5
+    logRetentionDays: 30
+    storageSkuName: 'Standard_LRS'
+    keyVaultPurgeProtection: false
+  }
+  production: {
+    postgresSkuName: 'Standard_D2ds_v5'
+    postgresSkuTier: 'GeneralPurpose'
+    postgresStorageSizeGB: 128
+    postgresHighAvailability: 'ZoneRedundant'
+    maximumInstanceCount: 60
+    instanceMemoryMB: 2048
+    dbPoolMax: 10
+    logRetentionDays: 90
+    storageSkuName: 'Standard_ZRS'
+    // Once on, purge protection cannot be turned off: the vault outlives a deleted environment.
+    keyVaultPurgeProtection: true
+  }
+}
+var size = environmentSizes[appEnv]
+
+// -- Names ---------------------------------------------------------------------------------------
+
+var abbrs = loadJsonContent('./abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'neulbomcare'
+  environment: appEnv
+}
+var functionAppName = '${abbrs.webSitesFunctions}neulbom-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+var databaseName = 'neulbomcare'
+// XGBOOST_MODEL_PATH is "<container>/<prefix>"; BACKUP_CONTAINER is a container.
+var modelsContainerName = 'models'
+var modelPath = '${modelsContainerName}/matching'
+var backupsContainerName = 'backups'
+
+resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    retentionInDays: size.logRetentionDays
+  }
+}
+
+module storage 'core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    skuName: size.storageSkuName
+    containers: [
+      deploymentContainerName
+      modelsContainerName
+      backupsContainerName
+    ]
+  }
+}
+
+module keyVault 'core/security/keyvault.bicep' = {
+  name: 'keyvault'
+  scope: rg
+  params: {
+    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    location: location
+    tags: tags
+    purgeProtection: size.keyVaultPurgeProtection
+  }
+}
+
+module postgres 'core/database/postgresql-flexible-server.bicep' = {
+  name: 'postgres'
+  scope: rg
+  params: {
+    name: '${abbrs.dBforPostgreSQLServers}${resourceToken}'
+    location: location
+    tags: tags
+    administratorLogin: postgresAdminLogin
+    administratorLoginPassword: postgresAdminPassword
+    skuName: size.postgresSkuName
+    skuTier: size.postgresSkuTier
+    storageSizeGB: size.postgresStorageSizeGB
+    highAvailability: size.postgresHighAvailability
+    databaseName: databaseName
+  }
+}
+
+module secrets 'app/secrets.bicep' = {
+  name: 'secrets'
+  scope: rg
+  params: {
+    keyVaultName: keyVault.outputs.name
+    postgresHost: postgres.outputs.fullyQualifiedDomainName
+    postgresAdminLogin: postgresAdminLogin
+    postgresAdminPassword: postgresAdminPassword
+    databaseName: databaseName
+    jwtSecret: jwtSecret
+    azureOpenAiApiKey: azureOpenAiApiKey
+  }
+}
+
+module plan 'core/host/flex-consumption-plan.bicep' = {
+  name: 'plan'
+  scope: rg
+  params: {
+    name: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    planId: plan.outputs.id
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    instanceMemoryMB: size.instanceMemoryMB
+    maximumInstanceCount: size.maximumInstanceCount
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appPrincipalId: api.outputs.principalId
+    userPrincipalId: principalId
+    deployPrincipalId: deployPrincipalId
+  }
+}
+
+// App settings come last: their Key Vault references resolve only once the identity may read
+// the vault, and the app refuses to start on an unresolved reference (shared/config.py).
+module appSettings 'app/appsettings.bicep' = {
+  name: 'appsettings'
+  scope: rg
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    functionAppName: api.outputs.name
+    appEnv: appEnv
+    allowedHosts: concat([api.outputs.defaultHostName], customHostNames)
+    corsAllowedOrigins: corsAllowedOrigins
+    keyVaultUri: keyVault.outputs.uri
+    databaseUrlSecretUri: secrets.outputs.databaseUrlSecretUri
+    jwtSecretUri: secrets.outputs.jwtSecretUri
+    azureOpenAiKeySecretUri: secrets.outputs.azureOpenAiKeySecretUri
+    azureOpenAiEndpoint: azureOpenAiEndpoint
+    azureOpenAiDeployment: azureOpenAiDeployment
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    modelPath: modelPath
+    backupContainer: backupsContainerName
+    dbPoolMax: size.dbPoolMax
+  }
+}
+
+// azd stores these in the environment (.azure/<env>/.env); the workflows read the same names.
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = 'https://${api.outputs.defaultHostName}'
+output KEY_VAULT_URL string = keyVault.outputs.uri
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output POSTGRES_SERVER_NAME string = postgres.outputs.name
+output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
+output APP_ENV string = appEnv
