@@ -119,14 +119,17 @@ def _parse(
             raise ForbiddenError(f"Only a {allowed} account may do this.")
     errors: list[FieldError] = []
     request.path_params = _path_params(spec, req.route_params or {})
+    errors += _nul_characters(dict(req.params or {}), ("query",))
     query = None
     if spec.query is not None:
         query, query_errors = _validate(spec.query, dict(req.params or {}), "query")
         errors += query_errors
     body = None
     if spec.body is not None:
-        body, body_errors = _validate(spec.body, _json(body_bytes), "body")
-        errors += body_errors
+        document = _json(body_bytes)
+        nul_errors = _nul_characters(document, ("body",))
+        body, body_errors = _validate(spec.body, document, "body") if not nul_errors else (None, [])
+        errors += nul_errors + body_errors
     if errors:
         raise ValidationFailedError(errors)
     request.query, request.body = query, body
@@ -165,6 +168,27 @@ def _validate(
         return None, [
             FieldError(loc=(where, *error["loc"]), msg=error["msg"]) for error in exc.errors()
         ]
+
+
+def _nul_characters(data: Any, loc: tuple[str | int, ...]) -> list[FieldError]:
+    """Strings holding NUL characters, which no field accepts (PostgreSQL text cannot hold
+    them), reported where they are instead of failing deep inside a query."""
+    if isinstance(data, str):
+        return (
+            [FieldError(loc=loc, msg="must not contain NUL characters")] if "\x00" in data else []
+        )
+    if isinstance(data, dict):
+        found = [
+            FieldError(loc=(*loc, key), msg="must not contain NUL characters")
+            for key in data
+            if isinstance(key, str) and "\x00" in key
+        ]
+        for key, value in data.items():
+            found += _nul_characters(value, (*loc, key))
+        return found
+    if isinstance(data, list):
+        return [e for i, item in enumerate(data) for e in _nul_characters(item, (*loc, i))]
+    return []
 
 
 def _path_params(spec: RouteSpec, raw: Mapping[str, str]) -> dict[str, Any]:

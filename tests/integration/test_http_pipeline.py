@@ -333,3 +333,18 @@ def test_production_checks_the_host_header(server, monkeypatch):
     assert_problem(refused, 400, "bad_request")
     allowed = requests.get(url(server, "api/things/7"), headers={"Host": "api.neulbomcare.example"})
     assert allowed.status_code == 200
+
+
+def test_nul_characters_are_refused_where_they_are(app_server):
+    """PostgreSQL text cannot hold NUL: a 422 naming the field, never a 500 from the driver."""
+    response = app_server.request(
+        "POST",
+        "api/auth/login",
+        json={"email": "a\u0000@example.com", "password": "x\u0000y", "extra": {"k\u0000": 1}},
+    )
+    assert response.status_code == 422, response.text
+    assert {tuple(e["loc"]) for e in response.json()["errors"]} == {
+        ("body", "email"),
+        ("body", "password"),
+        ("body", "extra", "k\u0000"),
+    }
