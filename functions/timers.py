@@ -1,17 +1,28 @@
-"""Timer-triggered jobs. Schedules are NCRONTAB in UTC; `%NAME%` reads an app setting."""
+"""Timer-triggered jobs. Schedules are NCRONTAB in UTC; `%NAME%` reads an app setting.
+
+Each trigger calls one service function (shared.backup.service) and logs its outcome. Every job
+is safe to run twice or late (`past_due`): an advisory lock makes an overlapping run skip, and
+a run that dies leaves nothing that looks complete.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import azure.functions as func
 
 from shared.config import get_settings
-from shared.health import run_readiness
 from shared.observability import bind_context, clear_context, configure_logging, get_logger
 
 bp = func.Blueprint()
 log = get_logger("timers")
+
+INCREMENTAL_SCHEDULE = "0 */15 * * * *"
+HEALTH_CHECK_SCHEDULE = "0 */5 * * * *"
+# Sunday 19:30 and 20:00 UTC: early Monday morning in Korea, after the nightly backup.
+RESTORE_DRILL_SCHEDULE = "0 30 19 * * 0"
+MAINTENANCE_SCHEDULE = "0 0 20 * * 0"
 
 
 def _start(name: str, timer: func.TimerRequest) -> float:
@@ -22,17 +33,89 @@ def _start(name: str, timer: func.TimerRequest) -> float:
     return time.perf_counter()
 
 
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _log_backup(event: str, result: Any, started: float) -> None:
+    level = log.error if result.status == "failed" else log.info
+    level(
+        event,
+        status=result.status,
+        kind=result.kind,
+        backup_id=result.backup_id,
+        error=result.error,
+        duration_ms=_elapsed_ms(started),
+    )
+
+
 @bp.function_name(name="health_check")
-@bp.timer_trigger(arg_name="timer", schedule="0 */5 * * * *", run_on_startup=False)
+@bp.timer_trigger(arg_name="timer", schedule=HEALTH_CHECK_SCHEDULE, run_on_startup=False)
 def health_check(timer: func.TimerRequest) -> None:
-    """Every 5 minutes: run the readiness checks and log an ERROR event when any fails."""
+    """Every 5 minutes: readiness checks and backup ages; an ERROR event when anything fails."""
+    from shared.backup.service import health_check as run_health_check
+
     started = _start("health_check", timer)
-    report = run_readiness()
-    failing = {name: c.model_dump() for name, c in report.checks.items() if c.status == "down"}
-    event = log.error if report.status == "unhealthy" or failing else log.info
+    report = run_health_check()
+    failing = {name: c for name, c in report["checks"].items() if c["status"] == "down"}
+    event = log.error if report["status"] == "unhealthy" or report["problems"] else log.info
+    backups = report["backups"] or {}
     event(
         "health_check_completed",
-        status=report.status,
+        status=report["status"],
         failing=failing,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        problems=report["problems"],
+        latest_full_age_s=backups.get("latest_full_age_s"),
+        latest_backup_age_s=backups.get("latest_backup_age_s"),
+        duration_ms=_elapsed_ms(started),
     )
+
+
+@bp.function_name(name="nightly_backup")
+@bp.timer_trigger(arg_name="timer", schedule="%BACKUP_SCHEDULE%", run_on_startup=False)
+def nightly_backup(timer: func.TimerRequest) -> None:
+    """Nightly: a full backup to Blob, then pruning past BACKUP_RETENTION_DAYS."""
+    from shared.backup.service import nightly_backup as run_nightly_backup
+
+    started = _start("nightly_backup", timer)
+    _log_backup("nightly_backup_completed", run_nightly_backup(), started)
+
+
+@bp.function_name(name="incremental_backup")
+@bp.timer_trigger(arg_name="timer", schedule=INCREMENTAL_SCHEDULE, run_on_startup=False)
+def incremental_backup(timer: func.TimerRequest) -> None:
+    """Every 15 minutes: the rows changed since the previous backup (the 15-minute RPO)."""
+    from shared.backup.service import incremental_backup as run_incremental_backup
+
+    started = _start("incremental_backup", timer)
+    _log_backup("incremental_backup_completed", run_incremental_backup(), started)
+
+
+@bp.function_name(name="restore_drill")
+@bp.timer_trigger(arg_name="timer", schedule=RESTORE_DRILL_SCHEDULE, run_on_startup=False)
+def restore_drill(timer: func.TimerRequest) -> None:
+    """Weekly: restore the newest backup into a scratch database, verify it, measure the RTO."""
+    from shared.backup.service import restore_drill as run_restore_drill
+
+    started = _start("restore_drill", timer)
+    record = run_restore_drill()
+    level = log.error if record["status"] == "failed" else log.info
+    level(
+        "restore_drill_finished",
+        status=record["status"],
+        backup_id=record.get("backup_id"),
+        rto_seconds=record.get("rto_seconds"),
+        error=record.get("error"),
+        duration_ms=_elapsed_ms(started),
+    )
+
+
+@bp.function_name(name="db_maintenance")
+@bp.timer_trigger(arg_name="timer", schedule=MAINTENANCE_SCHEDULE, run_on_startup=False)
+def db_maintenance(timer: func.TimerRequest) -> None:
+    """Weekly: prune expired login attempts and old audit events, VACUUM (ANALYZE) busy tables."""
+    from shared.backup.service import db_maintenance as run_db_maintenance
+
+    started = _start("db_maintenance", timer)
+    report = run_db_maintenance()
+    log.info("db_maintenance_finished", **report, duration_ms=_elapsed_ms(started))

@@ -28,5 +28,5 @@ class Readiness(BaseModel):
     timestamp: datetime
     version: str
     checks: dict[str, CheckResult] = Field(
-        description="database, blob_storage, key_vault, matching_model, openai"
+        description="database, blob_storage, key_vault, matching_model, openai, backups"
     )

@@ -1,0 +1,22 @@
+"""Backups, restores, drills and database maintenance, without pg_dump.
+
+The Functions runtime has no PostgreSQL client tools, so everything goes through the database
+connection: a full backup is one gzip'd `COPY ... TO STDOUT` stream per table, read in a single
+REPEATABLE READ snapshot and streamed to Blob in blocks; an incremental is the same for the rows
+changed since the previous backup's snapshot (see migrations 0002 for how changes are tracked);
+a restore checks every blob's sha256, migrates the target with Alembic and loads with
+`COPY ... FROM STDIN`. A backup is complete only when its manifest exists, and the manifest is
+written last.
+
+Modules, one job each:
+
+- `layout`: blob names and backup ids.        - `manifest`: the manifest document.
+- `blobio`: streaming block upload, download. - `catalog`: tables, keys, columns, FK order.
+- `sessions`: connections with fixed output formats, so checksums are reproducible.
+- `locks`: advisory locks that keep timer runs from overlapping (reusable by any timer).
+- `runs`: every SQL statement on the ops tables.  - `writer`: full and incremental backups.
+- `store`: reading manifests and chains back from Blob.   - `verify`: sha256 checks.
+- `restore`: loading a chain into a database.  - `retention`: pruning old chains.
+- `drill`: the weekly restore drill.           - `status`: backup age and health snapshots.
+- `maintenance`: VACUUM (ANALYZE) and pruning. - `service`: what timers, CLI and admin API call.
+"""

@@ -1,0 +1,93 @@
+"""Weekly database maintenance: VACUUM (ANALYZE) where rows churn, and pruning.
+
+VACUUM cannot run in a transaction, so this uses its own autocommit connection. The busy
+tables are the ones the app writes all day, plus any other table with dead rows. Pruning:
+login attempts past the throttle's window, audit events past their two-year retention (the
+table's trigger refuses anything younger, so a bug here cannot delete what the law keeps),
+health snapshots older than 30 days.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from psycopg2 import sql
+
+from shared.backup import runs
+from shared.backup.catalog import SCHEMA
+from shared.backup.locks import job_lock
+from shared.backup.sessions import dict_cursor
+from shared.observability import get_logger
+
+log = get_logger("backup.maintenance")
+
+MAINTENANCE_LOCK = "db_maintenance"
+BUSY_TABLES = (
+    "care_logs",
+    "audit_events",
+    "schedules",
+    "login_attempts",
+    "matching_results",
+    "users",
+    "ops_row_changes",
+    "ops_backup_runs",
+)
+AUDIT_RETENTION = "2 years"
+AUDIT_BATCH = 10_000
+HEALTH_SNAPSHOT_DAYS = 30
+
+
+def tables_to_vacuum(cur: Any) -> list[str]:
+    cur.execute(
+        """
+        SELECT relname FROM pg_stat_user_tables
+        WHERE schemaname = %s AND (relname = ANY(%s) OR n_dead_tup > 0)
+        ORDER BY n_dead_tup DESC, relname
+        """,
+        (SCHEMA, list(BUSY_TABLES)),
+    )
+    return [row["relname"] for row in cur.fetchall()]
+
+
+def prune(cur: Any) -> dict[str, int]:
+    """Delete expired rows; {what: rows deleted}."""
+    from shared.auth.login_throttle import prune_expired
+
+    pruned = {"login_attempts": prune_expired(cur)}
+    audit = 0
+    while True:
+        cur.execute(
+            """
+            DELETE FROM audit_events WHERE event_id IN (
+                SELECT event_id FROM audit_events
+                WHERE occurred_at < now() - %s::interval
+                LIMIT %s)
+            """,
+            (AUDIT_RETENTION, AUDIT_BATCH),
+        )
+        audit += cur.rowcount
+        if cur.rowcount < AUDIT_BATCH:
+            break
+    pruned["audit_events"] = audit
+    pruned["ops_health_snapshots"] = runs.prune_health_snapshots(
+        cur, keep_days=HEALTH_SNAPSHOT_DAYS
+    )
+    return pruned
+
+
+def run_maintenance(database_url: str) -> dict[str, Any]:
+    """Prune, then vacuum and analyze; returns what was done (or status "skipped")."""
+    with job_lock(database_url, MAINTENANCE_LOCK) as lock:
+        if not lock.acquired:
+            log.warning("db_maintenance_skipped", reason="another run is going")
+            return {"status": "skipped"}
+        cur = dict_cursor(lock.connection)
+        pruned = prune(cur)
+        vacuumed: dict[str, float] = {}
+        for table in tables_to_vacuum(cur):
+            started = time.perf_counter()
+            cur.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(SCHEMA, table)))
+            vacuumed[table] = round(time.perf_counter() - started, 3)
+    log.info("db_maintenance_completed", pruned=pruned, vacuumed=vacuumed)
+    return {"status": "succeeded", "pruned": pruned, "vacuumed": vacuumed}

@@ -1,0 +1,143 @@
+"""The manifest: what a backup holds and how to check it, written last.
+
+One JSON document per backup. Per table it records the blobs (name, size, sha256 of the stored
+bytes), the rows in them, and `table_rows`, the table's row count in the backup's snapshot (what
+a restore up to this backup must end with). For a full backup `content_sha256` is the sha256 of
+the uncompressed COPY text ordered by primary key: a checksum of the table itself, which a drill
+recomputes on the restored copy.
+
+Table modes: `full` (a full backup's table), `upsert` (an incremental: delete `keys`, then load
+rows), `replace` (an incremental that copies the whole table: after a TRUNCATE, or for a table
+without change tracking), `unchanged` (no blob).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+FORMAT_VERSION = 1
+TABLE_MODES = ("full", "upsert", "replace", "unchanged")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read or does not describe a usable backup."""
+
+
+@dataclass(frozen=True)
+class BlobEntry:
+    """One stored file: its blob name, stored size, sha256 of the stored bytes, rows in it."""
+
+    name: str
+    bytes: int
+    sha256: str
+    rows: int
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    name: str
+    columns: tuple[str, ...]
+    key_columns: tuple[str, ...]
+    mode: str
+    table_rows: int
+    data: BlobEntry | None = None
+    keys: BlobEntry | None = None
+
+    @property
+    def blobs(self) -> tuple[BlobEntry, ...]:
+        return tuple(blob for blob in (self.keys, self.data) if blob is not None)
+
+    @property
+    def rows(self) -> int:
+        return self.data.rows if self.data else 0
+
+    @property
+    def bytes(self) -> int:
+        return sum(blob.bytes for blob in self.blobs)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    backup_id: str
+    kind: str
+    started_at: datetime
+    finished_at: datetime
+    snapshot_at: datetime
+    snapshot: str
+    alembic_revision: str | None
+    base_backup_id: str | None
+    previous_backup_id: str | None
+    tables: tuple[TableEntry, ...]
+    format_version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.tables)
+
+    @property
+    def bytes(self) -> int:
+        return sum(table.bytes for table in self.tables)
+
+    @property
+    def blobs(self) -> tuple[BlobEntry, ...]:
+        return tuple(blob for table in self.tables for blob in table.blobs)
+
+    def table(self, name: str) -> TableEntry:
+        for table in self.tables:
+            if table.name == name:
+                return table
+        raise KeyError(name)
+
+    def to_json(self) -> bytes:
+        document = asdict(self)
+        for key in ("started_at", "finished_at", "snapshot_at"):
+            document[key] = getattr(self, key).isoformat()
+        return json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Manifest:
+        try:
+            document = json.loads(raw)
+            if document.get("format_version") != FORMAT_VERSION:
+                raise ManifestError(f"unknown manifest format {document.get('format_version')!r}")
+            tables = tuple(_table(entry) for entry in document["tables"])
+            return cls(
+                backup_id=document["backup_id"],
+                kind=document["kind"],
+                started_at=datetime.fromisoformat(document["started_at"]),
+                finished_at=datetime.fromisoformat(document["finished_at"]),
+                snapshot_at=datetime.fromisoformat(document["snapshot_at"]),
+                snapshot=document["snapshot"],
+                alembic_revision=document.get("alembic_revision"),
+                base_backup_id=document.get("base_backup_id"),
+                previous_backup_id=document.get("previous_backup_id"),
+                tables=tables,
+                extra=document.get("extra") or {},
+            )
+        except ManifestError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ManifestError(f"unreadable manifest: {type(exc).__name__}: {exc}") from None
+
+
+def _blob(entry: dict[str, Any] | None) -> BlobEntry | None:
+    return None if entry is None else BlobEntry(**entry)
+
+
+def _table(entry: dict[str, Any]) -> TableEntry:
+    if entry["mode"] not in TABLE_MODES:
+        raise ManifestError(f"unknown table mode {entry['mode']!r}")
+    return TableEntry(
+        name=entry["name"],
+        columns=tuple(entry["columns"]),
+        key_columns=tuple(entry["key_columns"]),
+        mode=entry["mode"],
+        table_rows=int(entry["table_rows"]),
+        data=_blob(entry.get("data")),
+        keys=_blob(entry.get("keys")),
+    )

@@ -1,0 +1,425 @@
+"""Restoring a chain of backups (a full backup and its incrementals) into a database.
+
+Order of work, each step refusing before the next one writes anything:
+
+1. Look at the target: it must be empty (no tables), or migrated to the backup's revision with
+   no rows, unless `replace=True`, which drops and recreates its `public` schema.
+2. Download every blob of the chain to a local spool while checking its size and sha256 against
+   the manifests. Any mismatch stops the restore here, with the target untouched.
+3. Migrate the target with Alembic to the revision recorded in the manifests.
+4. Load everything in one transaction, so a failure leaves the target as step 3 left it:
+   user triggers disabled (they would log or reject the load); foreign keys, primary and
+   unique keys and secondary indexes dropped, then rebuilt after the bulk COPY as pg_restore
+   does (rebuilding them re-validates every reference and unique rule); `COPY ... FROM STDIN`
+   per table; then each incremental (delete its keys, load its rows); sequences reset past
+   the highest id; every table's row count compared with the last manifest. No superuser
+   rights are needed: everything here is allowed to the owner of the tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from psycopg2 import sql
+
+from shared.backup import schema
+from shared.backup.blobio import READ_BYTES, HashingReader
+from shared.backup.catalog import SCHEMA, TableInfo, discover_tables, is_data_table
+from shared.backup.manifest import Manifest, ManifestError, TableEntry
+from shared.backup.sessions import connect
+from shared.backup.verify import VerifyReport, verify_chain
+from shared.observability import get_logger
+
+log = get_logger("backup.restore")
+
+Progress = Callable[..., None]
+AfterFullLoad = Callable[[Any, list[TableInfo], Manifest], None]
+
+
+class RestoreError(RuntimeError):
+    """The restore could not be done; nothing was committed to the target."""
+
+
+class TargetNotEmptyError(RestoreError):
+    """The target holds data (or another schema) and `replace` was not given."""
+
+
+class BackupIntegrityError(RestoreError):
+    """A blob does not match its manifest; the target was not touched."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        lines = "; ".join(check.describe() for check in report.failures[:5])
+        more = len(report.failures) - 5
+        super().__init__(
+            f"{len(report.failures)} blob(s) do not match the manifest: {lines}"
+            + (f" (and {more} more)" if more > 0 else "")
+        )
+
+
+@dataclass(frozen=True)
+class TableResult:
+    name: str
+    expected_rows: int
+    restored_rows: int
+
+    @property
+    def ok(self) -> bool:
+        return self.expected_rows == self.restored_rows
+
+
+@dataclass
+class RestoreReport:
+    chain: list[str]
+    revision: str | None
+    snapshot_at: Any
+    tables: list[TableResult] = field(default_factory=list)
+    verified_bytes: int = 0
+    verify_s: float = 0.0
+    load_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(table.restored_rows for table in self.tables)
+
+
+def _no_progress(_event: str, **_fields: Any) -> None:
+    return None
+
+
+def restore_chain(
+    container: Any,
+    chain: list[Manifest],
+    target_url: str,
+    *,
+    replace: bool = False,
+    progress: Progress | None = None,
+    spool_dir: Path | None = None,
+    after_full_load: AfterFullLoad | None = None,
+) -> RestoreReport:
+    """Restore `chain` (full backup first) into the database at `target_url`."""
+    progress = progress or _no_progress
+    started = time.perf_counter()
+    _check_chain(chain)
+    revision = chain[-1].alembic_revision
+    if revision is None or not schema.known_revision(revision):
+        raise RestoreError(
+            f"the backup's schema revision {revision!r} is unknown to this code; restore with a "
+            "release that has that migration"
+        )
+    state = _inspect_target(target_url, revision)
+    if state and not replace:
+        raise TargetNotEmptyError(f"the target is not empty ({state}); pass replace to overwrite")
+    report = RestoreReport(
+        chain=[m.backup_id for m in chain], revision=revision, snapshot_at=chain[-1].snapshot_at
+    )
+    with tempfile.TemporaryDirectory(prefix="neulbom-restore-", dir=spool_dir) as spool:
+        progress("verify_started", blobs=sum(len(m.blobs) for m in chain))
+        verified = verify_chain(container, chain, spool_dir=Path(spool), progress=progress)
+        report.verify_s = round(time.perf_counter() - started, 3)
+        report.verified_bytes = verified.bytes
+        if not verified.ok:
+            log.error("restore_refused_integrity", failures=len(verified.failures))
+            raise BackupIntegrityError(verified)
+        progress("verify_done", bytes=verified.bytes, seconds=report.verify_s)
+        if state:
+            _reset_schema(target_url)
+            progress("target_cleared", reason=state)
+        schema.upgrade(target_url, revision)
+        progress("schema_ready", revision=revision)
+        load_started = time.perf_counter()
+        report.tables = _load(target_url, chain, verified.spooled, progress, after_full_load)
+        report.load_s = round(time.perf_counter() - load_started, 3)
+    report.total_s = round(time.perf_counter() - started, 3)
+    log.info(
+        "restore_succeeded",
+        chain=report.chain,
+        rows=report.rows,
+        verify_s=report.verify_s,
+        load_s=report.load_s,
+        total_s=report.total_s,
+    )
+    return report
+
+
+def _check_chain(chain: list[Manifest]) -> None:
+    if not chain or chain[0].kind != "full":
+        raise ManifestError("a restore starts from a full backup")
+    for previous, current in itertools.pairwise(chain):
+        if current.kind != "incremental" or current.previous_backup_id != previous.backup_id:
+            raise ManifestError(f"{current.backup_id} does not follow {previous.backup_id}")
+        if current.alembic_revision != chain[0].alembic_revision:
+            raise ManifestError(f"{current.backup_id} has another schema revision")
+
+
+def _inspect_target(url: str, revision: str) -> str | None:
+    """None when the target can take the restore as it is, else why it cannot."""
+    conn = connect(url, autocommit=True, application_name="neulbomcare-restore")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+                """,
+                (SCHEMA,),
+            )
+            tables = [row[0] for row in cur.fetchall()]
+            if not tables:
+                return None
+            current = None
+            if "alembic_version" in tables:
+                cur.execute("SELECT version_num FROM alembic_version")
+                row = cur.fetchone()
+                current = row[0] if row else None
+            for table in tables:
+                if table == "alembic_version" or not is_data_table(table):
+                    continue
+                cur.execute(
+                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                        sql.Identifier(SCHEMA, table)
+                    )
+                )
+                if cur.fetchone()[0]:
+                    return f"table {table} has rows"
+            if current != revision:
+                return f"its schema is at revision {current}, the backup's is {revision}"
+            return None
+    finally:
+        conn.close()
+
+
+def _reset_schema(url: str) -> None:
+    conn = connect(url, autocommit=True, application_name="neulbomcare-restore")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP SCHEMA {0} CASCADE; CREATE SCHEMA {0}").format(sql.Identifier(SCHEMA))
+            )
+    finally:
+        conn.close()
+
+
+def _load(
+    url: str,
+    chain: list[Manifest],
+    spooled: dict[str, Path],
+    progress: Progress,
+    after_full_load: AfterFullLoad | None,
+) -> list[TableResult]:
+    conn = connect(url, application_name="neulbomcare-restore")
+    try:
+        with conn.cursor() as cur:
+            tables = discover_tables(cur)
+            by_name = {table.name: table for table in tables}
+            full = chain[0]
+            _check_columns(full, by_name)
+            ident_list = sql.SQL(", ").join(t.ident for t in tables)
+            for table in tables:
+                cur.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table.ident))
+            foreign_keys = _drop_constraints(cur, tables, "f")
+            keys = _drop_constraints(cur, tables, "pu")
+            indexes = _drop_secondary_indexes(cur, tables)
+            if tables:
+                cur.execute(sql.SQL("TRUNCATE {}").format(ident_list))
+            for entry in _in_order(full, tables):
+                _copy_in(conn, cur, by_name[entry.name], entry, spooled)
+                progress(
+                    "table_loaded", backup_id=full.backup_id, table=entry.name, rows=entry.rows
+                )
+            for statement in (*keys, *indexes):
+                cur.execute(statement)
+            progress("indexes_rebuilt", count=len(keys) + len(indexes))
+            if after_full_load is not None:
+                after_full_load(cur, tables, full)
+            for manifest in chain[1:]:
+                _apply_incremental(conn, cur, manifest, by_name, spooled)
+                progress("incremental_applied", backup_id=manifest.backup_id)
+            for statement in foreign_keys:
+                cur.execute(statement)
+            for table in tables:
+                cur.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(table.ident))
+            _reset_sequences(cur, tables)
+            results = _count(cur, chain[-1], tables)
+        bad = [r for r in results if not r.ok]
+        if bad:
+            conn.rollback()
+            detail = ", ".join(f"{r.name} {r.restored_rows}/{r.expected_rows}" for r in bad)
+            raise RestoreError(f"row counts differ from the manifest: {detail}")
+        conn.commit()
+        return results
+    except BaseException:
+        if not conn.closed:
+            conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def _check_columns(manifest: Manifest, by_name: dict[str, TableInfo]) -> None:
+    for entry in manifest.tables:
+        table = by_name.get(entry.name)
+        if table is None:
+            raise RestoreError(f"the target has no table {entry.name}")
+        missing = set(entry.columns) - set(table.columns)
+        if missing:
+            raise RestoreError(f"table {entry.name} lacks columns {sorted(missing)}")
+
+
+def _in_order(manifest: Manifest, tables: list[TableInfo]) -> list[TableEntry]:
+    """The manifest's entries in the target's dependency order."""
+    position = {table.name: index for index, table in enumerate(tables)}
+    return sorted(manifest.tables, key=lambda entry: position[entry.name])
+
+
+def _drop_constraints(cur: Any, tables: list[TableInfo], kinds: str) -> list[sql.Composable]:
+    """Drop the constraints of `kinds` ("f" foreign keys; "pu" primary keys and unique ones)
+    on the data tables; return the statements that add them back.
+
+    Loading into tables without them and adding them afterwards builds each index in one sort
+    and checks each reference once, as pg_restore does; adding them back re-validates all.
+    """
+    cur.execute(
+        """
+        SELECT cl.relname, con.conname, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con
+        JOIN pg_class cl ON cl.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = cl.relnamespace
+        WHERE con.contype = ANY(%s) AND n.nspname = %s AND cl.relname = ANY(%s)
+        ORDER BY cl.relname, con.contype, con.conname
+        """,
+        (list(kinds), SCHEMA, [t.name for t in tables]),
+    )
+    restore = []
+    for table, name, definition in cur.fetchall():
+        ident = sql.Identifier(SCHEMA, table)
+        cur.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(ident, sql.Identifier(name))
+        )
+        restore.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                ident, sql.Identifier(name), sql.SQL(definition)
+            )
+        )
+    return restore
+
+
+def _drop_secondary_indexes(cur: Any, tables: list[TableInfo]) -> list[sql.Composable]:
+    """Drop indexes no constraint owns; return the statements that recreate them."""
+    cur.execute(
+        """
+        SELECT ic.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        JOIN pg_class ic ON ic.oid = i.indexrelid
+        JOIN pg_class tc ON tc.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = tc.relnamespace
+        WHERE n.nspname = %s AND tc.relname = ANY(%s)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY ic.relname
+        """,
+        (SCHEMA, [t.name for t in tables]),
+    )
+    recreate = []
+    for name, definition in cur.fetchall():
+        cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA, name)))
+        recreate.append(sql.SQL(definition))
+    return recreate
+
+
+def _copy_in(
+    conn: Any,
+    cur: Any,
+    table: TableInfo,
+    entry: TableEntry,
+    spooled: dict[str, Path],
+    *,
+    blob: str = "data",
+) -> int:
+    stored = entry.data if blob == "data" else entry.keys
+    if stored is None:
+        return 0
+    columns = entry.columns if blob == "data" else entry.key_columns
+    target: sql.Composable = table.ident if blob == "data" else sql.Identifier("ops_restore_keys")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    reader = HashingReader(spooled[stored.name])
+    try:
+        cur.copy_expert(statement.as_string(conn), reader, size=READ_BYTES)
+    finally:
+        reader.close()
+    if reader.rows != stored.rows or reader.content_sha256.hexdigest() != stored.content_sha256:
+        raise RestoreError(f"{stored.name}: content does not match the manifest")
+    return reader.rows
+
+
+def _apply_incremental(
+    conn: Any,
+    cur: Any,
+    manifest: Manifest,
+    by_name: dict[str, TableInfo],
+    spooled: dict[str, Path],
+) -> None:
+    _check_columns(manifest, by_name)
+    for entry in manifest.tables:
+        table = by_name[entry.name]
+        if entry.mode == "unchanged":
+            continue
+        if entry.mode == "replace":
+            cur.execute(sql.SQL("DELETE FROM {}").format(table.ident))
+        elif entry.mode == "upsert":
+            keys = sql.SQL(", ").join(sql.Identifier(c) for c in entry.key_columns)
+            cur.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE ops_restore_keys ON COMMIT DROP AS "
+                    "SELECT {} FROM {} WITH NO DATA"
+                ).format(keys, table.ident)
+            )
+            _copy_in(conn, cur, table, entry, spooled, blob="keys")
+            match = sql.SQL(" AND ").join(
+                sql.SQL("t.{0} = k.{0}").format(sql.Identifier(c)) for c in entry.key_columns
+            )
+            cur.execute(
+                sql.SQL("DELETE FROM {} t USING ops_restore_keys k WHERE {}").format(
+                    table.ident, match
+                )
+            )
+            cur.execute("DROP TABLE ops_restore_keys")
+        else:
+            raise ManifestError(f"{manifest.backup_id}: mode {entry.mode} in an incremental")
+        _copy_in(conn, cur, table, entry, spooled)
+
+
+def _reset_sequences(cur: Any, tables: list[TableInfo]) -> None:
+    """Make each identity/serial sequence continue after the highest restored value."""
+    for table in tables:
+        for column in table.sequence_columns:
+            cur.execute(
+                sql.SQL(
+                    "SELECT setval(pg_get_serial_sequence({qualified}, {column}), "
+                    "coalesce(max({col}), 0) + 1, false) FROM {table}"
+                ).format(
+                    qualified=sql.Literal(f"{SCHEMA}.{table.name}"),
+                    column=sql.Literal(column),
+                    col=sql.Identifier(column),
+                    table=table.ident,
+                )
+            )
+
+
+def _count(cur: Any, last: Manifest, tables: list[TableInfo]) -> list[TableResult]:
+    expected = {entry.name: entry.table_rows for entry in last.tables}
+    results = []
+    for table in tables:
+        if table.name not in expected:
+            continue
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident))
+        results.append(TableResult(table.name, expected[table.name], cur.fetchone()[0]))
+    return results

@@ -1,0 +1,303 @@
+"""Every SQL statement on the operations tables (ops_*), in one place.
+
+Functions take a dict-rows cursor (shared.db's `transaction()`, or `sessions.dict_cursor`) and
+never commit: the caller's transaction or autocommit connection decides.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from psycopg2 import sql
+from psycopg2.extras import Json
+
+RUN_COLUMNS = """
+    backup_id, kind, status, started_at, finished_at, base_backup_id, previous_backup_id,
+    snapshot::text AS snapshot, snapshot_at, alembic_revision, blob_prefix, tables, rows, bytes,
+    requested_by, error, pruned_at,
+    extract(epoch FROM finished_at - started_at)::float8 AS duration_s
+"""
+_RUN = sql.SQL(RUN_COLUMNS)
+
+
+# -- backup runs ------------------------------------------------------------------------------
+
+
+def insert_run(
+    cur: Any,
+    *,
+    backup_id: str,
+    kind: str,
+    blob_prefix: str,
+    started_at: datetime,
+    requested_by: str,
+    base_backup_id: str | None = None,
+    previous_backup_id: str | None = None,
+) -> dict[str, Any]:
+    cur.execute(
+        sql.SQL("""
+        INSERT INTO ops_backup_runs (backup_id, kind, blob_prefix, started_at, requested_by,
+                                     base_backup_id, previous_backup_id)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
+        RETURNING {cols}
+        """).format(cols=_RUN),
+        (
+            backup_id,
+            kind,
+            blob_prefix,
+            started_at,
+            requested_by,
+            base_backup_id,
+            previous_backup_id,
+        ),
+    )
+    return cur.fetchone()
+
+
+def record_snapshot(
+    cur: Any, backup_id: str, *, snapshot: str, snapshot_at: datetime, alembic_revision: str | None
+) -> None:
+    cur.execute(
+        """
+        UPDATE ops_backup_runs
+        SET snapshot = %s::txid_snapshot, snapshot_at = %s, alembic_revision = %s
+        WHERE backup_id = %s
+        """,
+        (snapshot, snapshot_at, alembic_revision, backup_id),
+    )
+
+
+def finish_run(
+    cur: Any,
+    backup_id: str,
+    *,
+    status: str,
+    tables: int | None = None,
+    rows: int | None = None,
+    size: int | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    cur.execute(
+        sql.SQL("""
+        UPDATE ops_backup_runs
+        SET status = %s, finished_at = clock_timestamp(), tables = %s, rows = %s, bytes = %s,
+            error = %s
+        WHERE backup_id = %s
+        RETURNING {cols}
+        """).format(cols=_RUN),
+        (status, tables, rows, size, error, backup_id),
+    )
+    return cur.fetchone()
+
+
+def running_runs(cur: Any) -> list[dict[str, Any]]:
+    """Runs still marked running. Call only while holding the backup lock: they are dead."""
+    cur.execute(
+        sql.SQL("SELECT {cols} FROM ops_backup_runs WHERE status = 'running'").format(cols=_RUN)
+    )
+    return list(cur.fetchall())
+
+
+def get_run(cur: Any, backup_id: str) -> dict[str, Any] | None:
+    cur.execute(
+        sql.SQL("SELECT {cols} FROM ops_backup_runs WHERE backup_id = %s").format(cols=_RUN),
+        (backup_id,),
+    )
+    return cur.fetchone()
+
+
+def chain_tip(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(newest succeeded full backup, newest succeeded backup of its chain) or (None, None)."""
+    cur.execute(
+        sql.SQL("""
+        SELECT {cols} FROM ops_backup_runs
+        WHERE kind = 'full' AND status = 'succeeded' AND pruned_at IS NULL
+        ORDER BY snapshot_at DESC LIMIT 1
+        """).format(cols=_RUN)
+    )
+    full = cur.fetchone()
+    if full is None:
+        return None, None
+    cur.execute(
+        sql.SQL("""
+        SELECT {cols} FROM ops_backup_runs
+        WHERE status = 'succeeded' AND pruned_at IS NULL
+          AND (backup_id = %(full)s OR base_backup_id = %(full)s)
+        ORDER BY snapshot_at DESC LIMIT 1
+        """).format(cols=_RUN),
+        {"full": full["backup_id"]},
+    )
+    return full, cur.fetchone()
+
+
+def list_runs(cur: Any, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    cur.execute("SELECT count(*) AS total FROM ops_backup_runs")
+    total = cur.fetchone()["total"]
+    cur.execute(
+        sql.SQL("""
+        SELECT {cols} FROM ops_backup_runs
+        ORDER BY started_at DESC, backup_id DESC
+        LIMIT %s OFFSET %s
+        """).format(cols=_RUN),
+        (limit, offset),
+    )
+    return list(cur.fetchall()), total
+
+
+def mark_pruned(cur: Any, backup_ids: list[str]) -> None:
+    if backup_ids:
+        cur.execute(
+            "UPDATE ops_backup_runs SET pruned_at = now() WHERE backup_id = ANY(%s)",
+            (backup_ids,),
+        )
+
+
+def latest_successes(cur: Any) -> dict[str, dict[str, Any] | None]:
+    """The newest succeeded backup of each kind, and of any kind."""
+    result: dict[str, dict[str, Any] | None] = {}
+    for kind in ("full", "incremental", None):
+        cur.execute(
+            sql.SQL("""
+            SELECT {cols} FROM ops_backup_runs
+            WHERE status = 'succeeded' AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+            ORDER BY snapshot_at DESC LIMIT 1
+            """).format(cols=_RUN),
+            {"kind": kind},
+        )
+        result[kind or "any"] = cur.fetchone()
+    return result
+
+
+# -- change log -------------------------------------------------------------------------------
+
+
+def prune_row_changes(cur: Any, snapshot: str) -> int:
+    """Forget logged changes every later incremental will see as already backed up."""
+    cur.execute(
+        "DELETE FROM ops_row_changes WHERE txid < txid_snapshot_xmin(%s::txid_snapshot)",
+        (snapshot,),
+    )
+    return cur.rowcount
+
+
+# -- restore drills ---------------------------------------------------------------------------
+
+DRILL_COLUMNS = """
+    drill_id, backup_id, status, started_at, finished_at, rto_seconds::float8 AS rto_seconds,
+    tables, rows, mismatches, error
+"""
+_DRILL = sql.SQL(DRILL_COLUMNS)
+
+
+def insert_drill(cur: Any, backup_id: str | None) -> dict[str, Any]:
+    cur.execute(
+        sql.SQL("INSERT INTO ops_restore_drills (backup_id) VALUES (%s) RETURNING {cols}").format(
+            cols=_DRILL
+        ),
+        (backup_id,),
+    )
+    return cur.fetchone()
+
+
+def finish_drill(
+    cur: Any,
+    drill_id: int,
+    *,
+    status: str,
+    backup_id: str | None,
+    rto_seconds: float | None,
+    tables: int | None,
+    rows: int | None,
+    mismatches: list[dict[str, Any]],
+    error: str | None,
+) -> dict[str, Any]:
+    cur.execute(
+        sql.SQL("""
+        UPDATE ops_restore_drills
+        SET status = %s, finished_at = clock_timestamp(), backup_id = %s, rto_seconds = %s,
+            tables = %s, rows = %s, mismatches = %s, error = %s
+        WHERE drill_id = %s
+        RETURNING {cols}
+        """).format(cols=_DRILL),
+        (status, backup_id, rto_seconds, tables, rows, Json(mismatches), error, drill_id),
+    )
+    return cur.fetchone()
+
+
+def fail_running_drills(cur: Any) -> int:
+    """Drills still marked running. Call only while holding the drill lock: they are dead."""
+    cur.execute(
+        """
+        UPDATE ops_restore_drills
+        SET status = 'failed', finished_at = clock_timestamp(),
+            error = coalesce(error, 'abandoned: the drill did not finish')
+        WHERE status = 'running'
+        """
+    )
+    return cur.rowcount
+
+
+def drills_for(cur: Any, backup_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Drills of these backups, newest first, by backup id."""
+    if not backup_ids:
+        return {}
+    cur.execute(
+        sql.SQL("""
+        SELECT {cols} FROM ops_restore_drills
+        WHERE backup_id = ANY(%s) ORDER BY started_at DESC
+        """).format(cols=_DRILL),
+        (backup_ids,),
+    )
+    result: dict[str, list[dict[str, Any]]] = {}
+    for row in cur.fetchall():
+        result.setdefault(row["backup_id"], []).append(row)
+    return result
+
+
+def latest_drill(cur: Any) -> dict[str, Any] | None:
+    cur.execute(
+        sql.SQL("SELECT {cols} FROM ops_restore_drills ORDER BY started_at DESC LIMIT 1").format(
+            cols=_DRILL
+        )
+    )
+    return cur.fetchone()
+
+
+# -- health snapshots -------------------------------------------------------------------------
+
+
+def insert_health_snapshot(
+    cur: Any, *, status: str, checks: dict[str, Any], problems: list[str]
+) -> dict[str, Any]:
+    cur.execute(
+        """
+        INSERT INTO ops_health_snapshots (status, checks, problems) VALUES (%s, %s, %s)
+        RETURNING snapshot_id, checked_at, status, checks, problems
+        """,
+        (status, Json(checks, dumps=_dumps), Json(problems)),
+    )
+    return cur.fetchone()
+
+
+def latest_health_snapshot(cur: Any) -> dict[str, Any] | None:
+    cur.execute(
+        """
+        SELECT snapshot_id, checked_at, status, checks, problems
+        FROM ops_health_snapshots ORDER BY checked_at DESC LIMIT 1
+        """
+    )
+    return cur.fetchone()
+
+
+def prune_health_snapshots(cur: Any, *, keep_days: int) -> int:
+    cur.execute(
+        "DELETE FROM ops_health_snapshots WHERE checked_at < now() - make_interval(days => %s)",
+        (keep_days,),
+    )
+    return cur.rowcount
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

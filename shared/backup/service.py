@@ -1,0 +1,246 @@
+"""What the timers, the admin API and the command line call: one function per job.
+
+Each function finds the database URL (the `DatabaseURL` secret) and the backup container
+(`BACKUP_CONTAINER`) the way the rest of the app does, calls the module that does the work, and
+returns plain data (dicts, dataclasses) for the caller to log or render.
+
+For the admin API:
+
+- `list_backups(db, limit=50, offset=0) -> (items, total)` for `GET /api/admin/backups`;
+- `backup_overview(db) -> dict` (backup ages, problems, latest drill and health snapshot);
+- `start_full_backup(requested_by="api", wait=False) -> dict` for `POST /api/admin/backups`:
+  returns the new run's record (status "running"), or `{"status": "skipped", ...}` when a
+  backup is already running (answer 409).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+from shared.backup import runs, status
+from shared.backup.writer import BackupResult, Progress, run_backup
+from shared.config import get_settings
+from shared.observability import get_logger
+
+log = get_logger("backup.service")
+
+START_WAIT_SECONDS = 15.0
+
+
+def database_url() -> str:
+    from shared.secrets import get_secret
+
+    return get_secret("DatabaseURL")
+
+
+def backup_container(create: bool = True) -> Any:
+    """The Blob container for backups (created on first use)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    from shared.storage import get_blob_service
+
+    container = get_blob_service().get_container_client(get_settings().backup_container)
+    if create:
+        with contextlib.suppress(ResourceExistsError):
+            container.create_container()
+    return container
+
+
+# -- timers -----------------------------------------------------------------------------------
+
+
+def nightly_backup(
+    *, requested_by: str = "timer", progress: Progress | None = None
+) -> BackupResult:
+    """A full backup, then pruning past BACKUP_RETENTION_DAYS."""
+    return run_backup(
+        database_url(),
+        backup_container(),
+        kind="full",
+        requested_by=requested_by,
+        progress=progress,
+        retention_days=get_settings().backup_retention_days,
+    )
+
+
+def incremental_backup(
+    *, requested_by: str = "timer", progress: Progress | None = None
+) -> BackupResult:
+    """The rows changed since the previous backup (a full backup if there is none)."""
+    return run_backup(
+        database_url(),
+        backup_container(),
+        kind="incremental",
+        requested_by=requested_by,
+        progress=progress,
+    )
+
+
+def restore_drill(*, progress: Progress | None = None) -> dict[str, Any]:
+    from shared.backup.drill import run_restore_drill
+
+    return run_restore_drill(database_url(), backup_container(), progress=progress)
+
+
+def db_maintenance() -> dict[str, Any]:
+    from shared.backup.maintenance import run_maintenance
+
+    return run_maintenance(database_url())
+
+
+def health_check() -> dict[str, Any]:
+    """The readiness checks plus backup ages, stored as the latest health snapshot.
+
+    Returns {"status", "checks", "problems", "backups"}; `problems` lists everything wrong
+    (failing checks and stale backups), so the timer logs at ERROR when it is not empty.
+    """
+    from shared.db import get_database
+    from shared.health import run_readiness
+
+    report = run_readiness()
+    checks = {name: result.model_dump() for name, result in report.checks.items()}
+    problems = [
+        f"{name}: {result['status']}" + (f" ({result['detail']})" if result.get("detail") else "")
+        for name, result in checks.items()
+        if result["status"] == "down"
+    ]
+    ages: dict[str, Any] | None = None
+    overall = report.status
+    try:
+        with get_database().transaction() as cur:
+            ages = status.backup_ages(cur)
+            problems.extend(f"backups: {problem}" for problem in ages["problems"])
+            if ages["problems"] and overall == "healthy":
+                overall = "degraded"
+            runs.insert_health_snapshot(
+                cur,
+                status=overall,
+                checks={**checks, "backups": _json_ready(ages)},
+                problems=problems,
+            )
+    except Exception as exc:  # the database may be what is down; that is already a problem
+        if not any(p.startswith("database") for p in problems):
+            problems.append(f"health snapshot not stored: {type(exc).__name__}")
+    return {"status": overall, "checks": checks, "problems": problems, "backups": ages}
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# -- admin API --------------------------------------------------------------------------------
+
+
+def list_backups(db: Any, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Backup runs, newest first, each with its restore drills: (items, total)."""
+    with db.transaction(readonly=True) as cur:
+        rows, total = runs.list_runs(cur, limit=limit, offset=offset)
+        drills = runs.drills_for(cur, [row["backup_id"] for row in rows])
+    items = []
+    for row in rows:
+        backup_drills = [_drill(d) for d in drills.get(row["backup_id"], [])]
+        items.append(
+            {
+                "backup_id": row["backup_id"],
+                "kind": row["kind"],
+                "status": row["status"],
+                "started_at": row["started_at"],
+                "finished_at": row["finished_at"],
+                "duration_s": _round(row["duration_s"]),
+                "bytes": row["bytes"],
+                "rows": row["rows"],
+                "tables": row["tables"],
+                "error": row["error"],
+                "snapshot_at": row["snapshot_at"],
+                "base_backup_id": row["base_backup_id"],
+                "requested_by": row["requested_by"],
+                "pruned": row["pruned_at"] is not None,
+                "latest_drill": backup_drills[0] if backup_drills else None,
+                "drills": backup_drills,
+            }
+        )
+    return items, total
+
+
+def backup_overview(db: Any) -> dict[str, Any]:
+    """Ages of the newest backups, what is wrong, the latest drill and health snapshot."""
+    with db.transaction(readonly=True) as cur:
+        ages = status.backup_ages(cur)
+        snapshot = runs.latest_health_snapshot(cur)
+    latest_drill = ages.pop("latest_drill")
+    return {
+        **ages,
+        "latest_drill": _drill(latest_drill) if latest_drill else None,
+        "health": snapshot,
+    }
+
+
+def start_full_backup(*, requested_by: str = "api", wait: bool = False) -> dict[str, Any]:
+    """Start a full backup now (on a background thread unless `wait`).
+
+    Returns the run record as soon as the run is registered (status "running"), or the finished
+    record with `wait=True`. When another backup holds the lock: {"status": "skipped", ...}.
+    """
+    if wait:
+        return _result_record(nightly_backup(requested_by=requested_by))
+    started = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def progress(event: str, **fields: Any) -> None:
+        if event == "backup_started":
+            outcome["backup_id"] = fields["backup_id"]
+            started.set()
+
+    def work() -> None:
+        try:
+            result = nightly_backup(requested_by=requested_by, progress=progress)
+            outcome["result"] = result
+        except Exception as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+            log.exception("backup_on_demand_crashed")
+        finally:
+            started.set()
+
+    threading.Thread(target=work, name="backup-on-demand", daemon=True).start()
+    started.wait(START_WAIT_SECONDS)
+    if "backup_id" in outcome:
+        from shared.db import get_database
+
+        with get_database().transaction(readonly=True) as cur:
+            run = runs.get_run(cur, outcome["backup_id"])
+        return dict(run) if run else {"backup_id": outcome["backup_id"], "status": "running"}
+    if "result" in outcome:
+        return _result_record(outcome["result"])
+    return {"status": "failed", "error": outcome.get("error", "the backup did not start")}
+
+
+def _result_record(result: BackupResult) -> dict[str, Any]:
+    if result.run is not None:
+        return dict(result.run)
+    return {"status": result.status, "kind": result.kind, "error": result.error}
+
+
+def _drill(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "drill_id": row["drill_id"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "finished_at": row["finished_at"],
+        "rto_seconds": row["rto_seconds"],
+        "tables": row["tables"],
+        "rows": row["rows"],
+        "mismatches": row["mismatches"],
+        "error": row["error"],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

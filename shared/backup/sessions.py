@@ -1,0 +1,51 @@
+"""Connections for long operational jobs, with fixed output formats.
+
+COPY's text output depends on session settings (time zone, date style, float digits, bytea
+format). Every connection that writes or checks backup data uses the same settings, so a table's
+checksum taken by the backup equals the one a drill takes on the restored copy, whatever the
+server's or role's defaults. These jobs run longer than the API's statement timeout, so it is
+lifted here (and only here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+SESSION_SETTINGS = (
+    "SET TimeZone = 'UTC'",
+    "SET DateStyle = 'ISO, YMD'",
+    "SET IntervalStyle = 'postgres'",
+    "SET extra_float_digits = 3",
+    "SET bytea_output = 'hex'",
+    "SET statement_timeout = 0",
+    "SET idle_in_transaction_session_timeout = 0",
+)
+
+
+def connect(
+    url: str, *, autocommit: bool = False, application_name: str = "neulbomcare-ops"
+) -> psycopg2.extensions.connection:
+    """A new connection with the fixed formats; the caller closes it."""
+    conn = psycopg2.connect(
+        url,
+        application_name=application_name,
+        connect_timeout=10,
+        keepalives=1,
+        keepalives_idle=30,
+    )
+    conn.set_client_encoding("UTF8")
+    with conn.cursor() as cur:
+        for statement in SESSION_SETTINGS:
+            cur.execute(statement)
+    conn.commit()
+    conn.autocommit = autocommit
+    return conn
+
+
+def dict_cursor(conn: psycopg2.extensions.connection) -> Any:
+    """A cursor whose rows are dicts, like shared.db's."""
+    return conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)

@@ -1,0 +1,424 @@
+"""Full and incremental backups: one snapshot, one gzip'd COPY stream per table, manifest last.
+
+A backup reads everything in one REPEATABLE READ, read-only transaction, so every table is as of
+the same instant (`snapshot_at`), and records that transaction's snapshot as the watermark of
+the next incremental. A full backup copies each table ordered by its primary key, which makes
+the stream's sha256 a checksum of the table that a drill can recompute. An incremental copies,
+per table, the keys logged in `ops_row_changes` by transactions its predecessor could not see,
+and the current rows for those keys (keys without a row are deletions); see migration 0002.
+
+Runs are serialised by the `backup` advisory lock; a second caller is told "skipped". The run
+is recorded in `ops_backup_runs` before any blob is written, and marked succeeded only after its
+manifest exists. A run that dies leaves staged-but-uncommitted blocks, committed table blobs at
+most, and never a manifest; the next run marks it failed (or succeeded, if its manifest did
+make it), and retention removes its leftovers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg2.extensions
+from psycopg2 import sql
+
+from shared.backup import layout, runs
+from shared.backup.blobio import BlockUploader, CopySink, upload_small
+from shared.backup.catalog import TableInfo, discover_tables
+from shared.backup.locks import BACKUP_LOCK, job_lock
+from shared.backup.manifest import BlobEntry, Manifest, TableEntry
+from shared.backup.sessions import connect, dict_cursor
+from shared.observability import get_logger, redact_text
+
+log = get_logger("backup")
+
+Progress = Callable[..., None]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What a backup call did: `succeeded`, `failed` or `skipped` (another run holds the lock)."""
+
+    status: str
+    kind: str
+    backup_id: str | None = None
+    run: dict[str, Any] | None = None
+    manifest: Manifest | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+def _no_progress(_event: str, **_fields: Any) -> None:
+    return None
+
+
+def run_backup(
+    database_url: str,
+    container: Any,
+    *,
+    kind: str = "full",
+    requested_by: str = "timer",
+    progress: Progress | None = None,
+    clock: Clock = utcnow,
+    retention_days: int | None = None,
+) -> BackupResult:
+    """Make one backup of `kind` ("full" or "incremental") into the Blob `container`.
+
+    An incremental without a full backup to build on, or after a schema migration, becomes a
+    full backup. Never raises for a storage or copy failure: the run is recorded failed and the
+    result says why. With `retention_days`, a succeeded full backup is followed by pruning
+    (under the same lock, so pruning never races a backup).
+    """
+    if kind not in layout.KIND_TAGS:
+        raise ValueError(f"unknown backup kind {kind!r}")
+    progress = progress or _no_progress
+    started = time.perf_counter()
+    with job_lock(database_url, BACKUP_LOCK) as lock:
+        if not lock.acquired:
+            log.warning("backup_skipped", kind=kind, reason="another backup is running")
+            return BackupResult(status="skipped", kind=kind, error="another backup is running")
+        control = dict_cursor(lock.connection)
+        recover_abandoned_runs(control, container)
+        full, previous = runs.chain_tip(control) if kind == "incremental" else (None, None)
+        if kind == "incremental":
+            revision = _alembic_revision(control)
+            if full is None or previous is None:
+                log.info("incremental_without_base", action="running a full backup instead")
+                kind = "full"
+            elif full["alembic_revision"] != revision:
+                log.info("incremental_after_migration", action="running a full backup instead")
+                kind, full, previous = "full", None, None
+        result = _run_locked(
+            database_url,
+            container,
+            control,
+            kind=kind,
+            full=full,
+            previous=previous,
+            requested_by=requested_by,
+            progress=progress,
+            clock=clock,
+        )
+        if result.status == "succeeded" and result.kind == "full" and retention_days:
+            _prune(container, control, retention_days, clock())
+    duration = round(time.perf_counter() - started, 3)
+    return BackupResult(**{**result.__dict__, "duration_s": duration})
+
+
+def _prune(container: Any, control: Any, retention_days: int, now: datetime) -> None:
+    from shared.backup.retention import prune_backups
+
+    try:
+        report = prune_backups(container, retention_days=retention_days, now=now)
+        runs.mark_pruned(control, report.deleted + report.orphans_deleted)
+    except Exception as exc:  # the backup itself succeeded; pruning retries tomorrow
+        log.error("backup_prune_failed", error=redact_text(f"{type(exc).__name__}: {exc}"))
+
+
+def recover_abandoned_runs(control: Any, container: Any) -> None:
+    """Settle runs left `running` by a dead worker (we hold the lock, so none is alive)."""
+    for run in runs.running_runs(control):
+        manifest = None
+        if run["snapshot"] is not None:
+            try:
+                blob = container.get_blob_client(layout.manifest_blob(run["backup_id"]))
+                manifest = Manifest.from_json(blob.download_blob().readall())
+            except Exception:  # missing, unreadable, or storage down: not complete
+                manifest = None
+        if manifest is not None:
+            runs.finish_run(
+                control,
+                run["backup_id"],
+                status="succeeded",
+                tables=len(manifest.tables),
+                rows=manifest.rows,
+                size=manifest.bytes,
+            )
+        else:
+            runs.finish_run(
+                control,
+                run["backup_id"],
+                status="failed",
+                error="abandoned: the run stopped before its manifest was written",
+            )
+        log.warning("backup_run_abandoned", backup_id=run["backup_id"], recovered=bool(manifest))
+
+
+def _run_locked(
+    database_url: str,
+    container: Any,
+    control: Any,
+    *,
+    kind: str,
+    full: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    requested_by: str,
+    progress: Progress,
+    clock: Clock,
+) -> BackupResult:
+    started_at = clock()
+    backup_id = layout.new_backup_id(kind, started_at)
+    runs.insert_run(
+        control,
+        backup_id=backup_id,
+        kind=kind,
+        blob_prefix=layout.data_prefix(backup_id),
+        started_at=started_at,
+        requested_by=requested_by,
+        base_backup_id=full["backup_id"] if full else None,
+        previous_backup_id=previous["backup_id"] if previous else None,
+    )
+    log.info("backup_started", backup_id=backup_id, kind=kind, requested_by=requested_by)
+    progress("backup_started", backup_id=backup_id, kind=kind)
+    try:
+        manifest = _write_backup(
+            database_url,
+            container,
+            control,
+            backup_id=backup_id,
+            kind=kind,
+            started_at=started_at,
+            full=full,
+            previous=previous,
+            progress=progress,
+            clock=clock,
+        )
+    except Exception as exc:
+        error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
+        run = runs.finish_run(control, backup_id, status="failed", error=error)
+        _discard_partial(container, backup_id)
+        log.error("backup_failed", backup_id=backup_id, kind=kind, error=error)
+        progress("backup_failed", backup_id=backup_id, error=error)
+        return BackupResult(status="failed", kind=kind, backup_id=backup_id, run=run, error=error)
+    run = runs.finish_run(
+        control,
+        backup_id,
+        status="succeeded",
+        tables=len(manifest.tables),
+        rows=manifest.rows,
+        size=manifest.bytes,
+    )
+    pruned = runs.prune_row_changes(control, manifest.snapshot)
+    log.info(
+        "backup_succeeded",
+        backup_id=backup_id,
+        kind=kind,
+        rows=manifest.rows,
+        bytes=manifest.bytes,
+        duration_s=run["duration_s"],
+        change_log_pruned=pruned,
+    )
+    progress("backup_succeeded", backup_id=backup_id, rows=manifest.rows, bytes=manifest.bytes)
+    return BackupResult(
+        status="succeeded", kind=kind, backup_id=backup_id, run=run, manifest=manifest
+    )
+
+
+def _alembic_revision(cur: Any) -> str | None:
+    cur.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL AS present")
+    if not _first(cur.fetchone()):
+        return None
+    cur.execute("SELECT version_num FROM alembic_version")
+    row = cur.fetchone()
+    return _first(row) if row else None
+
+
+def _first(row: Any) -> Any:
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
+
+
+def _write_backup(
+    database_url: str,
+    container: Any,
+    control: Any,
+    *,
+    backup_id: str,
+    kind: str,
+    started_at: datetime,
+    full: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    progress: Progress,
+    clock: Clock,
+) -> Manifest:
+    conn = connect(database_url, application_name="neulbomcare-backup")
+    try:
+        conn.set_session(
+            isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+        )
+        with conn.cursor() as cur:
+            # The first statement fixes the transaction's snapshot: everything below sees it.
+            cur.execute("SELECT txid_current_snapshot()::text, clock_timestamp()")
+            snapshot, snapshot_at = cur.fetchone()
+            revision = _alembic_revision(cur)
+            runs.record_snapshot(
+                control,
+                backup_id,
+                snapshot=snapshot,
+                snapshot_at=snapshot_at,
+                alembic_revision=revision,
+            )
+            tables = discover_tables(cur)
+            since = previous["snapshot"] if previous else None
+            changed = _changed_tables(cur, since) if since else {}
+            entries = []
+            for index, table in enumerate(tables, start=1):
+                entry = _backup_table(conn, cur, container, backup_id, table, since, changed)
+                entries.append(entry)
+                progress(
+                    "table_done",
+                    backup_id=backup_id,
+                    table=table.name,
+                    mode=entry.mode,
+                    rows=entry.rows,
+                    bytes=entry.bytes,
+                    index=index,
+                    total=len(tables),
+                )
+        conn.rollback()
+    finally:
+        conn.close()
+    manifest = Manifest(
+        backup_id=backup_id,
+        kind=kind,
+        started_at=started_at,
+        finished_at=clock(),
+        snapshot_at=snapshot_at,
+        snapshot=snapshot,
+        alembic_revision=revision,
+        base_backup_id=full["backup_id"] if full else None,
+        previous_backup_id=previous["backup_id"] if previous else None,
+        tables=tuple(entries),
+    )
+    # Last: only now is the backup complete.
+    upload_small(
+        container.get_blob_client(layout.manifest_blob(backup_id)),
+        manifest.to_json(),
+        metadata=manifest_metadata(manifest),
+    )
+    return manifest
+
+
+def manifest_metadata(manifest: Manifest) -> dict[str, str]:
+    """What retention needs from a manifest without downloading it (Blob metadata)."""
+    return {
+        "kind": manifest.kind,
+        "base_backup_id": manifest.base_backup_id or "",
+        "snapshot_at": manifest.snapshot_at.astimezone(UTC).isoformat(),
+        "rows": str(manifest.rows),
+        "bytes": str(manifest.bytes),
+    }
+
+
+_CHANGED_TABLES = """
+SELECT table_name, bool_or(op = 'T' OR row_key IS NULL)
+FROM ops_row_changes
+WHERE txid >= txid_snapshot_xmin(%(since)s::txid_snapshot)
+  AND NOT txid_visible_in_snapshot(txid, %(since)s::txid_snapshot)
+GROUP BY table_name
+"""
+
+
+def _changed_tables(cur: Any, since: str) -> dict[str, bool]:
+    """{table: whole table changed (TRUNCATE)} for changes committed after snapshot `since`."""
+    cur.execute(_CHANGED_TABLES, {"since": since})
+    return {name: bool(whole) for name, whole in cur.fetchall()}
+
+
+def _changed_keys(table: TableInfo, since: str) -> sql.Composable:
+    """The distinct keys of `table` logged after snapshot `since`, typed like the table's."""
+    return sql.SQL(
+        "SELECT DISTINCT {key_cols} FROM ops_row_changes c "
+        "CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, c.row_key) k "
+        "WHERE c.table_name = {name} AND c.row_key IS NOT NULL "
+        "AND c.txid >= txid_snapshot_xmin({since}::txid_snapshot) "
+        "AND NOT txid_visible_in_snapshot(c.txid, {since}::txid_snapshot)"
+    ).format(
+        key_cols=sql.SQL(", ").join(sql.Identifier("k", c) for c in table.key_columns),
+        table=table.ident,
+        name=sql.Literal(table.name),
+        since=sql.Literal(since),
+    )
+
+
+def full_copy_query(table: TableInfo) -> sql.Composable:
+    """The whole table in key order: the stream whose sha256 is the table's checksum."""
+    return sql.SQL("COPY (SELECT {cols} FROM {table} ORDER BY {order}) TO STDOUT").format(
+        cols=table.column_list(), table=table.ident, order=table.order_by()
+    )
+
+
+def _backup_table(
+    conn: Any,
+    cur: Any,
+    container: Any,
+    backup_id: str,
+    table: TableInfo,
+    since: str | None,
+    changed: dict[str, bool],
+) -> TableEntry:
+    common = {"name": table.name, "columns": table.columns, "key_columns": table.key_columns}
+    if since is None:
+        data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name),
+                             full_copy_query(table))  # fmt: skip
+        return TableEntry(mode="full", table_rows=data.rows, data=data, **common)
+    if not table.tracked or changed.get(table.name):
+        if not table.tracked:
+            log.warning("table_not_tracked", table=table.name, action="copied whole")
+        data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name),
+                             full_copy_query(table))  # fmt: skip
+        return TableEntry(mode="replace", table_rows=data.rows, data=data, **common)
+    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident))
+    table_rows = cur.fetchone()[0]
+    if table.name not in changed:
+        return TableEntry(mode="unchanged", table_rows=table_rows, **common)
+    keys_query = _changed_keys(table, since)
+    keys = _copy_to_blob(
+        conn,
+        cur,
+        container,
+        layout.keys_blob(backup_id, table.name),
+        sql.SQL("COPY ({keys} ORDER BY {order}) TO STDOUT").format(
+            keys=keys_query,
+            order=sql.SQL(", ").join(map(sql.Literal, range(1, 1 + len(table.key_columns)))),
+        ),
+    )
+    rows_query = sql.SQL(
+        "COPY (SELECT {cols} FROM {table} t WHERE ({key}) IN ({keys}) ORDER BY {order}) TO STDOUT"
+    ).format(
+        cols=table.column_list("t"),
+        table=table.ident,
+        key=sql.SQL(", ").join(sql.Identifier("t", c) for c in table.key_columns),
+        keys=keys_query,
+        order=table.order_by("t"),
+    )
+    data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name), rows_query)
+    return TableEntry(mode="upsert", table_rows=table_rows, data=data, keys=keys, **common)
+
+
+def _copy_to_blob(
+    conn: Any, cur: Any, container: Any, blob_name: str, query: sql.Composable
+) -> BlobEntry:
+    sink = CopySink(BlockUploader(container.get_blob_client(blob_name)))
+    try:
+        cur.copy_expert(query.as_string(conn), sink)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.close(blob_name)
+
+
+def _discard_partial(container: Any, backup_id: str) -> None:
+    """Best effort: delete the table blobs of a failed run (retention retries later)."""
+    try:
+        for blob in container.list_blobs(name_starts_with=layout.data_prefix(backup_id)):
+            container.delete_blob(blob.name)
+    except Exception as exc:  # storage may be what failed
+        log.info("backup_leftovers_kept", backup_id=backup_id, reason=type(exc).__name__)
