@@ -42,9 +42,25 @@ EXPECTED_TABLES = {
     "care_reports",
     "reviews",
     "audit_events",
+    # 0002: operations (backup runs, restore drills, health snapshots, the change log).
+    "ops_backup_runs",
+    "ops_restore_drills",
+    "ops_health_snapshots",
+    "ops_row_changes",
+    # 0003: the CSV import's source-id lookup.
+    "import_source_ids",
 }
 
-OUR_FUNCTIONS = {"set_updated_at", "jsonb_number_between", "audit_events_append_only"}
+OUR_FUNCTIONS = {
+    "set_updated_at",
+    "jsonb_number_between",
+    "audit_events_append_only",
+    # 0002: change tracking for incremental backups.
+    "ops_key_expression",
+    "ops_track_changes",
+    "ops_attach_change_tracking",
+    "ops_detach_change_tracking",
+}
 
 ALEMBIC = Path(sys.executable).with_name("alembic")
 

@@ -1,0 +1,13 @@
+"""Bulk import of the earlier pilot's CSV exports (`manage.py import-csv DIR`).
+
+- `files`: which files exist, their columns and dependency order; reading them with line numbers.
+- `parsers` and `labels`: one field each, raising `RowError` whose text is the rejection reason.
+- `loaders`: one loader per file, validating every row and writing the valid ones in batches.
+- `repository`: all the SQL. `report`: the per-file counts and rejections.
+- `service.import_directory`: the whole run in ONE transaction (see its docstring).
+"""
+
+from shared.data_import.report import FileReport, ImportReport, Rejection
+from shared.data_import.service import DataImportError, import_directory
+
+__all__ = ["DataImportError", "FileReport", "ImportReport", "Rejection", "import_directory"]

@@ -1,0 +1,587 @@
+"""All the SQL of the CSV import. Batches only: every function is a few statements, however many
+rows it is given (execute_values pages of PAGE_SIZE rows, or arrays through unnest).
+
+Updates compare before they write (`IS DISTINCT FROM`), so a re-run of an unchanged file changes
+no row: no updated_at moves and the incremental backups have nothing new to copy. Table and
+column names in f-strings come from the constants here, never from input. Set differences use
+`NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a hashed subplan (linear), where a
+correlated NOT EXISTS over unnest would compare every row with every row; no value is NULL there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, time
+from typing import Any
+
+from psycopg2.extras import Json, execute_values
+
+PAGE_SIZE = 1000
+#: pg_advisory_xact_lock key: two imports never interleave (the lookup decides insert vs update).
+IMPORT_LOCK_KEY = 0x4E42_494D_5054  # "NBIMPT"
+
+#: Lookup entity -> (table, id column) its target_id points into.
+ENTITY_TARGETS: dict[str, tuple[str, str]] = {
+    "caregiver": ("caregivers", "caregiver_id"),
+    "guardian": ("guardians", "guardian_id"),
+    "patient": ("patients", "patient_id"),
+    "matching_request": ("matching_requests", "request_id"),
+    "matching": ("matching_results", "matching_id"),
+    "review": ("reviews", "review_id"),
+}
+CODE_SET_TABLES = ("caregiver_certifications", "caregiver_specialties")
+PERSONALITY_TABLES = {"caregiver_personality": "caregiver_id", "patient_personality": "patient_id"}
+
+
+def _values(cur: Any, sql: str, rows: Sequence[tuple], template: str | None = None) -> list:
+    """execute_values in pages; the fetched rows when the statement returns any."""
+    if not rows:
+        return []
+    fetch = "RETURNING" in sql
+    result = execute_values(cur, sql, rows, template=template, page_size=PAGE_SIZE, fetch=fetch)
+    return result or []
+
+
+# -- run-wide --------------------------------------------------------------------------------
+
+
+def lock_import(cur: Any) -> None:
+    """Serialise imports for the rest of this transaction."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK_KEY,))
+
+
+def resolve(cur: Any, entity: str, source_ids: Iterable[str]) -> dict[str, int]:
+    """source id -> target id for the ids imported before whose target row still exists."""
+    table, column = ENTITY_TARGETS[entity]
+    ids = sorted(set(source_ids))
+    if not ids:
+        return {}
+    cur.execute(
+        f"SELECT s.source_id, s.target_id FROM import_source_ids s"  # noqa: S608 (constants)
+        f" JOIN {table} t ON t.{column} = s.target_id"
+        " WHERE s.entity = %s AND s.source_id = ANY(%s)",
+        (entity, ids),
+    )
+    return {row["source_id"]: row["target_id"] for row in cur.fetchall()}
+
+
+def remember(cur: Any, entity: str, mapping: dict[str, int]) -> None:
+    """Record (or re-point) source id -> target id; updated_at says which run applied it last."""
+    _values(
+        cur,
+        "INSERT INTO import_source_ids (entity, source_id, target_id) VALUES %s"
+        " ON CONFLICT (entity, source_id) DO UPDATE"
+        " SET target_id = EXCLUDED.target_id, updated_at = now()",
+        [(entity, source_id, target_id) for source_id, target_id in sorted(mapping.items())],
+    )
+
+
+def source_ids(cur: Any, entity: str, target_ids: Iterable[int]) -> dict[int, str]:
+    """target id -> source id (the most recently applied one, if several point at one row)."""
+    cur.execute(
+        "SELECT DISTINCT ON (target_id) target_id, source_id FROM import_source_ids"
+        " WHERE entity = %s AND target_id = ANY(%s) ORDER BY target_id, updated_at DESC",
+        (entity, list(target_ids)),
+    )
+    return {row["target_id"]: row["source_id"] for row in cur.fetchall()}
+
+
+def allocate_ids(cur: Any, entity: str, count: int) -> list[int]:
+    """`count` fresh ids from the identity sequence of the entity's table.
+
+    Rows without a natural key (patients, matchings, reviews) are inserted with ids taken here,
+    so each new row's id is known before the INSERT and maps back to its source id exactly.
+    """
+    if count <= 0:
+        return []
+    table, column = ENTITY_TARGETS[entity]
+    cur.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id FROM generate_series(1, %s)",
+        (table, column, count),
+    )
+    return [row["id"] for row in cur.fetchall()]
+
+
+def insert_audit_events(
+    cur: Any, run_id: str, events: Sequence[tuple[str, int, str, dict[str, Any]]]
+) -> None:
+    """(action, patient_id, source id, detail) per patient; the actor is the import itself."""
+    _values(
+        cur,
+        "INSERT INTO audit_events (actor_user_id, actor_role, action, patient_id, resource_type,"
+        " resource_id, request_id, detail) VALUES %s",
+        [
+            (None, "import", action, patient_id, "import", source_id, run_id, json.dumps(detail))
+            for action, patient_id, source_id, detail in events
+        ],
+        template="(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+    )
+
+
+# -- users, caregivers, guardians ---------------------------------------------------------------
+
+
+def ensure_users(
+    cur: Any, role: str, users: Sequence[tuple[str, str, str | None]]
+) -> dict[str, tuple[int, str]]:
+    """Create the (email, name, gender) accounts that do not exist yet, without a password.
+
+    Returns lower(email) -> (user_id, role) for every email given, existing ones included (the
+    caller checks the role: an email taken by another kind of account is a rejected row).
+    """
+    _values(
+        cur,
+        "INSERT INTO users (email, name, role, gender) VALUES %s"
+        " ON CONFLICT ((lower(email))) DO NOTHING",
+        [(email, name, role, gender) for email, name, gender in users],
+    )
+    if not users:
+        return {}
+    cur.execute(
+        "SELECT user_id, lower(email) AS email, role FROM users WHERE lower(email) = ANY(%s)",
+        ([email.lower() for email, _, _ in users],),
+    )
+    return {row["email"]: (row["user_id"], row["role"]) for row in cur.fetchall()}
+
+
+def update_users(cur: Any, rows: Sequence[tuple[int, str, str | None]]) -> None:
+    """Set (user_id, name, gender) where they differ."""
+    _values(
+        cur,
+        "UPDATE users u SET name = v.name, gender = v.gender FROM (VALUES %s) AS v(user_id, name,"
+        " gender) WHERE u.user_id = v.user_id AND (u.name, u.gender) IS DISTINCT FROM"
+        " (v.name, v.gender)",
+        rows,
+        template="(%s::bigint, %s::text, %s::text)",
+    )
+
+
+def caregiver_users(cur: Any, caregiver_ids: Iterable[int]) -> dict[int, int]:
+    """caregiver_id -> user_id."""
+    cur.execute(
+        "SELECT caregiver_id, user_id FROM caregivers WHERE caregiver_id = ANY(%s)",
+        (list(caregiver_ids),),
+    )
+    return {row["caregiver_id"]: row["user_id"] for row in cur.fetchall()}
+
+
+def upsert_caregivers(
+    cur: Any, rows: Sequence[tuple[int, int, str, bool, int, date | None]]
+) -> dict[int, int]:
+    """(user_id, experience_years, service_region, has_vehicle, hourly_rate, birth_date) rows;
+    returns user_id -> caregiver_id for all of them."""
+    _values(
+        cur,
+        "INSERT INTO caregivers (user_id, experience_years, service_region, has_vehicle,"
+        " hourly_rate, birth_date) VALUES %s"
+        " ON CONFLICT (user_id) DO UPDATE SET experience_years = EXCLUDED.experience_years,"
+        " service_region = EXCLUDED.service_region, has_vehicle = EXCLUDED.has_vehicle,"
+        " hourly_rate = EXCLUDED.hourly_rate, birth_date = EXCLUDED.birth_date"
+        " WHERE (caregivers.experience_years, caregivers.service_region, caregivers.has_vehicle,"
+        " caregivers.hourly_rate, caregivers.birth_date) IS DISTINCT FROM"
+        " (EXCLUDED.experience_years, EXCLUDED.service_region, EXCLUDED.has_vehicle,"
+        " EXCLUDED.hourly_rate, EXCLUDED.birth_date)",
+        rows,
+    )
+    cur.execute(
+        "SELECT user_id, caregiver_id FROM caregivers WHERE user_id = ANY(%s)",
+        ([row[0] for row in rows],),
+    )
+    return {row["user_id"]: row["caregiver_id"] for row in cur.fetchall()}
+
+
+def replace_code_sets(
+    cur: Any, table: str, owners: Sequence[int], pairs: Sequence[tuple[int, str]]
+) -> None:
+    """Make the (caregiver_id, code) set of each owner exactly `pairs` (deletes the rest)."""
+    if table not in CODE_SET_TABLES:
+        raise ValueError(table)
+    params = {
+        "owners": list(owners),
+        "ids": [owner for owner, _ in pairs],
+        "codes": [code for _, code in pairs],
+    }
+    cur.execute(
+        f"DELETE FROM {table} t WHERE t.caregiver_id = ANY(%(owners)s)"  # noqa: S608
+        " AND (t.caregiver_id, t.code) NOT IN"
+        " (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]))",
+        params,
+    )
+    cur.execute(
+        f"INSERT INTO {table} (caregiver_id, code)"  # noqa: S608
+        " SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]) ON CONFLICT DO NOTHING",
+        params,
+    )
+
+
+def existing_slots(cur: Any, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
+    cur.execute(
+        "SELECT caregiver_id, day, start_time, end_time FROM caregiver_availability"
+        " WHERE caregiver_id = ANY(%s)",
+        (list(caregiver_ids),),
+    )
+    return {
+        (row["caregiver_id"], row["day"], row["start_time"], row["end_time"])
+        for row in cur.fetchall()
+    }
+
+
+def replace_availability(
+    cur: Any, owners: Sequence[int], slots: Sequence[tuple[int, str, time, time]]
+) -> None:
+    """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end)."""
+    params = {
+        "owners": list(owners),
+        "ids": [slot[0] for slot in slots],
+        "days": [slot[1] for slot in slots],
+        "starts": [slot[2] for slot in slots],
+        "ends": [slot[3] for slot in slots],
+    }
+    unnest = "unnest(%(ids)s::bigint[], %(days)s::text[], %(starts)s::time[], %(ends)s::time[])"
+    cur.execute(
+        "DELETE FROM caregiver_availability a"  # noqa: S608 (constant)
+        " WHERE a.caregiver_id = ANY(%(owners)s)"
+        " AND (a.caregiver_id, a.day, a.start_time, a.end_time) NOT IN"
+        f" (SELECT * FROM {unnest})",
+        params,
+    )
+    cur.execute(
+        "INSERT INTO caregiver_availability"  # noqa: S608 (constant)
+        " (caregiver_id, day, start_time, end_time)"
+        f" SELECT * FROM {unnest} ON CONFLICT DO NOTHING",
+        params,
+    )
+
+
+def existing_personality(cur: Any, table: str, owner_ids: Iterable[int]) -> set[int]:
+    column = PERSONALITY_TABLES[table]
+    cur.execute(
+        f"SELECT {column} AS owner FROM {table} WHERE {column} = ANY(%s)",  # noqa: S608
+        (list(owner_ids),),
+    )
+    return {row["owner"] for row in cur.fetchall()}
+
+
+def upsert_personality(cur: Any, table: str, rows: Sequence[tuple[int, int, int, int, int]]):
+    """(owner id, empathy, activity, patience, independence) rows, source 'import'."""
+    column = PERSONALITY_TABLES[table]
+    axes = ("empathy", "activity", "patience", "independence")
+    _values(
+        cur,
+        f"INSERT INTO {table} ({column}, {', '.join(axes)}, source) VALUES %s"  # noqa: S608
+        f" ON CONFLICT ({column}) DO UPDATE SET "
+        + ", ".join(f"{axis} = EXCLUDED.{axis}" for axis in axes)
+        + ", source = EXCLUDED.source WHERE ("
+        + ", ".join(f"{table}.{axis}" for axis in (*axes, "source"))
+        + ") IS DISTINCT FROM ("
+        + ", ".join(f"EXCLUDED.{axis}" for axis in (*axes, "source"))
+        + ")",
+        rows,
+        template="(%s, %s, %s, %s, %s, 'import')",
+    )
+
+
+def guardian_users(cur: Any, guardian_ids: Iterable[int]) -> dict[int, int]:
+    """guardian_id -> user_id."""
+    cur.execute(
+        "SELECT guardian_id, user_id FROM guardians WHERE guardian_id = ANY(%s)",
+        (list(guardian_ids),),
+    )
+    return {row["guardian_id"]: row["user_id"] for row in cur.fetchall()}
+
+
+def ensure_guardians(cur: Any, rows: Sequence[tuple[int, str]]) -> dict[int, int]:
+    """(user_id, address): a guardian profile for each user that has none (existing ones are
+    left alone); returns user_id -> guardian_id for all of them."""
+    _values(
+        cur,
+        "INSERT INTO guardians (user_id, address) VALUES %s ON CONFLICT (user_id) DO NOTHING",
+        rows,
+    )
+    cur.execute(
+        "SELECT user_id, guardian_id FROM guardians WHERE user_id = ANY(%s)",
+        ([row[0] for row in rows],),
+    )
+    return {row["user_id"]: row["guardian_id"] for row in cur.fetchall()}
+
+
+# -- patients --------------------------------------------------------------------------------
+
+_PATIENT_COLUMNS = (
+    "patient_id",
+    "guardian_id",
+    "name",
+    "birth_date",
+    "gender",
+    "height_cm",
+    "weight_kg",
+    "care_level",
+    "care_address",
+    "region_code",
+)
+
+
+def insert_patients(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _PATIENT_COLUMNS order, ids from allocate_ids."""
+    columns = ", ".join(_PATIENT_COLUMNS)
+    _values(cur, f"INSERT INTO patients ({columns}) VALUES %s", rows)  # noqa: S608
+
+
+def update_patients(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _PATIENT_COLUMNS order; only what differs is written (mobility is not touched)."""
+    fields = _PATIENT_COLUMNS[1:]
+    _values(
+        cur,
+        "UPDATE patients p SET "  # noqa: S608 (constants)
+        + ", ".join(f"{name} = v.{name}" for name in fields)
+        + f" FROM (VALUES %s) AS v({', '.join(_PATIENT_COLUMNS)})"
+        " WHERE p.patient_id = v.patient_id AND ("
+        + ", ".join(f"p.{name}" for name in fields)
+        + ") IS DISTINCT FROM ("
+        + ", ".join(f"v.{name}" for name in fields)
+        + ")",
+        rows,
+        template="(%s::bigint, %s::bigint, %s::text, %s::date, %s::text, %s::numeric,"
+        " %s::numeric, %s::text, %s::text, %s::text)",
+    )
+
+
+def patient_guardians(cur: Any, patient_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """patient_id -> (guardian_id, the guardian's user_id)."""
+    cur.execute(
+        "SELECT p.patient_id, p.guardian_id, g.user_id FROM patients p"
+        " JOIN guardians g ON g.guardian_id = p.guardian_id WHERE p.patient_id = ANY(%s)",
+        (list(patient_ids),),
+    )
+    return {row["patient_id"]: (row["guardian_id"], row["user_id"]) for row in cur.fetchall()}
+
+
+def existing_conditions(cur: Any, patient_ids: Iterable[int]) -> set[tuple[int, str]]:
+    cur.execute(
+        "SELECT patient_id, code FROM patient_conditions WHERE patient_id = ANY(%s)",
+        (list(patient_ids),),
+    )
+    return {(row["patient_id"], row["code"]) for row in cur.fetchall()}
+
+
+def replace_conditions(
+    cur: Any, owners: Sequence[int], rows: Sequence[tuple[int, str, str | None]]
+) -> None:
+    """Make each patient's conditions exactly `rows` (patient_id, code, note)."""
+    params = {
+        "owners": list(owners),
+        "ids": [row[0] for row in rows],
+        "codes": [row[1] for row in rows],
+        "notes": [row[2] for row in rows],
+    }
+    unnest = "unnest(%(ids)s::bigint[], %(codes)s::text[], %(notes)s::text[])"
+    cur.execute(
+        "DELETE FROM patient_conditions c"  # noqa: S608 (constant)
+        " WHERE c.patient_id = ANY(%(owners)s) AND (c.patient_id, c.code) NOT IN"
+        f" (SELECT owner, code FROM {unnest} AS n(owner, code, note))",
+        params,
+    )
+    cur.execute(
+        "INSERT INTO patient_conditions (patient_id, code, note)"  # noqa: S608 (constant)
+        f" SELECT * FROM {unnest} ON CONFLICT (patient_id, code) DO UPDATE"
+        " SET note = EXCLUDED.note WHERE patient_conditions.note IS DISTINCT FROM EXCLUDED.note",
+        params,
+    )
+
+
+def existing_diets(cur: Any, patient_ids: Iterable[int]) -> set[int]:
+    cur.execute(
+        "SELECT patient_id FROM patient_diets WHERE patient_id = ANY(%s)", (list(patient_ids),)
+    )
+    return {row["patient_id"] for row in cur.fetchall()}
+
+
+def upsert_diets(cur: Any, rows: Sequence[tuple[int, str, list[str]]]) -> None:
+    """(patient_id, diet_type, allergens) rows."""
+    _values(
+        cur,
+        "INSERT INTO patient_diets (patient_id, diet_type, allergens) VALUES %s"
+        " ON CONFLICT (patient_id) DO UPDATE SET diet_type = EXCLUDED.diet_type,"
+        " allergens = EXCLUDED.allergens WHERE (patient_diets.diet_type, patient_diets.allergens)"
+        " IS DISTINCT FROM (EXCLUDED.diet_type, EXCLUDED.allergens)",
+        rows,
+        template="(%s, %s, %s::text[])",
+    )
+
+
+# -- matching --------------------------------------------------------------------------------
+
+
+def request_patients(cur: Any, request_ids: Iterable[int]) -> dict[int, int]:
+    """request_id -> patient_id."""
+    cur.execute(
+        "SELECT request_id, patient_id FROM matching_requests WHERE request_id = ANY(%s)",
+        (list(request_ids),),
+    )
+    return {row["request_id"]: row["patient_id"] for row in cur.fetchall()}
+
+
+def results_of_requests(cur: Any, request_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """matching_id, request_id, patient_id, caregiver_id, status of every result of the requests."""
+    cur.execute(
+        "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
+        " WHERE request_id = ANY(%s)",
+        (list(request_ids),),
+    )
+    return cur.fetchall()
+
+
+def matchings(cur: Any, matching_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """matching_id -> {request_id, patient_id, caregiver_id, status}."""
+    cur.execute(
+        "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
+        " WHERE matching_id = ANY(%s)",
+        (list(matching_ids),),
+    )
+    return {row["matching_id"]: row for row in cur.fetchall()}
+
+
+def insert_requests(cur: Any, rows: Sequence[tuple]) -> None:
+    """(request_id, patient_id, requested_by, days, time_slots, start_date, created_at) rows of
+    synthetic requests: care_type caregiver, model_version 'pilot-import' marks them."""
+    _values(
+        cur,
+        "INSERT INTO matching_requests (request_id, patient_id, requested_by, care_type, days,"
+        " time_slots, start_date, created_at, model_version) VALUES %s",
+        [(*row[:4], Json(row[4]), *row[5:]) for row in rows],
+        template="(%s, %s, %s, 'caregiver', %s::text[], %s, %s, coalesce(%s, now()),"
+        " 'pilot-import')",
+    )
+
+
+_RESULT_COLUMNS = (
+    "matching_id",
+    "request_id",
+    "patient_id",
+    "caregiver_id",
+    "score",
+    "grade",
+    "status",
+    "personality_score",
+    "specialty_score",
+    "region_score",
+    "ai_comment",
+    "contract_start_date",
+    "contract_end_date",
+    "created_at",
+)
+_RESULT_TEMPLATE = (
+    "(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::numeric, %s::text, %s::text,"
+    " %s::numeric, %s::numeric, %s::numeric, %s::text, %s::date, %s::date, %s::timestamptz)"
+)
+
+
+def insert_results(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _RESULT_COLUMNS order; a missing created_at is now()."""
+    _values(
+        cur,
+        f"INSERT INTO matching_results ({', '.join(_RESULT_COLUMNS)}, status_changed_at)"  # noqa: S608
+        f" SELECT {', '.join(f'v.{c}' for c in _RESULT_COLUMNS[:-1])},"
+        " coalesce(v.created_at, now()), coalesce(v.created_at, now())"
+        f" FROM (VALUES %s) AS v({', '.join(_RESULT_COLUMNS)})",
+        rows,
+        template=_RESULT_TEMPLATE,
+    )
+
+
+def update_results(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _RESULT_COLUMNS order; status_changed_at moves only when the status does."""
+    fields = _RESULT_COLUMNS[1:-1]
+    _values(
+        cur,
+        "UPDATE matching_results m SET "  # noqa: S608 (constants)
+        + ", ".join(f"{name} = v.{name}" for name in fields)
+        + ", created_at = coalesce(v.created_at, m.created_at),"
+        " status_changed_at = CASE WHEN m.status = v.status THEN m.status_changed_at"
+        " ELSE now() END"
+        f" FROM (VALUES %s) AS v({', '.join(_RESULT_COLUMNS)})"
+        " WHERE m.matching_id = v.matching_id AND ("
+        + ", ".join(f"m.{name}" for name in fields)
+        + ", m.created_at) IS DISTINCT FROM ("
+        + ", ".join(f"v.{name}" for name in fields)
+        + ", coalesce(v.created_at, m.created_at))",
+        rows,
+        template=_RESULT_TEMPLATE,
+    )
+
+
+# -- reviews ---------------------------------------------------------------------------------
+
+
+def reviews_of_matchings(cur: Any, matching_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+    """(matching_id, reviewer_id) -> review_id for the matchings' reviews."""
+    cur.execute(
+        "SELECT review_id, matching_id, reviewer_id FROM reviews WHERE matching_id = ANY(%s)",
+        (list(matching_ids),),
+    )
+    return {(row["matching_id"], row["reviewer_id"]): row["review_id"] for row in cur.fetchall()}
+
+
+_REVIEW_COLUMNS = (
+    "review_id",
+    "matching_id",
+    "caregiver_id",
+    "reviewer_id",
+    "reviewer_role",
+    "rating",
+    "comment",
+    "created_at",
+)
+_REVIEW_TEMPLATE = (
+    "(%s::bigint, %s::bigint, %s::bigint, %s::bigint, %s::text, %s::smallint, %s::text,"
+    " %s::timestamptz)"
+)
+
+
+def insert_reviews(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _REVIEW_COLUMNS order; a missing created_at is now()."""
+    _values(
+        cur,
+        f"INSERT INTO reviews ({', '.join(_REVIEW_COLUMNS)})"  # noqa: S608
+        f" SELECT {', '.join(f'v.{c}' for c in _REVIEW_COLUMNS[:-1])},"
+        " coalesce(v.created_at, now())"
+        f" FROM (VALUES %s) AS v({', '.join(_REVIEW_COLUMNS)})",
+        rows,
+        template=_REVIEW_TEMPLATE,
+    )
+
+
+def update_reviews(cur: Any, rows: Sequence[tuple]) -> None:
+    """Rows in _REVIEW_COLUMNS order; only what differs is written."""
+    fields = _REVIEW_COLUMNS[1:-1]
+    _values(
+        cur,
+        "UPDATE reviews r SET "  # noqa: S608 (constants)
+        + ", ".join(f"{name} = v.{name}" for name in fields)
+        + ", created_at = coalesce(v.created_at, r.created_at)"
+        f" FROM (VALUES %s) AS v({', '.join(_REVIEW_COLUMNS)})"
+        " WHERE r.review_id = v.review_id AND ("
+        + ", ".join(f"r.{name}" for name in fields)
+        + ", r.created_at) IS DISTINCT FROM ("
+        + ", ".join(f"v.{name}" for name in fields)
+        + ", coalesce(v.created_at, r.created_at))",
+        rows,
+        template=_REVIEW_TEMPLATE,
+    )
+
+
+def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
+    """avg_rating and total_reviews from the guardians' reviews (API.md: a guardian's review
+    updates them), for the given caregivers."""
+    cur.execute(
+        "UPDATE caregivers c SET avg_rating = s.avg_rating, total_reviews = s.total"
+        " FROM (SELECT g.caregiver_id, coalesce(round(avg(r.rating), 2), 0) AS avg_rating,"
+        "              count(r.review_id) AS total"
+        "       FROM caregivers g LEFT JOIN reviews r"
+        "         ON r.caregiver_id = g.caregiver_id AND r.reviewer_role = 'guardian'"
+        "       WHERE g.caregiver_id = ANY(%s) GROUP BY g.caregiver_id) AS s"
+        " WHERE c.caregiver_id = s.caregiver_id"
+        " AND (c.avg_rating, c.total_reviews) IS DISTINCT FROM (s.avg_rating, s.total)",
+        (list(caregiver_ids),),
+    )
