@@ -44,6 +44,8 @@ format: deps ## apply ruff's formatting and safe fixes
 bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/model_quality.py
+	$(PY) benchmarks/import_csv.py
+	$(PY) benchmarks/backup_restore.py
 
 clean: ## remove the virtualenv, node_modules and local data
 	rm -rf $(VENV) node_modules .local .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ from functions import (
     docs,
     fallback,
     health,
+    matching,
     patients,
     reviews,
     timers,
@@ -22,7 +23,19 @@ from functions import (
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
-AREAS = (health, docs, auth, patients, caregivers, care, reviews, dashboard, admin, timers)
+AREAS = (
+    health,
+    docs,
+    auth,
+    patients,
+    caregivers,
+    matching,
+    care,
+    reviews,
+    dashboard,
+    admin,
+    timers,
+)
 
 for area in AREAS:
     app.register_functions(area.bp)

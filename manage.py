@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent
 DEV_DATABASE_NAME = "neulbomcare"
 DEV_BLOB_PORT = 10000
 # Modules of `cli/` that add commands (each has `register(add)`).
-COMMAND_MODULES: tuple[str, ...] = ("cli.accounts",)
+COMMAND_MODULES: tuple[str, ...] = ("cli.accounts", "cli.backup", "cli.data_import", "cli.model")
 
 
 def _database_url() -> str:
@@ -166,11 +166,23 @@ def cmd_dev(args: argparse.Namespace) -> int:
             step("seeding demo data")
             if cmd_seed_demo(args) != 0:
                 return 1
+            _publish_demo_model(step)
         step(f"serving on http://{args.host}:{args.port} (Ctrl-C stops)")
         return cmd_serve(args)
 
 
 # -- parser -----------------------------------------------------------------------------------
+
+
+def _publish_demo_model(step: Callable[[str], None]) -> None:
+    """Train and publish a demo matching model to local Blob Storage unless one is there."""
+    from devtools.demo_model import ensure_demo_model
+    from shared.storage import get_blob_service
+
+    settings = _settings()
+    step("matching model: publishing a demo model to local Blob Storage if none is there")
+    version = ensure_demo_model(get_blob_service(), settings.xgboost_model_path, progress=step)
+    step(f"matching model {version} is published at {settings.xgboost_model_path}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     server_options(add("serve", cmd_serve))
     dev = add("dev", cmd_dev)
     server_options(dev)
-    dev.add_argument("--no-seed", action="store_true", help="skip the demo data")
+    dev.add_argument(
+        "--no-seed", action="store_true", help="skip the demo data and the demo matching model"
+    )
     add("migrate", cmd_migrate).add_argument(
         "--revision", default="head", help="target revision (head)"
     )

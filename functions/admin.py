@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from models.admin import ModelStatus
+from models.admin import BackupList, BackupStarted, ModelStatus
 from models.audit import AuditEvent, AuditEventQuery
-from models.common import Page
+from models.common import Page, PageQuery
 from models.vocabularies import Role
 from shared import audit
 from shared.db import get_database
-from shared.http import Api, ApiRequest
+from shared.errors import ConflictError, ServiceUnavailableError
+from shared.http import Api, ApiRequest, ApiResponse
 
 api = Api(tag="admin")
 bp = api.blueprint
@@ -60,3 +61,43 @@ def model_reload(request: ApiRequest) -> ModelStatus:
 
     reload_model()
     return ModelStatus.model_validate(model_status())
+
+
+@api.route(
+    "GET",
+    "api/admin/backups",
+    name="admin_backups",
+    query=PageQuery,
+    response=BackupList,
+    roles=(Role.ADMIN,),
+)
+def backups(request: ApiRequest) -> BackupList:
+    """Backups newest first, with status, size, duration and restore-drill results."""
+    from shared.backup.service import backup_overview, list_backups
+
+    database = get_database()
+    items, total = list_backups(database, limit=request.query.limit, offset=request.query.offset)
+    return BackupList(items=items, total=total, overview=backup_overview(database))
+
+
+@api.route(
+    "POST",
+    "api/admin/backups",
+    name="admin_backups_start",
+    response=BackupStarted,
+    status=202,
+    roles=(Role.ADMIN,),
+    errors=(409, 503),
+)
+def start_backup(request: ApiRequest) -> ApiResponse:
+    """Start a full backup now; it runs in the background (see GET for its outcome)."""
+    from shared.backup.service import start_full_backup
+
+    run = start_full_backup(requested_by=f"admin:{request.user.user_id}")
+    if run.get("status") == "skipped":
+        raise ConflictError("Another backup is running; try again when it has finished.")
+    if not run.get("backup_id") or run.get("status") == "failed":
+        raise ServiceUnavailableError(
+            f"The backup could not start: {run.get('error') or 'unknown error'}", retry_after=60
+        )
+    return ApiResponse(body=BackupStarted.model_validate(run), status=202)

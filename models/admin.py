@@ -19,3 +19,49 @@ class ModelStatus(ResponseModel):
     loaded_at: datetime | None = None
     source: str | None = Field(None, description="blob, disk-cache or fallback.")
     detail: str | None = None
+
+
+class RestoreDrill(ResponseModel):
+    drill_id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    rto_seconds: float | None = Field(None, description="Measured time to restore and verify.")
+    tables: int | None = None
+    rows: int | None = None
+    mismatches: Any = None
+    error: str | None = None
+
+
+class BackupRun(ResponseModel):
+    backup_id: str
+    kind: Literal["full", "incremental"]
+    status: str = Field(description="running, succeeded or failed.")
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    bytes: int | None = None
+    rows: int | None = None
+    tables: int | None = None
+    error: str | None = None
+    snapshot_at: datetime | None = None
+    base_backup_id: str | None = None
+    requested_by: str | None = None
+    pruned: bool = False
+    latest_drill: RestoreDrill | None = None
+    drills: list[RestoreDrill] = Field(default_factory=list)
+
+
+class BackupList(ResponseModel):
+    items: list[BackupRun]
+    total: int
+    overview: dict[str, Any] = Field(
+        description="Ages of the newest backups, what is wrong, the latest drill and health check."
+    )
+
+
+class BackupStarted(ResponseModel):
+    backup_id: str
+    status: str
+    kind: str = "full"
+    started_at: datetime | None = None

@@ -38,7 +38,11 @@ def check_matching_model() -> CheckOutcome:
     settings = get_settings()
     if not settings.enable_matching_algorithm:
         return CheckOutcome("disabled", "ENABLE_MATCHING_ALGORITHM is false")
-    return CheckOutcome("degraded", "no matching model is loaded yet")
+    # Loads the model on the first probe (lazy, once); afterwards it only reads the state.
+    from shared.matching.model_registry import model_health
+
+    status, detail = model_health()
+    return CheckOutcome(status, detail)
 
 
 @readiness_check("openai")
@@ -49,3 +53,13 @@ def check_openai() -> CheckOutcome:
     if not settings.azure_openai_endpoint:
         return CheckOutcome("disabled", "AZURE_OPENAI_ENDPOINT is not set; templates serve")
     return CheckOutcome("ok", f"deployment {settings.azure_openai_deployment}")
+
+
+@readiness_check("backups", optional=True)
+def check_backups() -> CheckOutcome:
+    """Age of the newest backups (RPO 15 min: 30 min is late; a full backup daily: 26 h)."""
+    from shared.backup.status import backup_ages, describe
+
+    with get_database().transaction(readonly=True) as cur:
+        ages = backup_ages(cur)
+    return CheckOutcome("degraded" if ages["problems"] else "ok", describe(ages))

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.key_vault",
     "tests.fixtures.app_server",
     "tests.fixtures.parties",
+    "tests.fixtures.backup",
 ]
 
 # Before anything imports shared.config: tests set every setting they depend on themselves.
@@ -27,15 +28,17 @@ for _name in ("APP_ENV", "DATABASE_URL", "KEY_VAULT_URL", "APPLICATIONINSIGHTS_C
 
 @pytest.fixture(autouse=True)
 def fresh_singletons() -> Iterator[None]:
-    """Forget cached settings, secrets, pool and Blob client around every test."""
+    """Forget cached settings, secrets, pool, Blob client and matching model around every test."""
     from shared.auth.tokens import reset_key_refresh
     from shared.config import reset_settings
     from shared.db import reset_database
+    from shared.matching.model_registry import reset_model_registry
     from shared.secrets import reset_secrets
     from shared.storage import reset_blob_service
 
     def reset() -> None:
         reset_key_refresh()
+        reset_model_registry()
         reset_database()
         reset_blob_service()
         reset_secrets()

@@ -33,6 +33,37 @@ def wait_for_ready(base_url: str, process: subprocess.Popen, timeout: float = 90
     raise AssertionError("manage.py dev did not become ready")
 
 
+def _newcomer_sees_the_xgboost_model(base_url: str) -> str:
+    """Sign in as the demo guardian and ask for caregivers for the first demo patient."""
+    from datetime import date, timedelta
+
+    from devtools.seed_demo import DEMO_GUARDIAN_EMAIL
+    from shared.config import PROFILE_DEFAULTS, AppEnv
+
+    password = PROFILE_DEFAULTS[AppEnv.DEVELOPMENT]["SEED_DEMO_PASSWORD"]
+    login = requests.post(
+        f"{base_url}/api/auth/login",
+        json={"email": DEMO_GUARDIAN_EMAIL, "password": password},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    patients = requests.get(f"{base_url}/api/patients", headers=headers, timeout=30).json()
+    ranked = requests.post(
+        f"{base_url}/api/patients/{patients['items'][0]['patient_id']}/matching-requests",
+        json={
+            "care_type": "caregiver",
+            "days": ["mon"],
+            "time_slots": [{"start": "10:00", "end": "12:00"}],
+            "start_date": (date.today() + timedelta(days=7)).isoformat(),
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert ranked.status_code == 201, ranked.text
+    return ranked.json()["model"]["kind"]
+
+
 def test_dev_brings_everything_up_with_demo_data_and_stops_cleanly(pg_server_url, tmp_path):
     azurite_was_running = port_answers("127.0.0.1", BLOB_PORT)
     name = f"neulbom_dev_{int(time.time())}"
@@ -48,16 +79,19 @@ def test_dev_brings_everything_up_with_demo_data_and_stops_cleanly(pg_server_url
             stderr=subprocess.STDOUT,
         )
     try:
-        ready = wait_for_ready(f"http://127.0.0.1:{port}", process)
+        base_url = f"http://127.0.0.1:{port}"
+        ready = wait_for_ready(base_url, process)
         assert ready["checks"]["database"]["status"] == "ok"
         assert ready["checks"]["blob_storage"]["status"] == "ok"
+        assert ready["checks"]["matching_model"]["status"] == "ok", ready["checks"]
+        assert _newcomer_sees_the_xgboost_model(base_url) == "xgboost"
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
             cur.execute("SELECT role, count(*) FROM users GROUP BY role ORDER BY role")
             assert cur.fetchall() == [("caregiver", 5), ("guardian", 1)]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) in (0, 143)
         output = log_path.read_text()
-        for step in ("migrating to head", "seeding demo data", "serving on"):
+        for step in ("migrating to head", "seeding demo data", "matching model", "serving on"):
             assert step in output
         if not azurite_was_running:
             assert not port_answers("127.0.0.1", BLOB_PORT), "Azurite was left running"

@@ -54,6 +54,7 @@ def test_ready_reports_every_dependency(app_server):
         "key_vault",
         "matching_model",
         "openai",
+        "backups",  # an addition to API.md's list: the age of the newest backups
     }
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["blob_storage"]["status"] == "ok"

@@ -1,0 +1,115 @@
+"""Matching: ranked caregivers for a request, the results, offers and the lifecycle; and the
+timer that picks up a newly published matching model."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from models.common import Page
+from models.matching import (
+    Match,
+    MatchingRequestIn,
+    MatchingResponse,
+    MatchingResultsQuery,
+    MatchTransition,
+    OfferList,
+)
+from models.vocabularies import Role
+from shared.db import get_database
+from shared.http import Api, ApiRequest
+from shared.matching import service
+from shared.observability import get_logger
+
+log = get_logger("timers")
+api = Api(tag="matching")
+bp = api.blueprint
+
+
+@api.route(
+    "POST",
+    "api/patients/{patient_id:int}/matching-requests",
+    name="matching_create_request",
+    body=MatchingRequestIn,
+    response=MatchingResponse,
+    status=201,
+    errors=(403, 404, 422, 503),
+)
+def create_request(request: ApiRequest) -> MatchingResponse:
+    """Rank caregivers for the patient (hard filters, then the model) and store the top_k."""
+    return service.create_request(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "GET",
+    "api/patients/{patient_id:int}/matching-results",
+    name="matching_list_results",
+    query=MatchingResultsQuery,
+    response=Page[Match],
+    errors=(403, 404),
+)
+def list_results(request: ApiRequest) -> dict:
+    """The patient's matching results, optionally of one status."""
+    query: MatchingResultsQuery = request.query
+    return service.list_results(
+        get_database(),
+        request.actor,
+        request.path_params["patient_id"],
+        status=str(query.status) if query.status else None,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+def _transition_route(action: str, who: str) -> None:
+    def handler(request: ApiRequest) -> MatchTransition:
+        return service.transition(
+            get_database(), request.actor, request.path_params["matching_id"], action
+        )
+
+    handler.__doc__ = f"{action.capitalize()} a matching ({who})."
+    api.route(
+        "POST",
+        f"api/matching-results/{{matching_id:int}}/{action}",
+        name=f"matching_{action}",
+        response=MatchTransition,
+        errors=(403, 404, 409),
+    )(handler)
+
+
+for _action, _who in (
+    ("select", "the patient's guardian"),
+    ("accept", "the matching's caregiver"),
+    ("decline", "the matching's caregiver"),
+    ("complete", "the patient's guardian"),
+    ("cancel", "either party"),
+):
+    _transition_route(_action, _who)
+
+
+@api.route(
+    "GET",
+    "api/caregivers/me/offers",
+    name="matching_offers",
+    response=OfferList,
+    roles=(Role.CAREGIVER,),
+)
+def offers(request: ApiRequest) -> OfferList:
+    """Selected matchings waiting for the signed-in caregiver's answer."""
+    return service.offers(get_database(), request.actor)
+
+
+@bp.function_name(name="model_refresh")
+@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
+def model_refresh(timer: func.TimerRequest) -> None:
+    """Every 10 minutes: pick up a newly published matching model (the previous one keeps
+    serving on any failure)."""
+    from shared.config import get_settings
+    from shared.matching.model_registry import refresh_model
+    from shared.observability import bind_context, clear_context, configure_logging
+
+    configure_logging(get_settings())
+    clear_context()
+    bind_context(function="model_refresh", past_due=bool(timer.past_due))
+    log.info("model_refresh_completed", **refresh_model())

@@ -1,0 +1,113 @@
+"""From the hard filters' survivors to the top_k: features, the serving model, reasons.
+
+Kept apart from the service so the benchmark's floor (the same candidate query plus the model's
+`inplace_predict`) and the service share exactly the same steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shared.matching import repository
+from shared.matching.explain import reasons as explain_reasons
+from shared.matching.features import build_features
+from shared.matching.model_registry import get_active_model
+from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
+
+
+@dataclass(frozen=True)
+class Choice:
+    caregiver_id: int
+    score: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    model_kind: str
+    model_version: str
+    top: list[Choice]
+
+
+def rank_candidates(
+    cur: Any, patient_row: dict[str, Any], body: Any, survivor_ids: Sequence[int]
+) -> Ranked:
+    """Score every survivor with the serving model; the best `body.top_k`, best first."""
+    model = get_active_model()
+    if not survivor_ids:
+        return Ranked(model.kind, model.version, [])
+    patient = patient_profile(patient_row)
+    request = request_profile(body)
+    candidates = candidates_from_rows(repository.candidate_rows(cur, survivor_ids))
+    features = build_features(
+        patient, request, candidates, platform_mean_rating=repository.platform_mean_rating(cur)
+    )
+    scored = model.scorer.score(features, top_k=body.top_k)
+    top = top_indices(scored.scores, candidates.caregiver_id, body.top_k)
+    return Ranked(
+        model.kind,
+        model.version,
+        [
+            Choice(
+                caregiver_id=int(candidates.caregiver_id[i]),
+                score=round(float(scored.scores[i]), 2),
+                reasons=explain_reasons(
+                    patient, request, candidates, features, scored.contributions, int(i)
+                ),
+            )
+            for i in top
+        ],
+    )
+
+
+def top_indices(scores: np.ndarray, ids: np.ndarray, k: int) -> list[int]:
+    """Indices of the k best scores, best first; ties go to the lower caregiver id."""
+    order = np.lexsort((ids, -np.asarray(scores, dtype=float)))
+    return [int(i) for i in order[:k]]
+
+
+def patient_profile(row: dict[str, Any]) -> PatientProfile:
+    personality = row.get("personality")
+    return PatientProfile(
+        personality=tuple(float(v) for v in personality) if personality else None,
+        conditions=frozenset(row.get("conditions") or ()),
+        care_level=row["care_level"],
+        mobility_status=row["mobility_status"],
+        region_code=row["region_code"],
+    )
+
+
+def request_profile(body: Any) -> RequestProfile:
+    return RequestProfile(
+        care_type=str(body.care_type),
+        days=tuple(str(d) for d in body.days),
+        time_slots=tuple((s.start, s.end) for s in body.time_slots),
+        max_hourly_rate=body.max_hourly_rate,
+        required_specialties=frozenset(str(s) for s in body.required_specialties),
+        min_experience_years=body.min_experience_years,
+    )
+
+
+def candidates_from_rows(rows: Sequence[dict[str, Any]]) -> Candidates:
+    """Columnar candidates from the repository's rows (the survivors covered every slot)."""
+    n = len(rows)
+    personality = np.full((n, 4), np.nan)
+    for i, row in enumerate(rows):
+        if row["personality"]:
+            personality[i] = row["personality"]
+    return Candidates(
+        caregiver_id=np.array([r["caregiver_id"] for r in rows], dtype=np.int64),
+        personality=personality,
+        specialties=[frozenset(r["specialties"]) for r in rows],
+        service_region=[r["service_region"] for r in rows],
+        experience_years=np.array([r["experience_years"] for r in rows], dtype=float),
+        avg_rating=np.array([r["avg_rating"] for r in rows], dtype=float),
+        total_reviews=np.array([r["total_reviews"] for r in rows], dtype=float),
+        hourly_rate=np.array([r["hourly_rate"] for r in rows], dtype=float),
+        covered_fraction=np.ones(n),
+        completed_matchings=np.array([r["completed_matchings"] for r in rows], dtype=float),
+    )

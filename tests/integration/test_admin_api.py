@@ -1,0 +1,62 @@
+"""Operator endpoints on the served app: backups on demand and their list, the serving model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.factories import PARTY_NAMES, Parties
+
+pytestmark = pytest.mark.integration
+
+ADMIN_ONLY = dict.fromkeys(PARTY_NAMES, 403) | {"anonymous": 401, "admin": 200}
+ROUTES = [
+    ("GET", "api/admin/backups"),
+    ("GET", "api/admin/model"),
+    ("POST", "api/admin/model/reload"),
+    ("GET", "api/admin/audit-events"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("who", PARTY_NAMES)
+def test_only_admins_reach_the_operator_endpoints(app_server, parties: Parties, method, path, who):
+    response = app_server.request(method, path, headers=parties.headers(who))
+    assert response.status_code == ADMIN_ONLY[who], response.text
+
+
+@pytest.mark.parametrize("who", [w for w in PARTY_NAMES if w != "admin"])
+def test_only_admins_start_backups(app_server, parties: Parties, who):
+    response = app_server.request("POST", "api/admin/backups", headers=parties.headers(who))
+    assert response.status_code == (401 if who == "anonymous" else 403)
+
+
+def test_a_backup_started_on_demand_is_listed_with_its_outcome(app_server, parties: Parties):
+    started = app_server.request("POST", "api/admin/backups", headers=parties.admin.headers)
+    assert started.status_code == 202, started.text
+    backup_id = started.json()["backup_id"]
+    assert started.json()["kind"] == "full"
+
+    deadline = time.monotonic() + 60
+    while True:
+        listed = app_server.get("api/admin/backups", headers=parties.admin.headers).json()
+        run = next(item for item in listed["items"] if item["backup_id"] == backup_id)
+        if run["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert run["status"] == "succeeded", run
+    assert run["bytes"] > 0
+    assert run["rows"] > 0
+    assert run["duration_s"] >= 0
+    assert run["requested_by"] == f"admin:{parties.admin.user_id}"
+    assert listed["overview"]["latest_full_id"] is not None
+
+
+def test_the_model_report_says_what_serves(app_server, parties: Parties):
+    status = app_server.get("api/admin/model", headers=parties.admin.headers).json()
+    assert status["kind"] in ("xgboost", "rules")
+    assert status["version"]
+    reloaded = app_server.request("POST", "api/admin/model/reload", headers=parties.admin.headers)
+    assert reloaded.status_code == 200
+    assert reloaded.json()["kind"] == status["kind"]
