@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BeforeValidator,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 
 from models.common import ApiModel, PageQuery, ResponseModel
+from models.dates import korea_today
 from models.vocabularies import CareLogCategory, LabeledEnum
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -53,21 +53,6 @@ class ReportType(LabeledEnum):
 
 #: The longest period (days, both ends included) each report type may cover.
 REPORT_MAX_DAYS: dict[ReportType, int] = {ReportType.WEEKLY: 7, ReportType.MONTHLY: 31}
-
-
-def _korea_zone() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Seoul")
-    except ZoneInfoNotFoundError:  # no tz database on the host: Korea is UTC+9 without DST
-        return timezone(timedelta(hours=9), "KST")
-
-
-KOREA = _korea_zone()
-
-
-def korea_today(now: datetime | None = None) -> date:
-    """Today's date in Korea, where the care happens (schedule dates are Korea dates)."""
-    return (now or datetime.now(UTC)).astimezone(KOREA).date()
 
 
 def parse_iso_date(value: Any) -> date:

@@ -12,9 +12,8 @@ refused for that field. Only columns that may be NULL (height, weight) accept `n
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from models.common import ApiModel, PageQuery, ResponseModel
+from models.dates import korea_today
 from models.vocabularies import (
     REGION_CODE_PATTERN,
     Allergen,
@@ -36,29 +36,9 @@ from models.vocabularies import (
     MobilityStatus,
 )
 
-
-def _korea_zone() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Seoul")
-    except ZoneInfoNotFoundError:  # no tz database on the host: Korea is UTC+9 without DST
-        return timezone(timedelta(hours=9), "KST")
-
-
-KOREA = _korea_zone()
 _REGION_CODE = re.compile(REGION_CODE_PATTERN)
 #: The database's CHECK: `birth_date > DATE '1900-01-01'`.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-
-
-def korea_today(now: datetime | None = None) -> date:
-    """Today's date in Korea, where the patients live (ages and "in the past" use it)."""
-    return (now or datetime.now(UTC)).astimezone(KOREA).date()
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Full years lived on `today` (만 나이); a 29 February birthday counts from 1 March."""
-    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
-    return today.year - birth_date.year - int(before_birthday)
 
 
 def _check_birth_date(value: date) -> date:

@@ -22,13 +22,13 @@ from models.dashboard import (
     GuardianPatientPanel,
     TodaySchedule,
 )
+from models.dates import korea_today
 from models.vocabularies import Role
 from shared import audit
 from shared.audit import AuditAction
 from shared.auth import users_repository
 from shared.auth.authorization import require_role
 from shared.auth.principal import Actor
-from shared.clock import korea_today
 from shared.dashboard import repository
 from shared.db import Database
 from shared.errors import NotFoundError

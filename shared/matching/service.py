@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg2.errors
 
+from models.dates import age_on, korea_today
 from models.matching import (
     MatchingRequestIn,
     MatchingResponse,
@@ -27,7 +28,6 @@ from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, authorize_patient, require_role
 from shared.auth.principal import Actor
 from shared.caregivers.repository import caregiver_cards, caregiver_id_for_user
-from shared.clock import age_on, korea_today
 from shared.db import Database
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.matching import filters, repository

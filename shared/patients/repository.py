@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from models.patients import age_on, korea_today
+from models.dates import age_on, korea_today
 from models.vocabularies import Allergen, CareLevel, Condition, DietType, MobilityStatus
 
 #: Patient columns a guardian writes (POST and PATCH); nothing else may be set through here.

@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import pytest
 
+from models.dates import korea_today
 from models.matching import FILTER_ORDER
-from shared.clock import korea_today
 from tests.factories import (
     PARTY_NAMES,
     Parties,

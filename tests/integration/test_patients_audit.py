@@ -14,7 +14,7 @@ from datetime import date
 import psycopg2
 import pytest
 
-from models.patients import age_on
+from models.dates import age_on
 from shared.db import get_database
 from shared.patients import repository
 from tests.factories import Parties, cursor, make_guardian, make_patient, set_patient_profile
