@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from models.dates import korea_today
 from models.vocabularies import Role
 from shared.auth.principal import Actor, Principal
-from shared.clock import korea_today
 from shared.dashboard.service import get_dashboard
 from shared.db import get_database
 from shared.errors import ForbiddenError
