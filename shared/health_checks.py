@@ -47,12 +47,11 @@ def check_matching_model() -> CheckOutcome:
 
 @readiness_check("openai")
 def check_openai() -> CheckOutcome:
-    settings = get_settings()
-    if not settings.enable_ai_care_plan:
-        return CheckOutcome("disabled", "ENABLE_AI_CARE_PLAN is false; templates serve")
-    if not settings.azure_openai_endpoint:
-        return CheckOutcome("disabled", "AZURE_OPENAI_ENDPOINT is not set; templates serve")
-    return CheckOutcome("ok", f"deployment {settings.azure_openai_deployment}")
+    """Configuration and the outcome of recent calls; never calls the model."""
+    from shared.ai.client import health
+
+    status, detail = health(get_settings())
+    return CheckOutcome(status, detail)
 
 
 @readiness_check("backups", optional=True)

@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.app_server",
     "tests.fixtures.parties",
     "tests.fixtures.backup",
+    "tests.fixtures.azure_openai",
 ]
 
 # Before anything imports shared.config: tests set every setting they depend on themselves.

@@ -47,6 +47,7 @@ from models.care import (
 from models.common import Page
 from models.vocabularies import Role
 from shared import audit
+from shared.ai import report_summary
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, authorize_patient, require_role
 from shared.auth.principal import Actor
@@ -275,33 +276,41 @@ def _rejected(exc: psycopg2.errors.CheckViolation) -> ValidationFailedError:
 def create_care_report(
     db: Database, actor: Actor, patient_id: int, body: CareReportCreate
 ) -> CareReport:
-    """Completion rates and vitals of the period, computed in SQL, with a template text."""
-    with db.transaction() as cur:
+    """Completion rates and vitals of the period, computed in SQL, with an AI-written text
+    (checked; the template text when AI is off or fails: shared.ai.report_summary).
+
+    The text is written between two transactions: the AI call may take two timeouts and must
+    not hold a database connection meanwhile; the second transaction authorises again."""
+    with db.transaction(readonly=True) as cur:
         authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
         counts = repo.completion_counts(cur, patient_id, body.start_date, body.end_date)
-        by_category = {r["category"]: _num(r["rate"]) for r in counts if r["category"]}
-        overall = next((_num(r["rate"]) for r in counts if r["category"] is None), None)
-        vitals = {
-            r["key"]: {
-                "min": _num(r["min"]),
-                "avg": _num(r["avg"]),
-                "max": _num(r["max"]),
-                "count": r["count"],
-            }
-            for r in repo.vital_stats(cur, patient_id, body.start_date, body.end_date)
+        vital_rows = repo.vital_stats(cur, patient_id, body.start_date, body.end_date)
+    by_category = {r["category"]: _num(r["rate"]) for r in counts if r["category"]}
+    overall = next((_num(r["rate"]) for r in counts if r["category"] is None), None)
+    vitals = {
+        r["key"]: {
+            "min": _num(r["min"]),
+            "avg": _num(r["avg"]),
+            "max": _num(r["max"]),
+            "count": r["count"],
         }
-        vitals = {key: vitals[key] for key in repo.VITAL_KEYS if key in vitals}
-        figures = report_text.ReportFigures(
-            report_type=str(body.report_type),
-            start_date=body.start_date,
-            end_date=body.end_date,
-            medication_rate=by_category.get("medication"),
-            meal_rate=by_category.get("meal"),
-            overall_rate=overall,
-            by_category=by_category,
-            vitals=vitals,
-        )
-        text = report_text.render(figures)
+        for r in vital_rows
+    }
+    vitals = {key: vitals[key] for key in repo.VITAL_KEYS if key in vitals}
+    figures = report_text.ReportFigures(
+        report_type=str(body.report_type),
+        start_date=body.start_date,
+        end_date=body.end_date,
+        medication_rate=by_category.get("medication"),
+        meal_rate=by_category.get("meal"),
+        overall_rate=overall,
+        by_category=by_category,
+        vitals=vitals,
+    )
+    written = report_summary.write(figures)
+    text = written.text
+    with db.transaction() as cur:
+        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
         row = repo.insert_report(
             cur,
             {
@@ -319,6 +328,13 @@ def create_care_report(
                 "source": text.source,
                 "created_by": actor.user_id,
             },
+        )
+        report_summary.record(
+            cur,
+            written,
+            patient_id=patient_id,
+            requested_by=actor.user_id,
+            report_id=row["report_id"],
         )
         audit.record(
             cur,

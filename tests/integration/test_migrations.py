@@ -49,6 +49,8 @@ EXPECTED_TABLES = {
     "ops_row_changes",
     # 0003: the CSV import's source-id lookup.
     "import_source_ids",
+    # 0004: AI generations, for review.
+    "ai_generations",
 }
 
 OUR_FUNCTIONS = {

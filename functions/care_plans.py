@@ -1,0 +1,63 @@
+"""Care plans: AI (or template) drafts of up to seven days, listed and confirmed."""
+
+from __future__ import annotations
+
+from models.care_plans import CarePlan, CarePlanCreate, CarePlanQuery
+from models.common import Page
+from models.vocabularies import Role
+from shared.care_plans import service
+from shared.db import get_database
+from shared.http import Api, ApiRequest
+
+api = Api(tag="care-plans")
+bp = api.blueprint
+
+#: Only a guardian plans care (MANAGE); others get 403 before their input is read.
+GUARDIAN_ONLY = (Role.GUARDIAN,)
+
+
+@api.route(
+    "POST",
+    "api/patients/{patient_id:int}/care-plans",
+    name="care_plans_create",
+    roles=GUARDIAN_ONLY,
+    body=CarePlanCreate,
+    response=CarePlan,
+    status=201,
+    errors=(403, 404),
+)
+def create_care_plan(request: ApiRequest) -> CarePlan:
+    """Draft a care plan of 1..7 days (AI, or templates): one draft schedule a day."""
+    return service.create_care_plan(
+        get_database(), request.actor, request.path_params["patient_id"], request.body
+    )
+
+
+@api.route(
+    "GET",
+    "api/patients/{patient_id:int}/care-plans",
+    name="care_plans_list",
+    query=CarePlanQuery,
+    response=Page[CarePlan],
+    errors=(403, 404),
+)
+def list_care_plans(request: ApiRequest) -> Page[CarePlan]:
+    """The patient's care plans, newest first, with their days and activities."""
+    return service.list_care_plans(
+        get_database(), request.actor, request.path_params["patient_id"], request.query
+    )
+
+
+@api.route(
+    "POST",
+    "api/care-plans/{care_plan_id:int}/confirm",
+    name="care_plans_confirm",
+    roles=GUARDIAN_ONLY,
+    response=CarePlan,
+    errors=(403, 404, 409),
+)
+def confirm_care_plan(request: ApiRequest) -> CarePlan:
+    """Confirm a draft plan: its days become scheduled (409 if a day already has one)."""
+    return service.confirm_care_plan(
+        get_database(), request.actor, request.path_params["care_plan_id"]
+    )

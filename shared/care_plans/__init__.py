@@ -1,0 +1,1 @@
+"""Care plans: AI or template drafts of up to seven days of schedules and care logs."""

@@ -1,0 +1,149 @@
+"""The personality test (API.md "Personality test").
+
+Who takes it: a guardian about its own patient (`subject: patient`, MANAGE on that patient), or
+a caregiver about themselves (`subject: self`, with a caregiver profile; 409 without one). A
+guardian has no personality profile of its own, so `self` is 403 for guardians; a caregiver
+may not test a patient (403, as for every MANAGE action); operators take no test (403).
+
+The scores come from the fixed rubric only (shared.ai.templates.personality.score) and are
+stored on the subject with source `test`; AI writes the analysis text, with a rules text as
+its fallback. As elsewhere, the AI call runs between two transactions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from models.personality_tests import (
+    PersonalityTestIn,
+    PersonalityTestResult,
+    Question,
+    QuestionSet,
+    QuestionsQuery,
+)
+from models.vocabularies import Role
+from shared import audit
+from shared.ai import generations
+from shared.ai import personality as ai_personality
+from shared.ai.prompts import age_band
+from shared.ai.templates import personality as rubric
+from shared.audit import AuditAction
+from shared.auth.authorization import PatientAction, authorize_patient, require_role
+from shared.auth.principal import Actor
+from shared.caregivers import repository as caregivers_repo
+from shared.db import Database
+from shared.errors import ConflictError, ForbiddenError, NotFoundError
+from shared.patients import repository as patients_repo
+
+NO_CAREGIVER_PROFILE = (
+    "You have no caregiver profile yet: create it first (PUT /api/caregivers/me), then take"
+    " the test."
+)
+
+
+def questions(query: QuestionsQuery) -> QuestionSet:
+    """The current question set, worded for the subject."""
+    options = rubric.options()
+    return QuestionSet(
+        version=rubric.VERSION,
+        subject=query.subject,
+        questions=[
+            Question(id=q.id, text=q.text(query.subject), options=options) for q in rubric.QUESTIONS
+        ],
+    )
+
+
+def take_test(db: Database, actor: Actor, body: PersonalityTestIn) -> PersonalityTestResult:
+    principal = actor.principal
+    scores = rubric.score(body.answer_values())
+    if body.subject == "self":
+        if principal.role == Role.GUARDIAN:
+            raise ForbiddenError(
+                "Only a caregiver takes the test for themselves; a guardian takes it for a"
+                " patient (subject: patient)."
+            )
+        require_role(principal, Role.CAREGIVER)
+        with db.transaction(readonly=True) as cur:
+            if caregivers_repo.caregiver_id_for_user(cur, principal.user_id) is None:
+                raise ConflictError(NO_CAREGIVER_PROFILE)
+        written = ai_personality.write("self", scores)
+        return _store_self(db, actor, scores, written)
+    patient_id = body.patient_id
+    with db.transaction(readonly=True) as cur:
+        authorize_patient(cur, principal, patient_id, PatientAction.MANAGE)
+        patient = patients_repo.get_patient(cur, patient_id)
+    if patient is None:
+        raise NotFoundError("No such patient, or it is not in your care.")
+    written = ai_personality.write("patient", scores, age_band=age_band(patient["age"]))
+    return _store_patient(db, actor, patient_id, scores, written)
+
+
+def _store_self(
+    db: Database, actor: Actor, scores: dict[str, int], written: ai_personality.WrittenAnalysis
+) -> PersonalityTestResult:
+    with db.transaction() as cur:
+        caregiver_id = caregivers_repo.caregiver_id_for_user(cur, actor.user_id, for_update=True)
+        if caregiver_id is None:
+            raise ConflictError(NO_CAREGIVER_PROFILE)
+        row = caregivers_repo.upsert_personality(cur, caregiver_id, scores, source="test")
+        generations.insert(
+            cur,
+            written.generation,
+            patient_id=None,
+            requested_by=actor.user_id,
+            resource_type="caregiver_personality",
+            resource_ids=[caregiver_id],
+        )
+    return _result("self", None, caregiver_id, scores, written, row["updated_at"])
+
+
+def _store_patient(
+    db: Database,
+    actor: Actor,
+    patient_id: int,
+    scores: dict[str, int],
+    written: ai_personality.WrittenAnalysis,
+) -> PersonalityTestResult:
+    with db.transaction() as cur:
+        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
+        if not patients_repo.touch_patient(cur, patient_id):
+            raise NotFoundError("No such patient, or it is not in your care.")
+        row, created = patients_repo.upsert_personality(cur, patient_id, scores, source="test")
+        generations.insert(
+            cur,
+            written.generation,
+            patient_id=patient_id,
+            requested_by=actor.user_id,
+            resource_type="patient_personality",
+            resource_ids=[patient_id],
+        )
+        audit.record(
+            cur,
+            actor,
+            AuditAction.CREATE if created else AuditAction.UPDATE,
+            patient_id=patient_id,
+            resource_type="personality",
+            resource_id=patient_id,
+            detail={"source": "test", "version": rubric.VERSION, "analysis": written.source},
+        )
+    return _result("patient", patient_id, None, scores, written, row["updated_at"])
+
+
+def _result(
+    subject: str,
+    patient_id: int | None,
+    caregiver_id: int | None,
+    scores: dict[str, int],
+    written: ai_personality.WrittenAnalysis,
+    at: datetime | None,
+) -> PersonalityTestResult:
+    return PersonalityTestResult(
+        subject=subject,
+        patient_id=patient_id,
+        caregiver_id=caregiver_id,
+        version=rubric.VERSION,
+        scores=scores,
+        analysis=written.text,
+        source=written.source,
+        created_at=at or datetime.now(UTC),
+    )
