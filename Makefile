@@ -44,6 +44,7 @@ format: deps ## apply ruff's formatting and safe fixes
 bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/import_time.py
 	$(PY) benchmarks/model_quality.py
+	$(PY) benchmarks/matching_latency.py
 	$(PY) benchmarks/import_csv.py
 	$(PY) benchmarks/backup_restore.py
 

@@ -47,7 +47,7 @@ WHERE m.status = 'active'
 
 _CLASSIFY = """
 WITH req_pairs AS (
-    SELECT d.day, s.start_t, s.end_t
+    SELECT DISTINCT d.day, s.start_t, s.end_t
     FROM unnest(%(days)s::text[]) AS d(day)
     CROSS JOIN LATERAL (
         SELECT (x ->> 'start')::time AS start_t, (x ->> 'end')::time AS end_t
@@ -55,11 +55,16 @@ WITH req_pairs AS (
     ) s
 ),
 covered AS (
-    SELECT a.caregiver_id, count(DISTINCT (r.day, r.start_t)) AS pairs
+    -- Per requested (day, slot): the caregivers with one slot covering it, read through the
+    -- (day, start_time, end_time) index; a caregiver passes when it covers every pair.
+    SELECT hit.caregiver_id, count(*) AS pairs
     FROM req_pairs r
-    JOIN caregiver_availability a
-      ON a.day = r.day AND a.start_time <= r.start_t AND a.end_time >= r.end_t
-    GROUP BY a.caregiver_id
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT a.caregiver_id
+        FROM caregiver_availability a
+        WHERE a.day = r.day AND a.start_time <= r.start_t AND a.end_time >= r.end_t
+    ) hit
+    GROUP BY hit.caregiver_id
 ),
 certified AS (
     SELECT DISTINCT caregiver_id FROM caregiver_certifications WHERE code = ANY(%(certs)s)

@@ -42,7 +42,7 @@ def rank_candidates(
         return Ranked(model.kind, model.version, [])
     patient = patient_profile(patient_row)
     request = request_profile(body)
-    candidates = candidates_from_rows(repository.candidate_rows(cur, survivor_ids))
+    candidates = candidates_from_columns(repository.candidate_columns(cur, survivor_ids))
     features = build_features(
         patient, request, candidates, platform_mean_rating=repository.platform_mean_rating(cur)
     )
@@ -92,22 +92,25 @@ def request_profile(body: Any) -> RequestProfile:
     )
 
 
-def candidates_from_rows(rows: Sequence[dict[str, Any]]) -> Candidates:
-    """Columnar candidates from the repository's rows (the survivors covered every slot)."""
-    n = len(rows)
-    personality = np.full((n, 4), np.nan)
-    for i, row in enumerate(rows):
-        if row["personality"]:
-            personality[i] = row["personality"]
+def candidates_from_columns(columns: dict[str, list[Any]]) -> Candidates:
+    """Columnar candidates from the repository's arrays (the survivors covered every slot)."""
+    n = len(columns["caregiver_id"])
+    axes = [columns[axis] for axis in ("empathy", "activity", "patience", "independence")]
+    personality = np.array(
+        [[np.nan if v is None else v for v in axis] for axis in axes], dtype=float
+    ).T.reshape(n, 4)
     return Candidates(
-        caregiver_id=np.array([r["caregiver_id"] for r in rows], dtype=np.int64),
+        caregiver_id=np.array(columns["caregiver_id"], dtype=np.int64),
         personality=personality,
-        specialties=[frozenset(r["specialties"]) for r in rows],
-        service_region=[r["service_region"] for r in rows],
-        experience_years=np.array([r["experience_years"] for r in rows], dtype=float),
-        avg_rating=np.array([r["avg_rating"] for r in rows], dtype=float),
-        total_reviews=np.array([r["total_reviews"] for r in rows], dtype=float),
-        hourly_rate=np.array([r["hourly_rate"] for r in rows], dtype=float),
+        specialties=[
+            frozenset(codes.split(",")) if codes else frozenset()
+            for codes in columns["specialties"]
+        ],
+        service_region=list(columns["service_region"]),
+        experience_years=np.array(columns["experience_years"], dtype=float),
+        avg_rating=np.array(columns["avg_rating"], dtype=float),
+        total_reviews=np.array(columns["total_reviews"], dtype=float),
+        hourly_rate=np.array(columns["hourly_rate"], dtype=float),
         covered_fraction=np.ones(n),
-        completed_matchings=np.array([r["completed_matchings"] for r in rows], dtype=float),
+        completed_matchings=np.array(columns["completed_matchings"], dtype=float),
     )
