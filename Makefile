@@ -46,6 +46,7 @@ bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/model_quality.py
 	$(PY) benchmarks/matching_latency.py
 	$(PY) benchmarks/import_csv.py
+	$(PY) benchmarks/index_usage.py
 	$(PY) benchmarks/backup_restore.py
 
 clean: ## remove the virtualenv, node_modules and local data

@@ -77,7 +77,13 @@ class RunningServer:
         self._stopped = True
         # Close sockets on the server's own loop thread (waitress is not thread-safe here);
         # once its socket map is empty the loop returns and the thread ends.
-        self._server.trigger.pull_trigger(lambda: _close_all(self._socket_map))
+        try:
+            self._server.trigger.pull_trigger(lambda: _close_all(self._socket_map))
+        except OSError:
+            # The trigger's pipe was closed under us (seen once in a long test run, as an fd
+            # number reused after another object's late close). Close from here instead.
+            logger.warning("server trigger unusable; closing the sockets from the caller")
+            _close_all(self._socket_map)
         self._thread.join(timeout)
         self._server.task_dispatcher.shutdown(timeout=timeout)
         self.host.close()
