@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import threading
 import time
 import uuid
@@ -35,7 +34,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.fakes.http import FakeServer
+from tests.fakes.http import FakeServer, azure_error, json_response, server_ssl_context
 from tests.fakes.managed_identity import FakeManagedIdentity
 
 HOST = "127.0.0.1"
@@ -90,7 +89,9 @@ class FakeAzureOpenAI(FakeServer):
     ) -> None:
         self.api_key = api_key
         self.identity = identity
-        self._server = HTTPServer(host=HOST, port=0, ssl_context=_ssl_context(ca), threaded=True)
+        self._server = HTTPServer(
+            host=HOST, port=0, ssl_context=server_ssl_context(ca, HOST), threaded=True
+        )
         self._server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._handle)
         self._lock = threading.Lock()
         self._script: deque[Reply] = deque()
@@ -156,21 +157,21 @@ class FakeAzureOpenAI(FakeServer):
     def _handle(self, request: Request) -> Response:
         match = _PATH.match(request.path)
         if match is None or request.method != "POST":
-            return _error(HTTPStatus.NOT_FOUND, "404", f"Resource not found: {request.path}")
+            return azure_error(HTTPStatus.NOT_FOUND, "404", f"Resource not found: {request.path}")
         if not self._authenticated(request):
             with self._lock:
                 self._refused += 1
-            return _error(
+            return azure_error(
                 HTTPStatus.UNAUTHORIZED,
                 "401",
                 "Access denied due to invalid subscription key or wrong API endpoint.",
             )
         if not request.args.get("api-version"):
-            return _error(HTTPStatus.NOT_FOUND, "404", "Resource not found")
+            return azure_error(HTTPStatus.NOT_FOUND, "404", "Resource not found")
         try:
             body = json.loads(request.get_data(as_text=True) or "{}")
         except json.JSONDecodeError:
-            return _error(HTTPStatus.BAD_REQUEST, "invalid_json", "The body is not JSON.")
+            return azure_error(HTTPStatus.BAD_REQUEST, "invalid_json", "The body is not JSON.")
         recorded = RecordedRequest(
             deployment=match["deployment"],
             api_version=request.args.get("api-version"),
@@ -195,7 +196,7 @@ class FakeAzureOpenAI(FakeServer):
 
     def _answer(self, reply: Reply) -> Response:
         if reply.status == HTTPStatus.TOO_MANY_REQUESTS:
-            response = _error(
+            response = azure_error(
                 HTTPStatus.TOO_MANY_REQUESTS,
                 "429",
                 "Requests to the ChatCompletions_Create Operation have exceeded the token rate"
@@ -206,7 +207,7 @@ class FakeAzureOpenAI(FakeServer):
             return response
         if reply.status >= 400:
             code = reply.error_code or str(reply.status)
-            return _error(HTTPStatus(reply.status), code, f"The fake answers {reply.status}.")
+            return azure_error(HTTPStatus(reply.status), code, f"The fake answers {reply.status}.")
         content = reply.content
         if content is not None and not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
@@ -235,7 +236,7 @@ class FakeAzureOpenAI(FakeServer):
                 {"prompt_index": 0, "content_filter_results": _filter_results("stop")}
             ],
         }
-        return _json(HTTPStatus.OK, completion)
+        return json_response(HTTPStatus.OK, completion)
 
 
 def _filter_results(finish_reason: str) -> dict[str, Any]:
@@ -244,19 +245,3 @@ def _filter_results(finish_reason: str) -> dict[str, Any]:
         category: {"filtered": filtered and category == "violence", "severity": "safe"}
         for category in ("hate", "self_harm", "sexual", "violence")
     }
-
-
-def _ssl_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST, "localhost").configure_cert(context)
-    return context
-
-
-def _error(status: HTTPStatus, code: str, message: str) -> Response:
-    return _json(status, {"error": {"code": code, "message": message}})
-
-
-def _json(status: HTTPStatus, body: dict[str, Any]) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
-    )

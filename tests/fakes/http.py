@@ -4,10 +4,15 @@ own handler."""
 
 from __future__ import annotations
 
+import json
+import ssl
+from http import HTTPStatus
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import trustme
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 
 def start_without_nagle(server: HTTPServer) -> None:
@@ -23,6 +28,24 @@ def start_without_nagle(server: HTTPServer) -> None:
     server.server.RequestHandlerClass = type(
         "NoDelayRequestHandler", (handler,), {"disable_nagle_algorithm": True}
     )
+
+
+def server_ssl_context(ca: trustme.CA, host: str) -> ssl.SSLContext:
+    """A TLS context with a certificate for `host` (and localhost) issued by the test CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host, "localhost").configure_cert(context)
+    return context
+
+
+def json_response(status: HTTPStatus, body: dict[str, Any]) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+
+
+def azure_error(status: HTTPStatus, code: str, message: str) -> Response:
+    """An error as Azure's data-plane services shape it: {"error": {"code", "message"}}."""
+    return json_response(status, {"error": {"code": code, "message": message}})
 
 
 class FakeServer:

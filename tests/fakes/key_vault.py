@@ -19,9 +19,7 @@ Vault checking a token's audience, so a forged or misdirected token is refused.
 
 from __future__ import annotations
 
-import json
 import re
-import ssl
 import threading
 import time
 import uuid
@@ -33,7 +31,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.fakes.http import FakeServer
+from tests.fakes.http import FakeServer, azure_error, json_response, server_ssl_context
 from tests.fakes.managed_identity import FakeManagedIdentity
 
 HOST = "127.0.0.1"
@@ -63,7 +61,7 @@ class FakeKeyVault(FakeServer):
     ) -> None:
         self.identity = identity
         self.tenant_id = tenant_id
-        ssl_context = _server_ssl_context(ca)
+        ssl_context = server_ssl_context(ca, HOST)
         self._server = HTTPServer(host=HOST, port=0, ssl_context=ssl_context, threaded=True)
         self._server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._handle)
         self._versions: dict[str, list[SecretVersion]] = {}
@@ -118,12 +116,12 @@ class FakeKeyVault(FakeServer):
         if refusal is not None:
             return refusal
         if not request.args.get("api-version"):
-            return _error(HTTPStatus.BAD_REQUEST, "BadParameter", "api-version is required")
+            return azure_error(HTTPStatus.BAD_REQUEST, "BadParameter", "api-version is required")
         match = _SECRET_PATH.match(request.path)
         if match is None:
-            return _error(HTTPStatus.NOT_FOUND, "NotFound", f"No such route: {request.path}")
+            return azure_error(HTTPStatus.NOT_FOUND, "NotFound", f"No such route: {request.path}")
         if request.method != "GET":
-            return _error(
+            return azure_error(
                 HTTPStatus.METHOD_NOT_ALLOWED, "BadParameter", "This fake only serves GET"
             )
         return self._get_secret(match["name"], match["version"] or "")
@@ -137,7 +135,7 @@ class FakeKeyVault(FakeServer):
         return None
 
     def _unauthorized(self, message: str) -> Response:
-        response = _error(HTTPStatus.UNAUTHORIZED, "Unauthorized", message)
+        response = azure_error(HTTPStatus.UNAUTHORIZED, "Unauthorized", message)
         response.headers["WWW-Authenticate"] = self.challenge
         return response
 
@@ -147,12 +145,12 @@ class FakeKeyVault(FakeServer):
             found = _pick_version(self._versions.get(name, []), version)
         if found is None:
             label = f"{name}/{version}" if version else name
-            return _error(
+            return azure_error(
                 HTTPStatus.NOT_FOUND,
                 "SecretNotFound",
                 f"A secret with (name/id) {label} was not found in this key vault.",
             )
-        return _json(HTTPStatus.OK, self._bundle(name, found))
+        return json_response(HTTPStatus.OK, self._bundle(name, found))
 
     def _bundle(self, name: str, secret: SecretVersion) -> dict[str, Any]:
         return {
@@ -174,17 +172,3 @@ def _pick_version(versions: list[SecretVersion], version: str) -> SecretVersion 
     if not version:
         return versions[-1] if versions else None
     return next((v for v in versions if v.version == version), None)
-
-
-def _server_ssl_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(HOST, "localhost").configure_cert(context)
-    return context
-
-
-def _error(status: HTTPStatus, code: str, message: str) -> Response:
-    return _json(status, {"error": {"code": code, "message": message}})
-
-
-def _json(status: HTTPStatus, body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.factories import PASSWORD, cursor, make_user, unique_email
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -30,14 +31,6 @@ def users_with_email(database_url: str, email: str) -> int:
     with cursor(database_url) as cur:
         cur.execute("SELECT count(*) AS n FROM users WHERE lower(email) = lower(%s)", (email,))
         return cur.fetchone()["n"]
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 def test_register_creates_the_account_and_signs_it_in(app_server, database_url):

@@ -27,6 +27,7 @@ from tests.factories import (
     make_user,
     set_caregiver_personality,
 )
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +111,6 @@ def caregiver_rows(database_url: str, user_id: int) -> dict[str, Any]:
             )
             state[table] = cur.fetchall()
         return state
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 def assert_422_at(response: requests.Response, loc: list[Any]) -> None:

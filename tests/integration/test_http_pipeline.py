@@ -20,6 +20,7 @@ from models.common import ApiModel, Page, PageQuery, ResponseModel
 from shared.errors import ConflictError, NotFoundError, RateLimitedError
 from shared.http import Api, ApiRequest, ApiResponse, RouteRegistry
 from shared.http.fallback import unmatched_route_handler
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -122,19 +123,6 @@ def development_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def url(server: RunningServer, path: str) -> str:
     return f"{server.base_url}/{path}"
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code)
-    assert body["title"]
-    assert body["detail"]
-    assert body["request_id"] == response.headers["X-Request-ID"]
-    return body
 
 
 def test_valid_body_is_parsed_and_the_response_has_the_declared_status(server):

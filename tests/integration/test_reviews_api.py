@@ -20,6 +20,7 @@ from tests.factories import (
     make_matching,
     make_patient,
 )
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -83,14 +84,6 @@ def review_events(database_url: str, patient_id: int) -> list[dict]:
             (patient_id,),
         )
         return cur.fetchall()
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 # -- POST /api/matching-results/{matching_id}/reviews ---------------------------------------------

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from openapi_spec_validator import validate
+
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -24,14 +25,6 @@ def contract_routes() -> list[tuple[str, str]]:
     """(METHOD, /path) of every route in the shared API contract."""
     lines = ROUTES_FILE.read_text(encoding="utf-8").splitlines()
     return [tuple(line.split()) for line in lines if line.strip() and not line.startswith("#")]
-
-
-def assert_problem(response: requests.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
 
 
 def test_health_is_cheap_and_shaped_as_the_contract(app_server):
