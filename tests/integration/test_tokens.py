@@ -90,6 +90,7 @@ def test_alg_none_is_refused(guardian):
         jwt.decode(unsigned, DEVELOPMENT_JWT_SECRET, algorithms=["HS256"])
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_another_algorithm_with_the_right_key_is_refused(guardian):
     token = jwt.encode(_claims(guardian.user_id), DEVELOPMENT_JWT_SECRET, algorithm="HS512")
     _refused(f"Bearer {token}")
