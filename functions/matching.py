@@ -1,9 +1,7 @@
-"""Matching: ranked caregivers for a request, the results, offers and the lifecycle; and the
-timer that picks up a newly published matching model."""
+"""Matching: ranked caregivers for a request, the results, offers and the lifecycle.
+(The `model_refresh` timer lives with the other timers.)"""
 
 from __future__ import annotations
-
-import azure.functions as func
 
 from models.common import Page
 from models.matching import (
@@ -18,9 +16,7 @@ from models.vocabularies import Role
 from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.matching import service
-from shared.observability import get_logger
 
-log = get_logger("timers")
 api = Api(tag="matching")
 bp = api.blueprint
 
@@ -98,18 +94,3 @@ for _action, _who in (
 def offers(request: ApiRequest) -> OfferList:
     """Selected matchings waiting for the signed-in caregiver's answer."""
     return service.offers(get_database(), request.actor)
-
-
-@bp.function_name(name="model_refresh")
-@bp.timer_trigger(arg_name="timer", schedule="0 */10 * * * *", run_on_startup=False)
-def model_refresh(timer: func.TimerRequest) -> None:
-    """Every 10 minutes: pick up a newly published matching model (the previous one keeps
-    serving on any failure)."""
-    from shared.config import get_settings
-    from shared.matching.model_registry import refresh_model
-    from shared.observability import bind_context, clear_context, configure_logging
-
-    configure_logging(get_settings())
-    clear_context()
-    bind_context(function="model_refresh", past_due=bool(timer.past_due))
-    log.info("model_refresh_completed", **refresh_model())

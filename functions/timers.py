@@ -23,6 +23,7 @@ HEALTH_CHECK_SCHEDULE = "0 */5 * * * *"
 # Sunday 19:30 and 20:00 UTC: early Monday morning in Korea, after the nightly backup.
 RESTORE_DRILL_SCHEDULE = "0 30 19 * * 0"
 MAINTENANCE_SCHEDULE = "0 0 20 * * 0"
+MODEL_REFRESH_SCHEDULE = "0 */10 * * * *"
 
 
 def _start(name: str, timer: func.TimerRequest) -> float:
@@ -119,3 +120,14 @@ def db_maintenance(timer: func.TimerRequest) -> None:
     started = _start("db_maintenance", timer)
     report = run_db_maintenance()
     log.info("db_maintenance_finished", **report, duration_ms=_elapsed_ms(started))
+
+
+@bp.function_name(name="model_refresh")
+@bp.timer_trigger(arg_name="timer", schedule=MODEL_REFRESH_SCHEDULE, run_on_startup=False)
+def model_refresh(timer: func.TimerRequest) -> None:
+    """Every 10 minutes: pick up a newly published matching model (the previous one keeps
+    serving on any failure)."""
+    from shared.matching.model_registry import refresh_model
+
+    started = _start("model_refresh", timer)
+    log.info("model_refresh_completed", **refresh_model(), duration_ms=_elapsed_ms(started))

@@ -84,3 +84,17 @@ def test_health_check_logs_an_error_when_the_database_is_down(start_app_server) 
     assert completed["status"] == "unhealthy"
     assert "database" in completed["failing"]
     assert completed["failing"]["database"]["status"] == "down"
+
+
+def test_run_timer_refreshes_the_matching_model(database_url: str, azurite) -> None:
+    """With no model published, the refresh still finishes and reports the rule fallback."""
+    env = service_env(database_url, azurite, XGBOOST_MODEL_PATH="refresh-test/matching")
+    result = run_manage("run-timer", "model_refresh", env=env)
+
+    assert result.returncode == 0, result.stderr
+    [completed] = [
+        e for e in _json_lines(result.stderr) if e.get("event") == "model_refresh_completed"
+    ]
+    assert completed["function"] == "model_refresh"
+    assert completed["kind"] == "rules"
+    assert completed["duration_ms"] >= 0
