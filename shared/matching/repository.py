@@ -246,17 +246,13 @@ def set_status(
 
 
 def offers_for(cur: Any, caregiver_id: int) -> list[dict[str, Any]]:
-    """Selected matchings waiting for the caregiver, with the patient's identity-free summary."""
+    """Selected matchings waiting for the caregiver, with their request's days and slots."""
     cur.execute(
         """
         SELECT m.matching_id, m.request_id, m.patient_id, q.days, q.time_slots, q.start_date,
-               q.end_date, pt.birth_date, pt.gender, pt.care_level, pt.mobility_status,
-               pt.region_code,
-               coalesce((SELECT array_agg(code ORDER BY code) FROM patient_conditions c
-                          WHERE c.patient_id = pt.patient_id), '{}') AS conditions
+               q.end_date
         FROM matching_results m
         JOIN matching_requests q ON q.request_id = m.request_id
-        JOIN patients pt ON pt.patient_id = m.patient_id
         WHERE m.caregiver_id = %s AND m.status = 'selected'
         ORDER BY m.status_changed_at, m.matching_id
         """,

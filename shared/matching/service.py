@@ -7,12 +7,10 @@ features for the survivors (numpy) -> the serving model's scores (XGBoost, or th
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import psycopg2.errors
 
-from models.dates import age_on, korea_today
 from models.matching import (
     MatchingRequestIn,
     MatchingResponse,
@@ -33,6 +31,7 @@ from shared.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.matching import filters, repository
 from shared.matching.lifecycle import TRANSITIONS, describe_refusal
 from shared.observability import get_logger
+from shared.patients.repository import get_patient_summaries
 
 log = get_logger("matching")
 
@@ -188,6 +187,7 @@ def offers(db: Database, actor: Actor) -> OfferList:
     with db.transaction() as cur:
         caregiver_id = caregiver_id_for_user(cur, actor.user_id)
         rows = [] if caregiver_id is None else repository.offers_for(cur, caregiver_id)
+        summaries = get_patient_summaries(cur, [row["patient_id"] for row in rows])
         audit.record_many(
             cur,
             actor,
@@ -204,14 +204,7 @@ def offers(db: Database, actor: Actor) -> OfferList:
                 time_slots=row["time_slots"],
                 start_date=row["start_date"],
                 end_date=row["end_date"],
-                patient=PatientSummary(
-                    age=_age(row["birth_date"]),
-                    gender=row["gender"],
-                    care_level=row["care_level"],
-                    conditions=row["conditions"],
-                    mobility_status=row["mobility_status"],
-                    region_code=row["region_code"],
-                ),
+                patient=_summary(summaries[row["patient_id"]]),
             )
             for row in rows
         ]
@@ -258,5 +251,8 @@ def _filter_input_from_row(row: dict[str, Any]) -> filters.FilterInput:
     )
 
 
-def _age(birth_date: date) -> int:
-    return age_on(birth_date, korea_today())
+def _summary(card: dict[str, Any]) -> PatientSummary:
+    """The patients area's offer card, with condition codes only."""
+    return PatientSummary.model_validate(
+        {**card, "conditions": [c["code"] for c in card["conditions"]]}
+    )

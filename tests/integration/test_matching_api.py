@@ -17,6 +17,8 @@ from models.matching import FILTER_ORDER
 from tests.factories import (
     PARTY_NAMES,
     Parties,
+    add_caregiver_availability,
+    add_caregiver_specialties,
     cursor,
     make_caregiver,
     make_guardian,
@@ -73,15 +75,10 @@ def add_caregivers(cur, count: int, slot: Slot, *, region: str = "JEJU_JEJU") ->
             hourly_rate=12000 + 1000 * (i % 7),
             gender="female" if i % 2 else "male",
         )
-        cur.execute(
-            "INSERT INTO caregiver_availability (caregiver_id, day, start_time, end_time)"
-            " VALUES (%s, %s, %s, %s)",
-            (user.caregiver_id, slot.day, f"{slot.hour:02d}:05", f"{slot.hour:02d}:25"),
+        add_caregiver_availability(
+            cur, user, [(slot.day, f"{slot.hour:02d}:05", f"{slot.hour:02d}:25")]
         )
-        cur.execute(
-            "INSERT INTO caregiver_specialties (caregiver_id, code) VALUES (%s, 'dementia')",
-            (user.caregiver_id,),
-        )
+        add_caregiver_specialties(cur, user, ["dementia"])
         cur.execute(
             "UPDATE caregivers SET avg_rating = %s, total_reviews = %s WHERE caregiver_id = %s",
             (3.0 + (i % 3) * 0.9, i % 5, user.caregiver_id),

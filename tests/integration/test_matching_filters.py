@@ -17,7 +17,14 @@ import pytest
 
 from models.matching import FILTER_ORDER
 from shared.matching.filters import FilterInput, run_hard_filters
-from tests.factories import make_caregiver, make_guardian, make_matching, make_patient
+from tests.factories import (
+    add_caregiver_availability,
+    add_caregiver_specialties,
+    make_caregiver,
+    make_guardian,
+    make_matching,
+    make_patient,
+)
 from tests.fixtures.database import throwaway_database
 
 pytestmark = pytest.mark.integration
@@ -67,17 +74,8 @@ def caregiver(
     **kwargs,
 ) -> int:
     user = make_caregiver(cur, **kwargs)
-    for day, start, end in slots:
-        cur.execute(
-            "INSERT INTO caregiver_availability (caregiver_id, day, start_time, end_time)"
-            " VALUES (%s, %s, %s, %s)",
-            (user.caregiver_id, day, start, end),
-        )
-    for code in specialties:
-        cur.execute(
-            "INSERT INTO caregiver_specialties (caregiver_id, code) VALUES (%s, %s)",
-            (user.caregiver_id, code),
-        )
+    add_caregiver_availability(cur, user, list(slots))
+    add_caregiver_specialties(cur, user, list(specialties))
     return user.caregiver_id
 
 
