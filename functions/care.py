@@ -54,7 +54,7 @@ def schedules_on_date(request: ApiRequest) -> ApiResponse:
 
 @api.route(
     "GET",
-    "api/patients/{patient_id:int}/schedules",
+    "api/patients/{patient_id:long}/schedules",
     name="care_patient_schedules",
     query=SchedulesQuery,
     response=Page[Schedule],
@@ -69,7 +69,7 @@ def patient_schedules(request: ApiRequest) -> Page[Schedule]:
 
 @api.route(
     "POST",
-    "api/patients/{patient_id:int}/schedules",
+    "api/patients/{patient_id:long}/schedules",
     name="care_create_schedule",
     roles=GUARDIAN_ONLY,
     body=ScheduleCreate,
@@ -86,7 +86,7 @@ def create_schedule(request: ApiRequest) -> Schedule:
 
 @api.route(
     "PATCH",
-    "api/schedules/{schedule_id:int}",
+    "api/schedules/{schedule_id:long}",
     name="care_update_schedule",
     roles=GUARDIAN_ONLY,
     body=ScheduleStatusUpdate,
@@ -102,7 +102,7 @@ def update_schedule(request: ApiRequest) -> Schedule:
 
 @api.route(
     "POST",
-    "api/schedules/{schedule_id:int}/care-logs",
+    "api/schedules/{schedule_id:long}/care-logs",
     name="care_add_care_log",
     roles=CARE_TEAM,
     body=CareLogCreate,
@@ -119,7 +119,7 @@ def add_care_log(request: ApiRequest) -> CareLog:
 
 @api.route(
     "PATCH",
-    "api/care-logs/{care_log_id:int}",
+    "api/care-logs/{care_log_id:long}",
     name="care_update_care_log",
     roles=CARE_TEAM,
     body=CareLogUpdate,
@@ -135,7 +135,7 @@ def update_care_log(request: ApiRequest) -> CareLog:
 
 @api.route(
     "POST",
-    "api/patients/{patient_id:int}/care-reports",
+    "api/patients/{patient_id:long}/care-reports",
     name="care_create_report",
     roles=GUARDIAN_ONLY,
     body=CareReportCreate,
@@ -152,7 +152,7 @@ def create_care_report(request: ApiRequest) -> CareReport:
 
 @api.route(
     "GET",
-    "api/patients/{patient_id:int}/care-reports",
+    "api/patients/{patient_id:long}/care-reports",
     name="care_list_reports",
     query=CareReportQuery,
     response=Page[CareReport],

@@ -18,7 +18,7 @@ GUARDIAN_ONLY = (Role.GUARDIAN,)
 
 @api.route(
     "POST",
-    "api/patients/{patient_id:int}/care-plans",
+    "api/patients/{patient_id:long}/care-plans",
     name="care_plans_create",
     roles=GUARDIAN_ONLY,
     body=CarePlanCreate,
@@ -35,7 +35,7 @@ def create_care_plan(request: ApiRequest) -> CarePlan:
 
 @api.route(
     "GET",
-    "api/patients/{patient_id:int}/care-plans",
+    "api/patients/{patient_id:long}/care-plans",
     name="care_plans_list",
     query=CarePlanQuery,
     response=Page[CarePlan],
@@ -50,7 +50,7 @@ def list_care_plans(request: ApiRequest) -> Page[CarePlan]:
 
 @api.route(
     "POST",
-    "api/care-plans/{care_plan_id:int}/confirm",
+    "api/care-plans/{care_plan_id:long}/confirm",
     name="care_plans_confirm",
     roles=GUARDIAN_ONLY,
     response=CarePlan,

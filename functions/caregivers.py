@@ -49,7 +49,7 @@ def get_me(request: ApiRequest) -> CaregiverProfile:
 
 @api.route(
     "GET",
-    "api/caregivers/{caregiver_id:int}",
+    "api/caregivers/{caregiver_id:long}",
     name="caregivers_get_card",
     response=CaregiverCard,
     errors=(404,),

@@ -23,7 +23,7 @@ bp = api.blueprint
 
 @api.route(
     "POST",
-    "api/patients/{patient_id:int}/matching-requests",
+    "api/patients/{patient_id:long}/matching-requests",
     name="matching_create_request",
     body=MatchingRequestIn,
     response=MatchingResponse,
@@ -39,7 +39,7 @@ def create_request(request: ApiRequest) -> MatchingResponse:
 
 @api.route(
     "GET",
-    "api/patients/{patient_id:int}/matching-results",
+    "api/patients/{patient_id:long}/matching-results",
     name="matching_list_results",
     query=MatchingResultsQuery,
     response=Page[Match],
@@ -67,7 +67,7 @@ def _transition_route(action: str, who: str) -> None:
     handler.__doc__ = f"{action.capitalize()} a matching ({who})."
     api.route(
         "POST",
-        f"api/matching-results/{{matching_id:int}}/{action}",
+        f"api/matching-results/{{matching_id:long}}/{action}",
         name=f"matching_{action}",
         response=MatchTransition,
         errors=(403, 404, 409),

@@ -14,7 +14,7 @@ bp = api.blueprint
 
 @api.route(
     "POST",
-    "api/patients/{patient_id:int}/meal-plans",
+    "api/patients/{patient_id:long}/meal-plans",
     name="meal_plans_create",
     roles=(Role.GUARDIAN,),
     body=MealPlanCreate,

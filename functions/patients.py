@@ -21,14 +21,13 @@ from models.patients import (
     PersonalityIn,
 )
 from models.vocabularies import Role
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.patients import service
 
 api = Api(tag="patients")
 bp = api.blueprint
 
-PATIENT = "api/patients/{patient_id:int}"
+PATIENT = "api/patients/{patient_id:long}"
 #: Routes only a guardian may ever call: others get 403 before their input is read (the
 #: services check again: the authorization rules give the same answer).
 GUARDIAN_ONLY = (Role.GUARDIAN,)
@@ -45,7 +44,7 @@ GUARDIAN_ONLY = (Role.GUARDIAN,)
 )
 def put_guardian(request: ApiRequest) -> Guardian:
     """Create or replace the signed-in guardian's profile (guardian accounts only)."""
-    return service.put_my_guardian(get_database(), request.actor, request.body)
+    return service.put_my_guardian(request.uow, request.body)
 
 
 @api.route(
@@ -58,7 +57,7 @@ def put_guardian(request: ApiRequest) -> Guardian:
 )
 def get_guardian(request: ApiRequest) -> Guardian:
     """The signed-in guardian's profile; 404 until it is created."""
-    return service.get_my_guardian(get_database(), request.actor)
+    return service.get_my_guardian(request.uow)
 
 
 @api.route(
@@ -73,7 +72,7 @@ def get_guardian(request: ApiRequest) -> Guardian:
 )
 def create_patient(request: ApiRequest) -> Patient:
     """Add a patient to the signed-in guardian (409 without a guardian profile)."""
-    return service.create_patient(get_database(), request.actor, request.body)
+    return service.create_patient(request.uow, request.body)
 
 
 @api.route(
@@ -85,13 +84,13 @@ def create_patient(request: ApiRequest) -> Patient:
 )
 def list_patients(request: ApiRequest) -> Page[Patient]:
     """The caller's patients: own (guardian), actively assigned (caregiver), all (admin)."""
-    return service.list_patients(get_database(), request.actor, request.query)
+    return service.list_patients(request.uow, request.query)
 
 
 @api.route("GET", PATIENT, name="patients_get", response=Patient, errors=(403, 404))
 def get_patient(request: ApiRequest) -> Patient:
     """One patient with conditions, medications, diet and personality."""
-    return service.get_patient(get_database(), request.actor, request.path_params["patient_id"])
+    return service.get_patient(request.uow, request.path_params["patient_id"])
 
 
 @api.route(
@@ -105,9 +104,7 @@ def get_patient(request: ApiRequest) -> Patient:
 )
 def update_patient(request: ApiRequest) -> Patient:
     """Change any subset of the patient's fields."""
-    return service.update_patient(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.update_patient(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -115,7 +112,7 @@ def update_patient(request: ApiRequest) -> Patient:
 )
 def delete_patient(request: ApiRequest) -> None:
     """Delete the patient and everything recorded about it."""
-    service.delete_patient(get_database(), request.actor, request.path_params["patient_id"])
+    service.delete_patient(request.uow, request.path_params["patient_id"])
 
 
 @api.route(
@@ -129,9 +126,7 @@ def delete_patient(request: ApiRequest) -> None:
 )
 def put_conditions(request: ApiRequest) -> ConditionSet:
     """Replace the patient's conditions (and optionally set mobility_status)."""
-    return service.put_conditions(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.put_conditions(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -146,9 +141,7 @@ def put_conditions(request: ApiRequest) -> ConditionSet:
 )
 def add_medication(request: ApiRequest) -> Medication:
     """Record a medication the patient takes."""
-    return service.add_medication(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.add_medication(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -161,14 +154,12 @@ def add_medication(request: ApiRequest) -> Medication:
 )
 def list_medications(request: ApiRequest) -> Page[Medication]:
     """The patient's medications, oldest first."""
-    return service.list_medications(
-        get_database(), request.actor, request.path_params["patient_id"], request.query
-    )
+    return service.list_medications(request.uow, request.path_params["patient_id"], request.query)
 
 
 @api.route(
     "DELETE",
-    PATIENT + "/medications/{med_id:int}",
+    PATIENT + "/medications/{med_id:long}",
     name="patients_delete_medication",
     roles=GUARDIAN_ONLY,
     status=204,
@@ -177,8 +168,7 @@ def list_medications(request: ApiRequest) -> Page[Medication]:
 def delete_medication(request: ApiRequest) -> None:
     """Remove one of the patient's medications."""
     service.delete_medication(
-        get_database(),
-        request.actor,
+        request.uow,
         request.path_params["patient_id"],
         request.path_params["med_id"],
     )
@@ -195,9 +185,7 @@ def delete_medication(request: ApiRequest) -> None:
 )
 def put_diet(request: ApiRequest) -> Diet:
     """Set the patient's diet type and allergens."""
-    return service.put_diet(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.put_diet(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -211,6 +199,4 @@ def put_diet(request: ApiRequest) -> Diet:
 )
 def put_personality(request: ApiRequest) -> Personality:
     """Set the patient's four personality axes (0..100 each)."""
-    return service.put_personality(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.put_personality(request.uow, request.path_params["patient_id"], request.body)

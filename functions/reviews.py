@@ -15,7 +15,7 @@ bp = api.blueprint
 
 @api.route(
     "POST",
-    "api/matching-results/{matching_id:int}/reviews",
+    "api/matching-results/{matching_id:long}/reviews",
     name="reviews_create",
     body=ReviewIn,
     response=Review,
@@ -32,7 +32,7 @@ def create_review(request: ApiRequest) -> Review:
 
 @api.route(
     "GET",
-    "api/caregivers/{caregiver_id:int}/reviews",
+    "api/caregivers/{caregiver_id:long}/reviews",
     name="reviews_list_for_caregiver",
     query=CaregiverReviewsQuery,
     response=Page[PublicReview],

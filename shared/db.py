@@ -31,6 +31,9 @@ from shared.observability import get_logger
 
 log = get_logger("db")
 
+#: The cursor services and repositories receive: rows come back as dicts (column -> value).
+Cursor = psycopg2.extras.RealDictCursor
+
 _AUTH_FAILURE_MARKERS = ("password authentication failed", "authentication failed")
 
 
@@ -153,7 +156,7 @@ class Database:
     @contextmanager
     def transaction(
         self, *, readonly: bool = False, isolation: str | None = None
-    ) -> Iterator[psycopg2.extras.RealDictCursor]:
+    ) -> Iterator[Cursor]:
         """A cursor (rows as dicts) inside one transaction: commit on success, else roll back."""
         with self.connection() as conn:
             conn.set_session(

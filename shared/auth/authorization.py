@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from models.vocabularies import Role
+from shared.auth.care_relationships import OFFERED, SERVING, caregiver_holds_matching
 from shared.auth.principal import Principal
 from shared.errors import ForbiddenError, NotFoundError
 
@@ -57,7 +58,7 @@ RULES: dict[PatientAction, dict[Role, Scope]] = {
     PatientAction.MANAGE: {Role.GUARDIAN: Scope.OWNER},
 }  # fmt: skip
 
-_MATCHING_STATUSES = {Scope.ACTIVE: ["active"], Scope.OFFERED: ["selected", "active"]}
+_MATCHING_STATUSES = {Scope.ACTIVE: SERVING, Scope.OFFERED: OFFERED}
 
 
 @dataclass(frozen=True)
@@ -96,23 +97,17 @@ def authorize_patient(
     scope = check_role_may(principal, action)
     if patient_id is None:
         raise _not_found()
+    statuses = _MATCHING_STATUSES.get(scope)
+    assigned = "false"
+    if statuses:
+        assigned = caregiver_holds_matching("p.patient_id", "user_id", statuses)
     cur.execute(
-        """
-        SELECT p.patient_id, g.user_id AS guardian_user_id,
-               EXISTS (
-                   SELECT 1 FROM matching_results m
-                   JOIN caregivers c ON c.caregiver_id = m.caregiver_id
-                   WHERE m.patient_id = p.patient_id AND c.user_id = %(user_id)s
-                     AND m.status = ANY(%(statuses)s)
-               ) AS assigned
+        f"""
+        SELECT p.patient_id, g.user_id AS guardian_user_id, {assigned} AS assigned
         FROM patients p JOIN guardians g ON g.guardian_id = p.guardian_id
         WHERE p.patient_id = %(patient_id)s
-        """,
-        {
-            "patient_id": patient_id,
-            "user_id": principal.user_id,
-            "statuses": _MATCHING_STATUSES.get(scope, []),
-        },
+        """,  # noqa: S608  (constant fragments only)
+        {"patient_id": patient_id, "user_id": principal.user_id},
     )
     row = cur.fetchone()
     if row is None or not _in_scope(scope, principal, row):

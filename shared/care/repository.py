@@ -8,6 +8,8 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from shared.auth.care_relationships import caregiver_holds_matching
+
 #: Schedules whose care counts in reports: confirmed days, not drafts nor cancelled ones.
 COUNTED_SCHEDULE_STATUSES = ["scheduled", "completed"]
 #: Readings reports summarise, in the order they are shown.
@@ -33,11 +35,6 @@ def schedule_patient_id(cur: Any, schedule_id: int) -> int | None:
     cur.execute("SELECT patient_id FROM schedules WHERE schedule_id = %s", (schedule_id,))
     row = cur.fetchone()
     return row["patient_id"] if row else None
-
-
-def lock_patient(cur: Any, patient_id: int) -> None:
-    """Serialise schedule changes of one patient (the one-active-schedule-a-day rule)."""
-    cur.execute("SELECT 1 FROM patients WHERE patient_id = %s FOR NO KEY UPDATE", (patient_id,))
 
 
 def other_active_schedule(
@@ -119,11 +116,7 @@ def caregiver_schedules_on(cur: Any, user_id: int, day: date) -> list[dict[str, 
         SELECT {_SCHEDULE_COLUMNS}
         FROM schedules s
         WHERE s.schedule_date = %(day)s
-          AND s.patient_id IN (
-              SELECT m.patient_id FROM matching_results m
-              JOIN caregivers c ON c.caregiver_id = m.caregiver_id
-              WHERE c.user_id = %(user_id)s AND m.status = 'active'
-          )
+          AND {caregiver_holds_matching("s.patient_id", "user_id")}
         ORDER BY s.patient_id, s.schedule_id
         """,  # noqa: S608
         {"user_id": user_id, "day": day},

@@ -55,6 +55,7 @@ from shared.care import report_text
 from shared.care import repository as repo
 from shared.db import Database
 from shared.errors import ConflictError, FieldError, ForbiddenError, ValidationFailedError
+from shared.patients import repository as patients_repo
 
 
 def parse_path_date(value: str) -> date:
@@ -116,7 +117,7 @@ def create_schedule(db: Database, actor: Actor, patient_id: int, body: ScheduleC
     with db.transaction() as cur:
         authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
         if body.status != "cancelled":
-            repo.lock_patient(cur, patient_id)
+            patients_repo.lock_patient(cur, patient_id, profile_changed=False)
             _ensure_day_is_free(cur, patient_id, body.schedule_date)
         schedule_id = repo.insert_schedule(cur, patient_id, body.schedule_date, body.status)
         audit.record(
@@ -137,7 +138,7 @@ def update_schedule_status(
     with db.transaction() as cur:
         patient_id = repo.schedule_patient_id(cur, schedule_id)
         authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        repo.lock_patient(cur, patient_id)
+        patients_repo.lock_patient(cur, patient_id, profile_changed=False)
         current = repo.get_schedule(cur, schedule_id, for_update=True)
         if current["status"] == "draft":
             raise ConflictError(

@@ -9,7 +9,7 @@ have been deleted or handed over in between).
 
 Confirm (owning guardian, MANAGE): the plan's draft days become `scheduled` and the plan
 `confirmed`, under the patient lock of the one-active-schedule-a-day rule
-(shared.care.repository.lock_patient). If any of its days already has a `scheduled` or
+(shared.patients.repository.lock_patient). If any of its days already has a `scheduled` or
 `completed` schedule, nothing changes and the answer is 409 naming every such date. Confirming
 a confirmed plan is 409 too.
 
@@ -119,7 +119,7 @@ def confirm_care_plan(db: Database, actor: Actor, care_plan_id: int) -> CarePlan
     with db.transaction() as cur:
         patient_id = repo.care_plan_patient_id(cur, care_plan_id)
         authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        care_repo.lock_patient(cur, patient_id)
+        patients_repo.lock_patient(cur, patient_id, profile_changed=False)
         plan = repo.get_care_plan(cur, care_plan_id, for_update=True)
         if plan is None:  # deleted with its patient by a request that just committed
             raise NotFoundError("No such care plan, or it is not in your care.")

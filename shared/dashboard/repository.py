@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from shared.auth.care_relationships import caregiver_holds_matching
+
 #: Confirmed schedules: drafts (unconfirmed AI plans) and cancelled days are not today's care.
 _CONFIRMED = "('scheduled', 'completed')"
 _AGE = "date_part('year', age(%(today)s::date, p.birth_date))::int AS age"
@@ -78,12 +80,7 @@ def caregiver_today_schedules(cur: Any, user_id: int, today: date) -> list[dict[
         FROM schedules s
         LEFT JOIN care_logs l ON l.schedule_id = s.schedule_id
         WHERE s.schedule_date = %(today)s AND s.status IN {_CONFIRMED}
-          AND EXISTS (
-              SELECT 1 FROM matching_results m
-              JOIN caregivers c ON c.caregiver_id = m.caregiver_id
-              WHERE m.patient_id = s.patient_id AND m.status = 'active'
-                AND c.user_id = %(user_id)s
-          )
+          AND {caregiver_holds_matching("s.patient_id", "user_id")}
         GROUP BY s.schedule_id
         ORDER BY s.patient_id, s.schedule_id
         """,  # noqa: S608  (constant fragments only)

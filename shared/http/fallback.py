@@ -8,7 +8,7 @@ from shared.config import get_settings
 from shared.errors import MethodNotAllowedError, NotFoundError
 from shared.http.cors import preflight_headers
 from shared.http.request import ApiRequest, ApiResponse
-from shared.http.routing import Handler, RouteRegistry
+from shared.http.route_spec import Handler, RouteRegistry
 
 
 def unmatched_route_handler(registry: RouteRegistry) -> Handler:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from models.common import Problem
-from shared.http.routing import RouteRegistry, RouteSpec
+from shared.http.route_spec import RouteRegistry, RouteSpec
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {

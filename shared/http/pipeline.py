@@ -32,8 +32,9 @@ from shared.errors import (
 )
 from shared.http import cors
 from shared.http.request import ApiRequest, ApiResponse
-from shared.http.routing import RouteSpec
+from shared.http.route_spec import RouteSpec
 from shared.observability import bind_context, clear_context, configure_logging, get_logger
+from shared.unit_of_work import UnitOfWork
 
 log = get_logger("http")
 
@@ -56,7 +57,7 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         _check_host(settings, headers)
         extra_headers.update(cors.response_headers(settings, headers.get("origin")))
         request = _parse(spec, req, headers, request_id, settings)
-        response = _to_response(spec, spec.handler(request))
+        response = _to_response(spec, _run_handler(spec, request))
     except AppError as exc:
         response = problem_response(exc, request_id)
     except Exception:
@@ -79,6 +80,15 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
     )
     clear_context()
     return result
+
+
+def _run_handler(spec: RouteSpec, request: ApiRequest) -> Any:
+    """The handler inside the request's unit of work: committed when it returns, rolled back
+    when it raises (integrity errors become 422/409 there)."""
+    actor = request.actor if request.principal is not None else None
+    with UnitOfWork(actor) as uow:
+        request.work = uow
+        return spec.handler(request)
 
 
 def authenticate(request: ApiRequest) -> Principal:

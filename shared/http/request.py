@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from shared.auth.principal import Actor, Principal
+
+if TYPE_CHECKING:
+    from shared.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -26,6 +29,7 @@ class ApiRequest:
     query: Any = None
     body: Any = None
     principal: Principal | None = None
+    work: UnitOfWork | None = None
 
     @property
     def actor(self) -> Actor:
@@ -40,6 +44,14 @@ class ApiRequest:
         if self.principal is None:
             raise RuntimeError("user of a public route: there is no authenticated caller")
         return self.principal
+
+    @property
+    def uow(self) -> UnitOfWork:
+        """This request's unit of work (transaction, caller, authorization, audit), built by
+        the pipeline around the handler."""
+        if self.work is None:
+            raise RuntimeError("the request has no unit of work outside the pipeline")
+        return self.work
 
     def header(self, name: str) -> str | None:
         """A request header by name, case-insensitively (the pipeline lower-cases them)."""

@@ -19,6 +19,8 @@ from psycopg2 import sql
 
 from models.dates import age_on, korea_today
 from models.vocabularies import Allergen, CareLevel, Condition, DietType, MobilityStatus
+from shared.auth.care_relationships import caregiver_holds_matching
+from shared.db import Cursor
 
 #: Patient columns a guardian writes (POST and PATCH); nothing else may be set through here.
 PATIENT_FIELDS = (
@@ -112,7 +114,7 @@ def update_patient(cur: Any, patient_id: int, changes: Mapping[str, Any]) -> boo
     if unknown:
         raise ValueError(f"not patient fields: {sorted(unknown)}")
     if not changes:
-        return touch_patient(cur, patient_id)
+        return lock_patient(cur, patient_id, profile_changed=True)
     columns = list(changes)
     cur.execute(
         sql.SQL("UPDATE patients SET {} WHERE patient_id = %s RETURNING patient_id").format(
@@ -123,17 +125,25 @@ def update_patient(cur: Any, patient_id: int, changes: Mapping[str, Any]) -> boo
     return cur.fetchone() is not None
 
 
-def touch_patient(cur: Any, patient_id: int) -> bool:
-    """Lock the patient row for this transaction and stamp it changed; False if it is gone.
+def lock_patient(cur: Cursor, patient_id: int, *, profile_changed: bool) -> bool:
+    """Lock the patient row until this transaction ends; False if the patient is gone.
 
-    Services changing a patient's conditions, medications, diet or personality call this
-    first: writes to one patient are serialised (no lost updates, no child rows inserted for a
-    patient being deleted) and the patient's `updated_at` tells that its profile changed.
+    Every change to one patient's records takes this lock first, so changes of one patient are
+    serialised: no lost updates, no child rows inserted for a patient being deleted, and the
+    one-active-schedule-a-day rule holds under concurrency. With `profile_changed` the row's
+    `updated_at` is stamped too (conditions, medications, diet, personality), which takes the
+    same lock (an UPDATE of non-key columns locks FOR NO KEY UPDATE).
     """
-    cur.execute(
-        "UPDATE patients SET updated_at = now() WHERE patient_id = %s RETURNING patient_id",
-        (patient_id,),
-    )
+    if profile_changed:
+        cur.execute(
+            "UPDATE patients SET updated_at = now() WHERE patient_id = %s RETURNING patient_id",
+            (patient_id,),
+        )
+    else:
+        cur.execute(
+            "SELECT patient_id FROM patients WHERE patient_id = %s FOR NO KEY UPDATE",
+            (patient_id,),
+        )
     return cur.fetchone() is not None
 
 
@@ -183,12 +193,7 @@ def list_patients(
             "WHERE p.guardian_id = (SELECT guardian_id FROM guardians WHERE user_id = %(user)s)"
         )
     elif caregiver_user_id is not None:
-        where = sql.SQL(
-            "WHERE EXISTS (SELECT 1 FROM matching_results m"
-            " JOIN caregivers c ON c.caregiver_id = m.caregiver_id"
-            " WHERE m.patient_id = p.patient_id AND c.user_id = %(user)s"
-            " AND m.status = 'active')"
-        )
+        where = sql.SQL("WHERE " + caregiver_holds_matching("p.patient_id", "user"))
     else:
         where = sql.SQL("")
     params = {

@@ -106,7 +106,7 @@ def _store_patient(
 ) -> PersonalityTestResult:
     with db.transaction() as cur:
         authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        if not patients_repo.touch_patient(cur, patient_id):
+        if not patients_repo.lock_patient(cur, patient_id, profile_changed=True):
             raise NotFoundError("No such patient, or it is not in your care.")
         row, created = patients_repo.upsert_personality(cur, patient_id, scores, source="test")
         generations.insert(

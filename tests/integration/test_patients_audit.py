@@ -201,7 +201,7 @@ def test_age_counts_full_years(birth, today, age):
 def test_database_refusals_become_api_errors_and_roll_back(app_env, database_url):
     """The models repeat every CHECK; should one slip through, it is a 422, not a 500."""
     from shared.errors import ValidationFailedError
-    from shared.patients.service import _writing
+    from shared.unit_of_work import UnitOfWork
 
     with cursor(database_url) as cur:
         patient_id = make_patient(cur, make_guardian(cur))
@@ -209,8 +209,8 @@ def test_database_refusals_become_api_errors_and_roll_back(app_env, database_url
         ("UPDATE patients SET height_cm = 10, name = 'x' WHERE patient_id = %s", "height_cm"),
         ("UPDATE patients SET care_level = NULL WHERE patient_id = %s", "care_level"),
     ):
-        with pytest.raises(ValidationFailedError) as refused, _writing(get_database()) as cur:
-            cur.execute(statement, (patient_id,))
+        with pytest.raises(ValidationFailedError) as refused, UnitOfWork.for_job() as uow:
+            uow.cursor.execute(statement, (patient_id,))
         assert [e.loc for e in refused.value.errors] == [("body", field)]
     with cursor(database_url) as cur:
         cur.execute("SELECT name, height_cm FROM patients WHERE patient_id = %s", (patient_id,))
