@@ -7,21 +7,26 @@ CSV files, which use the Korean labels.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Self
 
 
 class LabeledEnum(StrEnum):
     """A code with a Korean label: `Condition.DEMENTIA.label == "치매"`."""
 
+    _value_: str
     label: str
 
-    def __new__(cls, code: str, label: str) -> LabeledEnum:
-        member = str.__new__(cls, code)
-        member._value_ = code
-        member.label = label
-        return member
+    if not TYPE_CHECKING:
+        # Members are declared as (code, label); a type checker sees them looked up by code
+        # (`Condition("dementia")`), which is how every caller uses them.
+        def __new__(cls, code: str, label: str) -> LabeledEnum:
+            member = str.__new__(cls, code)
+            member._value_ = code
+            member.label = label
+            return member
 
     @classmethod
-    def from_label(cls, label: str) -> LabeledEnum:
+    def from_label(cls, label: str) -> Self:
         """The member whose Korean label (or code) is `label`; ValueError otherwise."""
         text = label.strip()
         for member in cls:
@@ -86,12 +91,16 @@ SERVICE_TAGS: dict[str, tuple[str, str]] = {
     "REHABILITATION": ("rehabilitation", "재활"),
 }
 
-#: Specialty codes: every condition code, plus the service tags (API.md).
-Specialty = LabeledEnum(
-    "Specialty",
-    {**{c.name: (c.value, c.label) for c in Condition}, **SERVICE_TAGS},
-    module=__name__,
-)
+#: Specialty codes: every condition code, plus the service tags (API.md). Built from the two
+#: tables, which a type checker cannot follow: it sees a labeled code.
+if TYPE_CHECKING:
+    Specialty = LabeledEnum
+else:
+    Specialty = LabeledEnum(
+        "Specialty",
+        {**{c.name: (c.value, c.label) for c in Condition}, **SERVICE_TAGS},
+        module=__name__,
+    )
 
 
 class Certification(LabeledEnum):
@@ -175,7 +184,7 @@ class Province(LabeledEnum):
 CAPITAL_AREA: frozenset[Province] = frozenset({Province.SEOUL, Province.GYEONGGI, Province.INCHEON})
 
 #: `PROVINCE_DISTRICT` in capitals, e.g. SEOUL_GANGNAM.
-REGION_CODE_PATTERN = r"^(" + "|".join(p.value for p in Province) + r")_[A-Z]+$"
+REGION_CODE_PATTERN = r"^(" + "|".join(str(p) for p in Province) + r")_[A-Z]+$"
 
 
 class PersonalityAxis(LabeledEnum):
