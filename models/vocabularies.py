@@ -236,3 +236,8 @@ def grade_for(score: float) -> Grade:
         if score >= minimum:
             return grade
     return Grade.C
+
+
+#: The personality axes' codes in their fixed order: the one list every SQL column list, feature
+#: name and rubric derives from.
+PERSONALITY_AXES: tuple[str, ...] = tuple(axis.value for axis in PersonalityAxis)

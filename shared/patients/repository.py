@@ -1,9 +1,11 @@
-"""SQL for guardians and patients (the only module that writes their tables).
+"""SQL for guardians and patients as the API reads and writes them (the CSV import and the demo
+seed also write these tables, with bulk statements of their own).
 
-Reads return plain dicts in the API's shapes, so other areas can reuse them: `get_patient` and
-`get_patients` give the whole Patient (age, Korean labels, conditions, medications, diet,
-personality) in a fixed number of queries whatever the number of patients: one for the patients
-with their diet and personality, one for all their conditions, one for all their medications.
+Reads return rows in the API's shapes (TypedDicts below), so other areas can reuse them:
+`get_patient` and `get_patients` give the whole Patient (age, Korean labels, conditions,
+medications, diet, personality) in a fixed number of queries whatever the number of patients:
+one for the patients with their diet and personality, one for all their conditions, one for all
+their medications.
 `get_patient_summaries` gives the reduced card shown with a matching offer (no name, address or
 notes). Nothing here authorises or audits: services do that before calling in.
 """
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from psycopg2 import sql
 
@@ -21,6 +24,7 @@ from models.dates import age_on, korea_today
 from models.vocabularies import Allergen, CareLevel, Condition, DietType, MobilityStatus
 from shared.auth.care_relationships import caregiver_holds_matching
 from shared.db import Cursor
+from shared.personality import AXES, axis_columns, upsert_statement
 
 #: Patient columns a guardian writes (POST and PATCH); nothing else may be set through here.
 PATIENT_FIELDS = (
@@ -34,7 +38,85 @@ PATIENT_FIELDS = (
     "height_cm",
     "weight_kg",
 )
-PERSONALITY_AXES = ("empathy", "activity", "patience", "independence")
+
+
+class GuardianRow(TypedDict):
+    guardian_id: int
+    user_id: int
+    address: str
+    relationship_to_patient: str | None
+    emergency_contact: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MedicationRow(TypedDict):
+    medication_id: int
+    patient_id: int
+    name: str
+    dosage: str | None
+    frequency: str | None
+    intake_method: str | None
+    created_at: datetime
+
+
+class ConditionEntry(TypedDict):
+    code: str
+    label: str
+    note: str | None
+
+
+class CodeLabel(TypedDict):
+    code: str
+    label: str
+
+
+class DietShape(TypedDict):
+    diet_type: str
+    diet_type_label: str
+    allergens: list[str]
+    allergen_labels: list[str]
+    updated_at: datetime
+
+
+class PatientShape(TypedDict):
+    """A whole patient in the API's shape (models.patients.Patient)."""
+
+    patient_id: int
+    guardian_id: int
+    name: str
+    birth_date: date
+    age: int
+    gender: str
+    care_address: str
+    region_code: str
+    care_level: str
+    care_level_label: str
+    mobility_status: str
+    mobility_status_label: str
+    height_cm: float | None
+    weight_kg: float | None
+    conditions: list[ConditionEntry]
+    medications: list[MedicationRow]
+    diet: DietShape | None
+    personality: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PatientSummary(TypedDict):
+    """The reduced card of a matching offer: no name, address, contacts or notes."""
+
+    patient_id: int
+    age: int
+    gender: str
+    care_level: str
+    care_level_label: str
+    mobility_status: str
+    mobility_status_label: str
+    region_code: str
+    conditions: list[CodeLabel]
+
 
 _GUARDIAN_COLUMNS = (
     "guardian_id, user_id, address, relationship_to_patient, emergency_contact,"
@@ -43,39 +125,39 @@ _GUARDIAN_COLUMNS = (
 _MEDICATION_COLUMNS = (
     "medication_id, patient_id, name, dosage, frequency, intake_method, created_at"
 )
-_PATIENT_SELECT = """
+_PATIENT_SELECT = f"""
     SELECT p.patient_id, p.guardian_id, p.name, p.birth_date, p.gender, p.care_address,
            p.region_code, p.care_level, p.mobility_status, p.height_cm, p.weight_kg,
            p.created_at, p.updated_at,
            d.diet_type, d.allergens, d.updated_at AS diet_updated_at,
-           pp.empathy, pp.activity, pp.patience, pp.independence,
+           {axis_columns("pp")},
            pp.source AS personality_source, pp.updated_at AS personality_updated_at
     FROM patients p
     LEFT JOIN patient_diets d ON d.patient_id = p.patient_id
     LEFT JOIN patient_personality pp ON pp.patient_id = p.patient_id
-"""
+"""  # noqa: S608  (constant fragments only)
 
 
 # -- guardians -------------------------------------------------------------------------------
 
 
-def get_guardian_by_user(cur: Any, user_id: int) -> dict[str, Any] | None:
+def get_guardian_by_user(cur: Cursor, user_id: int) -> GuardianRow | None:
     """The guardian profile of a user, or None when the user has not created one."""
     cur.execute(
         f"SELECT {_GUARDIAN_COLUMNS} FROM guardians WHERE user_id = %s",  # noqa: S608
         (user_id,),
     )
-    return cur.fetchone()
+    return cast(GuardianRow | None, cur.fetchone())
 
 
 def upsert_guardian(
-    cur: Any,
+    cur: Cursor,
     user_id: int,
     *,
     address: str,
     relationship_to_patient: str | None,
     emergency_contact: str | None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[GuardianRow, bool]:
     """Create or replace the user's guardian profile; (profile, whether it was created)."""
     cur.execute(
         "INSERT INTO guardians (user_id, address, relationship_to_patient, emergency_contact)"  # noqa: S608  (constant columns)
@@ -86,14 +168,15 @@ def upsert_guardian(
         f" RETURNING {_GUARDIAN_COLUMNS}, (xmax = 0) AS created",
         (user_id, address, relationship_to_patient, emergency_contact),
     )
-    row = dict(cur.fetchone())
-    return row, bool(row.pop("created"))
+    row = dict(_one(cur))
+    created = bool(row.pop("created"))
+    return cast(GuardianRow, row), created
 
 
 # -- patients --------------------------------------------------------------------------------
 
 
-def insert_patient(cur: Any, guardian_id: int, fields: Mapping[str, Any]) -> int:
+def insert_patient(cur: Cursor, guardian_id: int, fields: Mapping[str, Any]) -> int:
     """A new patient of the guardian from PATIENT_FIELDS values; its patient_id."""
     columns = [name for name in PATIENT_FIELDS if name in fields]
     cur.execute(
@@ -105,10 +188,10 @@ def insert_patient(cur: Any, guardian_id: int, fields: Mapping[str, Any]) -> int
         ),
         (guardian_id, *(fields[name] for name in columns)),
     )
-    return cur.fetchone()["patient_id"]
+    return int(_one(cur)["patient_id"])
 
 
-def update_patient(cur: Any, patient_id: int, changes: Mapping[str, Any]) -> bool:
+def update_patient(cur: Cursor, patient_id: int, changes: Mapping[str, Any]) -> bool:
     """Set the given PATIENT_FIELDS columns; False when the patient does not exist."""
     unknown = set(changes) - set(PATIENT_FIELDS)
     if unknown:
@@ -147,19 +230,19 @@ def lock_patient(cur: Cursor, patient_id: int, *, profile_changed: bool) -> bool
     return cur.fetchone() is not None
 
 
-def delete_patient(cur: Any, patient_id: int) -> bool:
+def delete_patient(cur: Cursor, patient_id: int) -> bool:
     """Delete the patient and, by the foreign keys' cascades, everything about it."""
     cur.execute("DELETE FROM patients WHERE patient_id = %s RETURNING patient_id", (patient_id,))
     return cur.fetchone() is not None
 
 
-def get_patient(cur: Any, patient_id: int) -> dict[str, Any] | None:
+def get_patient(cur: Cursor, patient_id: int) -> PatientShape | None:
     """The whole Patient (API shape), or None."""
     found = get_patients(cur, [patient_id])
     return found[0] if found else None
 
 
-def get_patients(cur: Any, patient_ids: Sequence[int]) -> list[dict[str, Any]]:
+def get_patients(cur: Cursor, patient_ids: Sequence[int]) -> list[PatientShape]:
     """Whole Patients in the order of `patient_ids` (missing ids skipped); three queries."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
@@ -173,14 +256,14 @@ def get_patients(cur: Any, patient_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def list_patients(
-    cur: Any,
+    cur: Cursor,
     *,
     guardian_user_id: int | None = None,
     caregiver_user_id: int | None = None,
     every_patient: bool = False,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[PatientShape], int]:
     """A page of whole Patients, oldest first, and how many there are in all.
 
     Exactly one scope: a guardian's own patients, a caregiver's patients with an `active`
@@ -202,7 +285,7 @@ def list_patients(
         "offset": offset,
     }
     cur.execute(sql.SQL("SELECT count(*) AS total FROM patients p {}").format(where), params)
-    total = cur.fetchone()["total"]
+    total = int(_one(cur)["total"])
     cur.execute(
         sql.SQL(
             "SELECT p.patient_id FROM patients p {} ORDER BY p.patient_id"
@@ -214,7 +297,7 @@ def list_patients(
     return get_patients(cur, ids), total
 
 
-def get_patient_summaries(cur: Any, patient_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+def get_patient_summaries(cur: Cursor, patient_ids: Sequence[int]) -> dict[int, PatientSummary]:
     """patient_id -> the reduced card of a matching offer: age, gender, care level, mobility,
     region and condition codes; never the name, address, contacts or free-text notes."""
     ids = list(dict.fromkeys(patient_ids))
@@ -250,9 +333,9 @@ def get_patient_summaries(cur: Any, patient_ids: Sequence[int]) -> dict[int, dic
 # -- conditions ------------------------------------------------------------------------------
 
 
-def list_conditions(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def list_conditions(cur: Cursor, patient_ids: Sequence[int]) -> dict[int, list[ConditionEntry]]:
     """patient_id -> its conditions [{code, label, note}], in code order; one query."""
-    by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_patient: dict[int, list[ConditionEntry]] = defaultdict(list)
     if not patient_ids:
         return by_patient
     cur.execute(
@@ -268,7 +351,7 @@ def list_conditions(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dict
 
 
 def replace_conditions(
-    cur: Any, patient_id: int, conditions: Iterable[tuple[str, str | None]]
+    cur: Cursor, patient_id: int, conditions: Iterable[tuple[str, str | None]]
 ) -> None:
     """Make the patient's conditions exactly these (code, note) pairs."""
     cur.execute("DELETE FROM patient_conditions WHERE patient_id = %s", (patient_id,))
@@ -282,9 +365,9 @@ def replace_conditions(
 # -- medications -----------------------------------------------------------------------------
 
 
-def list_medications(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def list_medications(cur: Cursor, patient_ids: Sequence[int]) -> dict[int, list[MedicationRow]]:
     """patient_id -> its medications, oldest first; one query."""
-    by_patient: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    by_patient: dict[int, list[MedicationRow]] = defaultdict(list)
     if not patient_ids:
         return by_patient
     cur.execute(
@@ -293,53 +376,55 @@ def list_medications(cur: Any, patient_ids: Sequence[int]) -> dict[int, list[dic
         (list(patient_ids),),
     )
     for row in cur.fetchall():
-        by_patient[row["patient_id"]].append(dict(row))
+        by_patient[row["patient_id"]].append(cast(MedicationRow, dict(row)))
     return by_patient
 
 
 def page_medications(
-    cur: Any, patient_id: int, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+    cur: Cursor, patient_id: int, *, limit: int, offset: int
+) -> tuple[list[MedicationRow], int]:
     """A page of one patient's medications, oldest first, and how many it has."""
     cur.execute(
         "SELECT count(*) AS total FROM patient_medications WHERE patient_id = %s", (patient_id,)
     )
-    total = cur.fetchone()["total"]
+    total = int(_one(cur)["total"])
     cur.execute(
         f"SELECT {_MEDICATION_COLUMNS} FROM patient_medications"  # noqa: S608
         " WHERE patient_id = %s ORDER BY medication_id LIMIT %s OFFSET %s",
         (patient_id, limit, offset),
     )
-    return [dict(row) for row in cur.fetchall()], total
+    return [cast(MedicationRow, dict(row)) for row in cur.fetchall()], total
 
 
 def insert_medication(
-    cur: Any,
+    cur: Cursor,
     patient_id: int,
     *,
     name: str,
     dosage: str | None,
     frequency: str | None,
     intake_method: str | None,
-) -> dict[str, Any]:
+) -> MedicationRow:
+    """A new medication of the patient."""
     cur.execute(
         "INSERT INTO patient_medications (patient_id, name, dosage, frequency, intake_method)"  # noqa: S608
         f" VALUES (%s, %s, %s, %s, %s) RETURNING {_MEDICATION_COLUMNS}",
         (patient_id, name, dosage, frequency, intake_method),
     )
-    return dict(cur.fetchone())
+    return cast(MedicationRow, dict(_one(cur)))
 
 
-def medication_patient_id(cur: Any, medication_id: int) -> int | None:
+def medication_patient_id(cur: Cursor, medication_id: int) -> int | None:
     """Whose medication this is (for authorisation), or None when there is no such one."""
     cur.execute(
         "SELECT patient_id FROM patient_medications WHERE medication_id = %s", (medication_id,)
     )
     row = cur.fetchone()
-    return row["patient_id"] if row else None
+    return int(row["patient_id"]) if row else None
 
 
-def delete_medication(cur: Any, medication_id: int) -> bool:
+def delete_medication(cur: Cursor, medication_id: int) -> bool:
+    """Delete one medication; False when it was already gone."""
     cur.execute(
         "DELETE FROM patient_medications WHERE medication_id = %s RETURNING medication_id",
         (medication_id,),
@@ -351,8 +436,8 @@ def delete_medication(cur: Any, medication_id: int) -> bool:
 
 
 def upsert_diet(
-    cur: Any, patient_id: int, *, diet_type: str, allergens: Sequence[str]
-) -> tuple[dict[str, Any], bool]:
+    cur: Cursor, patient_id: int, *, diet_type: str, allergens: Sequence[str]
+) -> tuple[DietShape, bool]:
     """Set the patient's diet; (Diet in API shape, whether it was created)."""
     cur.execute(
         "INSERT INTO patient_diets (patient_id, diet_type, allergens) VALUES (%s, %s, %s::text[])"
@@ -361,29 +446,26 @@ def upsert_diet(
         " RETURNING diet_type, allergens, updated_at, (xmax = 0) AS created",
         (patient_id, str(diet_type), [str(a) for a in allergens]),
     )
-    row = cur.fetchone()
+    row = _one(cur)
     return _diet(row["diet_type"], row["allergens"], row["updated_at"]), bool(row["created"])
 
 
 def upsert_personality(
-    cur: Any, patient_id: int, scores: Mapping[str, int], *, source: str = "manual"
+    cur: Cursor, patient_id: int, scores: Mapping[str, int], *, source: str = "manual"
 ) -> tuple[dict[str, Any], bool]:
     """Set the patient's four personality axes; (Personality, whether it was created).
 
     `source` is `manual` (PUT .../personality), `test` (the personality test) or `import`.
     """
     cur.execute(
-        "INSERT INTO patient_personality"
-        " (patient_id, empathy, activity, patience, independence, source)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (patient_id) DO UPDATE SET empathy = EXCLUDED.empathy,"
-        " activity = EXCLUDED.activity, patience = EXCLUDED.patience,"
-        " independence = EXCLUDED.independence, source = EXCLUDED.source"
-        " RETURNING empathy, activity, patience, independence, source, updated_at,"
-        " (xmax = 0) AS created",
-        (patient_id, *(scores[axis] for axis in PERSONALITY_AXES), source),
+        upsert_statement(
+            "patient_personality",
+            "patient_id",
+            returning=f"{axis_columns()}, source, updated_at, (xmax = 0) AS created",
+        ),
+        (patient_id, *(scores[axis] for axis in AXES), source),
     )
-    row = dict(cur.fetchone())
+    row = dict(_one(cur))
     created = bool(row.pop("created"))
     return row, created
 
@@ -395,7 +477,15 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _diet(diet_type: str, allergens: Sequence[str], updated_at: Any) -> dict[str, Any]:
+def _one(cur: Cursor) -> dict[str, Any]:
+    """The row a statement that always returns one row returned."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
+def _diet(diet_type: str, allergens: Sequence[str], updated_at: datetime) -> DietShape:
     return {
         "diet_type": diet_type,
         "diet_type_label": DietType(diet_type).label,
@@ -406,15 +496,15 @@ def _diet(diet_type: str, allergens: Sequence[str], updated_at: Any) -> dict[str
 
 
 def _patient(
-    row: Mapping[str, Any], conditions: list[dict[str, Any]], medications: list[dict[str, Any]]
-) -> dict[str, Any]:
+    row: Mapping[str, Any], conditions: list[ConditionEntry], medications: list[MedicationRow]
+) -> PatientShape:
     diet = None
     if row["diet_type"] is not None:
         diet = _diet(row["diet_type"], row["allergens"], row["diet_updated_at"])
     personality = None
     if row["empathy"] is not None:
         personality = {
-            **{axis: row[axis] for axis in PERSONALITY_AXES},
+            **{axis: row[axis] for axis in AXES},
             "source": row["personality_source"],
             "updated_at": row["personality_updated_at"],
         }

@@ -96,11 +96,12 @@ def list_patients(uow: UnitOfWork, query: PageQuery) -> Page[Patient]:
 
     Each patient listed is one `view` event."""
     user_id = uow.principal.user_id
-    scope: dict[str, Any] = {
+    scopes: dict[Role, dict[str, Any]] = {
         Role.GUARDIAN: {"guardian_user_id": user_id},
         Role.CAREGIVER: {"caregiver_user_id": user_id},
         Role.ADMIN: {"every_patient": True},
-    }[Role(uow.principal.role)]
+    }
+    scope = scopes[Role(uow.principal.role)]
     rows, total = repository.list_patients(
         uow.cursor, **scope, limit=query.limit, offset=query.offset
     )
