@@ -7,14 +7,16 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from models.common import PageQuery, ResponseModel
+from models.common import BIGINT_MAX, PageQuery, ResponseModel
 
 
 class AuditEventQuery(PageQuery):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    patient_id: int | None = Field(None, ge=1, description="Only events about this patient.")
-    actor_id: int | None = Field(None, ge=1, description="Only events by this user.")
+    patient_id: int | None = Field(
+        None, ge=1, le=BIGINT_MAX, description="Only events about this patient."
+    )
+    actor_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="Only events by this user.")
     from_: datetime | None = Field(None, alias="from", description="Events at or after this.")
     to: datetime | None = Field(None, description="Events before this.")
 

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
+#: The largest id or count PostgreSQL's bigint holds: every integer a caller sends is bounded by
+#: it (or less), so none reaches a query as "bigint out of range".
+BIGINT_MAX = 2**63 - 1
+
 
 class ApiModel(BaseModel):
     """Base of request bodies: unknown fields are refused so typos do not pass silently."""
@@ -48,7 +52,7 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(50, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=BIGINT_MAX)
 
 
 class Page(ResponseModel, Generic[T]):

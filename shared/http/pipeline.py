@@ -41,6 +41,9 @@ log = get_logger("http")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _MAX_ID = 2**63 - 1
+#: No request body of this API nests deeper than a few levels; a deeper one is refused (400)
+#: before validation, which would otherwise recurse once per level.
+MAX_JSON_DEPTH = 32
 
 
 def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
@@ -160,13 +163,36 @@ def _json(body: bytes) -> Any:
     if not body.strip():
         raise BadRequestError("A JSON request body is required.")
     try:
-        return json.loads(body.decode("utf-8"))
+        document = json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise _too_deep() from None
     except UnicodeDecodeError as exc:
         raise BadRequestError("The request body is not valid UTF-8.") from exc
     except json.JSONDecodeError as exc:
         raise BadRequestError(
             f"The request body is not valid JSON (line {exc.lineno}, column {exc.colno})."
         ) from exc
+    if _depth(document) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    return document
+
+
+def _depth(document: Any) -> int:
+    """How deeply arrays and objects nest in a parsed document (iteratively: no recursion)."""
+    deepest, pending = 0, [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep() -> BadRequestError:
+    return BadRequestError(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
 
 
 def _validate(
