@@ -13,7 +13,6 @@ from models.caregivers import (
 )
 from models.vocabularies import Role
 from shared.caregivers import service
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 
 api = Api(tag="caregivers")
@@ -31,7 +30,7 @@ bp = api.blueprint
 )
 def put_me(request: ApiRequest) -> CaregiverProfile:
     """Create or replace the signed-in caregiver's profile (caregiver role only)."""
-    return service.put_profile(get_database(), request.actor, request.body)
+    return service.put_profile(request.uow, request.body)
 
 
 @api.route(
@@ -44,7 +43,7 @@ def put_me(request: ApiRequest) -> CaregiverProfile:
 )
 def get_me(request: ApiRequest) -> CaregiverProfile:
     """The signed-in caregiver's whole profile, with availability and personality."""
-    return service.get_profile(get_database(), request.actor)
+    return service.get_profile(request.uow)
 
 
 @api.route(
@@ -56,7 +55,7 @@ def get_me(request: ApiRequest) -> CaregiverProfile:
 )
 def get_card(request: ApiRequest) -> CaregiverCard:
     """A caregiver's public card, for any signed-in user (no contacts, birth date or gender)."""
-    return service.get_card(get_database(), request.actor, request.path_params["caregiver_id"])
+    return service.get_card(request.uow, request.path_params["caregiver_id"])
 
 
 @api.route(
@@ -70,7 +69,7 @@ def get_card(request: ApiRequest) -> CaregiverCard:
 )
 def put_availability(request: ApiRequest) -> Availability:
     """Replace the signed-in caregiver's weekly availability slots."""
-    return service.put_availability(get_database(), request.actor, request.body)
+    return service.put_availability(request.uow, request.body)
 
 
 @api.route(
@@ -84,4 +83,4 @@ def put_availability(request: ApiRequest) -> Availability:
 )
 def put_personality(request: ApiRequest) -> CaregiverPersonality:
     """Set the signed-in caregiver's personality axes (0..100 each)."""
-    return service.put_personality(get_database(), request.actor, request.body)
+    return service.put_personality(request.uow, request.body)

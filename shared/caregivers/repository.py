@@ -2,15 +2,76 @@
 
 Every function takes the caller's cursor, so a service composes them into one transaction.
 `caregiver_card` and `caregiver_cards` are the public read of a caregiver that other areas
-(matching results, offers) reuse; their dicts have exactly the fields of `CaregiverCard`.
+(matching results, offers) reuse; their rows (`CaregiverCardRow`) have exactly the fields of
+`CaregiverCard`. What the tables' constraints mean to a caller is registered below
+(shared.integrity): a refused certification or specialty code names its list, a refused slot
+names `slots`; the profile's column CHECKs name their column by PostgreSQL's own names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypedDict, cast
 
 from psycopg2.extras import execute_values
+
+from shared.db import Cursor
+from shared.integrity import FieldRule, register_constraints
+from shared.personality import AXES, axis_columns, upsert_statement
+
+register_constraints(
+    {
+        "caregiver_certifications_code_check": FieldRule("certifications"),
+        "caregiver_specialties_code_check": FieldRule("specialties"),
+        "caregiver_availability_day_check": FieldRule("slots"),
+        "caregiver_availability_time_order": FieldRule("slots"),
+    }
+)
+
+
+class CaregiverCardRow(TypedDict):
+    """The public card of a caregiver (the fields of `models.caregivers.CaregiverCard`)."""
+
+    caregiver_id: int
+    name: str
+    experience_years: int
+    certifications: list[str]
+    specialties: list[str]
+    service_region: str
+    has_vehicle: bool
+    hourly_rate: int
+    avg_rating: float
+    total_reviews: int
+    bio: str | None
+
+
+class CaregiverProfileRow(CaregiverCardRow):
+    """The card plus the profile's timestamps."""
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class AvailabilitySlotRow(TypedDict):
+    """One weekly slot: day code and 'HH:MM' times."""
+
+    day: str
+    start: str
+    end: str
+
+
+class CaregiverPersonalityRow(TypedDict):
+    """The four axes (shared.personality.AXES), where they came from and when."""
+
+    empathy: int
+    activity: int
+    patience: int
+    independence: int
+    source: str
+    updated_at: datetime
+
 
 # One row per caregiver with both code sets aggregated in the same statement (no N+1).
 _CARD_COLUMNS = """
@@ -25,24 +86,26 @@ _CARD_FROM = " FROM caregivers c JOIN users u ON u.user_id = c.user_id"
 _ACTIVE_ONLY = " AND u.is_active AND u.deleted_at IS NULL"
 
 
-def _card(row: dict[str, Any]) -> dict[str, Any]:
+def _card(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A card row as the API shape: code lists as lists, the rating (numeric) as a float."""
     card = dict(row)
     card["certifications"] = list(card["certifications"])
     card["specialties"] = list(card["specialties"])
-    card["avg_rating"] = float(card["avg_rating"])
+    rating: Decimal | float = card["avg_rating"]
+    card["avg_rating"] = float(rating)
     return card
 
 
 def caregiver_card(
-    cur: Any, caregiver_id: int, *, only_active: bool = False
-) -> dict[str, Any] | None:
+    cur: Cursor, caregiver_id: int, *, only_active: bool = False
+) -> CaregiverCardRow | None:
     """The public card of one caregiver, or None. `only_active` hides closed accounts."""
     return caregiver_cards(cur, [caregiver_id], only_active=only_active).get(caregiver_id)
 
 
 def caregiver_cards(
-    cur: Any, caregiver_ids: Iterable[int], *, only_active: bool = False
-) -> dict[int, dict[str, Any]]:
+    cur: Cursor, caregiver_ids: Iterable[int], *, only_active: bool = False
+) -> dict[int, CaregiverCardRow]:
     """caregiver_id -> card for every existing caregiver among `caregiver_ids`, in one query."""
     ids = sorted(set(caregiver_ids))
     if not ids:
@@ -55,10 +118,10 @@ def caregiver_cards(
         + (_ACTIVE_ONLY if only_active else ""),
         {"ids": ids},
     )
-    return {row["caregiver_id"]: _card(row) for row in cur.fetchall()}
+    return {row["caregiver_id"]: cast(CaregiverCardRow, _card(row)) for row in cur.fetchall()}
 
 
-def caregiver_id_for_user(cur: Any, user_id: int, *, for_update: bool = False) -> int | None:
+def caregiver_id_for_user(cur: Cursor, user_id: int, *, for_update: bool = False) -> int | None:
     """The caregiver profile id of a user, or None. `for_update` locks the profile row, so
     concurrent replacements of the same caregiver's sets run one after the other."""
     if for_update:
@@ -66,11 +129,11 @@ def caregiver_id_for_user(cur: Any, user_id: int, *, for_update: bool = False) -
     else:
         cur.execute("SELECT caregiver_id FROM caregivers WHERE user_id = %s", (user_id,))
     row = cur.fetchone()
-    return row["caregiver_id"] if row else None
+    return int(row["caregiver_id"]) if row else None
 
 
 def upsert_profile(
-    cur: Any,
+    cur: Cursor,
     user_id: int,
     *,
     experience_years: int,
@@ -103,10 +166,10 @@ def upsert_profile(
             "bio": bio,
         },
     )
-    return cur.fetchone()["caregiver_id"]
+    return int(_one(cur)["caregiver_id"])
 
 
-def replace_certifications(cur: Any, caregiver_id: int, codes: Sequence[str]) -> None:
+def replace_certifications(cur: Cursor, caregiver_id: int, codes: Sequence[str]) -> None:
     cur.execute("DELETE FROM caregiver_certifications WHERE caregiver_id = %s", (caregiver_id,))
     if codes:
         execute_values(
@@ -116,7 +179,7 @@ def replace_certifications(cur: Any, caregiver_id: int, codes: Sequence[str]) ->
         )
 
 
-def replace_specialties(cur: Any, caregiver_id: int, codes: Sequence[str]) -> None:
+def replace_specialties(cur: Cursor, caregiver_id: int, codes: Sequence[str]) -> None:
     cur.execute("DELETE FROM caregiver_specialties WHERE caregiver_id = %s", (caregiver_id,))
     if codes:
         execute_values(
@@ -126,7 +189,7 @@ def replace_specialties(cur: Any, caregiver_id: int, codes: Sequence[str]) -> No
         )
 
 
-def get_profile_row(cur: Any, caregiver_id: int) -> dict[str, Any] | None:
+def get_profile_row(cur: Cursor, caregiver_id: int) -> CaregiverProfileRow | None:
     """The card fields plus the profile's timestamps."""
     cur.execute(
         "SELECT"
@@ -137,11 +200,11 @@ def get_profile_row(cur: Any, caregiver_id: int) -> dict[str, Any] | None:
         (caregiver_id,),
     )
     row = cur.fetchone()
-    return _card(row) if row else None
+    return cast(CaregiverProfileRow, _card(row)) if row else None
 
 
 def replace_availability(
-    cur: Any, caregiver_id: int, slots: Sequence[tuple[str, str, str]]
+    cur: Cursor, caregiver_id: int, slots: Sequence[tuple[str, str, str]]
 ) -> None:
     """Replace the weekly slots with (day, 'HH:MM' start, 'HH:MM' end) triples."""
     cur.execute("DELETE FROM caregiver_availability WHERE caregiver_id = %s", (caregiver_id,))
@@ -155,7 +218,7 @@ def replace_availability(
         )
 
 
-def list_availability(cur: Any, caregiver_id: int) -> list[dict[str, str]]:
+def list_availability(cur: Cursor, caregiver_id: int) -> list[AvailabilitySlotRow]:
     """The weekly slots, Monday first, each day by start time; times as 'HH:MM'."""
     cur.execute(
         """
@@ -167,39 +230,35 @@ def list_availability(cur: Any, caregiver_id: int) -> list[dict[str, str]]:
         """,
         (caregiver_id,),
     )
-    return [dict(row) for row in cur.fetchall()]
+    return [cast(AvailabilitySlotRow, dict(row)) for row in cur.fetchall()]
 
 
 def upsert_personality(
-    cur: Any, caregiver_id: int, scores: dict[str, int], *, source: str = "manual"
-) -> dict[str, Any]:
+    cur: Cursor, caregiver_id: int, scores: Mapping[str, int], *, source: str = "manual"
+) -> CaregiverPersonalityRow:
     """Set the four axes (0..100) and where they came from; the stored row."""
+    # The trigger only moves updated_at when a value changes; a re-save is news too.
     cur.execute(
-        """
-        INSERT INTO caregiver_personality
-            (caregiver_id, empathy, activity, patience, independence, source)
-        VALUES (%(caregiver_id)s, %(empathy)s, %(activity)s, %(patience)s, %(independence)s,
-                %(source)s)
-        ON CONFLICT (caregiver_id) DO UPDATE SET
-            empathy = EXCLUDED.empathy,
-            activity = EXCLUDED.activity,
-            patience = EXCLUDED.patience,
-            independence = EXCLUDED.independence,
-            source = EXCLUDED.source,
-            -- The trigger only moves updated_at when a value changes; a re-save is news too.
-            updated_at = now()
-        RETURNING empathy, activity, patience, independence, source, updated_at
-        """,
-        {"caregiver_id": caregiver_id, "source": source, **scores},
+        upsert_statement("caregiver_personality", "caregiver_id")
+        + f", updated_at = now() RETURNING {axis_columns()}, source, updated_at",
+        (caregiver_id, *(scores[axis] for axis in AXES), source),
     )
-    return dict(cur.fetchone())
+    return cast(CaregiverPersonalityRow, dict(_one(cur)))
 
 
-def get_personality(cur: Any, caregiver_id: int) -> dict[str, Any] | None:
+def get_personality(cur: Cursor, caregiver_id: int) -> CaregiverPersonalityRow | None:
     cur.execute(
-        "SELECT empathy, activity, patience, independence, source, updated_at"
+        f"SELECT {axis_columns()}, source, updated_at"  # noqa: S608  (constant columns)
         " FROM caregiver_personality WHERE caregiver_id = %s",
         (caregiver_id,),
     )
     row = cur.fetchone()
-    return dict(row) if row else None
+    return cast(CaregiverPersonalityRow, dict(row)) if row else None
+
+
+def _one(cur: Cursor) -> dict[str, Any]:
+    """The row a statement that always returns one row (RETURNING, aggregates) returned."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return dict(row)

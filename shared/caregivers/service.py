@@ -1,16 +1,14 @@
 """Caregivers (API.md "Caregivers"): a caregiver's own profile, availability and personality,
 and the public card any signed-in user may read.
 
-A caregiver's profile is not patient data, so nothing here writes audit events; but each change
-is one transaction, so a refused request (422, 409) leaves every table as it was.
+Every function takes the request's unit of work (shared.unit_of_work) and does its work in the
+one transaction it holds. A caregiver's profile is not patient data, so nothing here writes audit
+events; but each change is one transaction, so a refused request (422, 409) leaves every table
+as it was. A value the database refuses (a CHECK the request model should have caught) is a 422
+naming its field, by the constraints shared/caregivers/repository.py registers.
 """
 
 from __future__ import annotations
-
-from typing import Any
-
-import psycopg2.errorcodes
-import psycopg2.errors
 
 from models.caregivers import (
     Availability,
@@ -24,67 +22,56 @@ from models.caregivers import (
 )
 from models.vocabularies import Certification, Role, Specialty
 from shared.auth.authorization import require_role
-from shared.auth.principal import Actor, Principal
 from shared.caregivers import repository
-from shared.db import Database
+from shared.db import Cursor
 from shared.errors import ConflictError, FieldError, NotFoundError, ValidationFailedError
+from shared.unit_of_work import UnitOfWork
 
 NO_PROFILE_YET = (
     "You have no caregiver profile yet: create your caregiver profile first "
     "(PUT /api/caregivers/me)."
 )
-#: The columns of `caregivers` a request body sets, for naming the field of a CHECK violation.
-_PROFILE_FIELDS = ("experience_years", "service_region", "has_vehicle", "hourly_rate", "bio")
 
 
-def put_profile(db: Database, actor: Actor, body: CaregiverProfileIn) -> CaregiverProfile:
+def put_profile(uow: UnitOfWork, body: CaregiverProfileIn) -> CaregiverProfile:
     """Create or replace the caller's profile; certifications and specialties are replaced."""
-    principal = actor.principal
-    require_role(principal, Role.CAREGIVER)
-    try:
-        with db.transaction() as cur:
-            caregiver_id = repository.upsert_profile(
-                cur,
-                principal.user_id,
-                experience_years=body.experience_years,
-                service_region=body.service_region,
-                has_vehicle=body.has_vehicle,
-                hourly_rate=body.hourly_rate,
-                bio=body.bio,
-            )
-            repository.replace_certifications(
-                cur, caregiver_id, [str(c) for c in body.certifications]
-            )
-            repository.replace_specialties(cur, caregiver_id, [str(s) for s in body.specialties])
-            return _profile(cur, caregiver_id)
-    except (psycopg2.errors.CheckViolation, psycopg2.errors.NotNullViolation) as exc:
-        raise _field_error(exc) from None
+    require_role(uow.principal, Role.CAREGIVER)
+    cur = uow.cursor
+    caregiver_id = repository.upsert_profile(
+        cur,
+        uow.principal.user_id,
+        experience_years=body.experience_years,
+        service_region=body.service_region,
+        has_vehicle=body.has_vehicle,
+        hourly_rate=body.hourly_rate,
+        bio=body.bio,
+    )
+    repository.replace_certifications(cur, caregiver_id, [str(c) for c in body.certifications])
+    repository.replace_specialties(cur, caregiver_id, [str(s) for s in body.specialties])
+    return _profile(cur, caregiver_id)
 
 
-def get_profile(db: Database, actor: Actor) -> CaregiverProfile:
+def get_profile(uow: UnitOfWork) -> CaregiverProfile:
     """The caller's whole profile; 404 until it has been created."""
-    principal = actor.principal
-    require_role(principal, Role.CAREGIVER)
-    with db.transaction(readonly=True) as cur:
-        caregiver_id = repository.caregiver_id_for_user(cur, principal.user_id)
-        if caregiver_id is None:
-            raise NotFoundError(NO_PROFILE_YET)
-        return _profile(cur, caregiver_id)
+    require_role(uow.principal, Role.CAREGIVER)
+    cur = uow.cursor
+    caregiver_id = repository.caregiver_id_for_user(cur, uow.principal.user_id)
+    if caregiver_id is None:
+        raise NotFoundError(NO_PROFILE_YET)
+    return _profile(cur, caregiver_id)
 
 
-def get_card(db: Database, actor: Actor, caregiver_id: int) -> CaregiverCard:
+def get_card(uow: UnitOfWork, caregiver_id: int) -> CaregiverCard:
     """The public card of a caregiver, for any signed-in user; 404 for unknown or closed ones."""
-    with db.transaction(readonly=True) as cur:
-        card = repository.caregiver_card(cur, caregiver_id, only_active=True)
+    card = repository.caregiver_card(uow.cursor, caregiver_id, only_active=True)
     if card is None:
         raise NotFoundError(f"No caregiver has caregiver_id {caregiver_id}.")
     return CaregiverCard.model_validate(card)
 
 
-def put_availability(db: Database, actor: Actor, body: AvailabilityIn) -> Availability:
+def put_availability(uow: UnitOfWork, body: AvailabilityIn) -> Availability:
     """Replace the caller's weekly availability; 422 naming each slot that overlaps another."""
-    principal = actor.principal
-    require_role(principal, Role.CAREGIVER)
+    require_role(uow.principal, Role.CAREGIVER)
     overlaps = overlapping_slots(body.slots)
     if overlaps:
         raise ValidationFailedError(
@@ -96,23 +83,21 @@ def put_availability(db: Database, actor: Actor, body: AvailabilityIn) -> Availa
                 for index, other in overlaps
             ]
         )
-    with db.transaction() as cur:
-        caregiver_id = _own_caregiver_id_locked(cur, principal)
-        repository.replace_availability(
-            cur, caregiver_id, [(str(s.day), s.start, s.end) for s in body.slots]
-        )
-        return Availability(slots=repository.list_availability(cur, caregiver_id))
+    cur = uow.cursor
+    caregiver_id = _own_caregiver_id_locked(uow)
+    repository.replace_availability(
+        cur, caregiver_id, [(str(s.day), s.start, s.end) for s in body.slots]
+    )
+    return Availability.model_validate({"slots": repository.list_availability(cur, caregiver_id)})
 
 
-def put_personality(
-    db: Database, actor: Actor, body: CaregiverPersonalityIn
-) -> CaregiverPersonality:
+def put_personality(uow: UnitOfWork, body: CaregiverPersonalityIn) -> CaregiverPersonality:
     """Set the caller's four personality axes (entered by hand: source `manual`)."""
-    principal = actor.principal
-    require_role(principal, Role.CAREGIVER)
-    with db.transaction() as cur:
-        caregiver_id = _own_caregiver_id_locked(cur, principal)
-        row = repository.upsert_personality(cur, caregiver_id, body.model_dump(), source="manual")
+    require_role(uow.principal, Role.CAREGIVER)
+    caregiver_id = _own_caregiver_id_locked(uow)
+    row = repository.upsert_personality(
+        uow.cursor, caregiver_id, body.model_dump(), source="manual"
+    )
     return CaregiverPersonality.model_validate(row)
 
 
@@ -134,15 +119,17 @@ def overlapping_slots(slots: list[AvailabilitySlotIn]) -> list[tuple[int, int]]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _own_caregiver_id_locked(cur: Any, principal: Principal) -> int:
+def _own_caregiver_id_locked(uow: UnitOfWork) -> int:
     """The caller's caregiver_id, its row locked for this transaction; 409 without a profile."""
-    caregiver_id = repository.caregiver_id_for_user(cur, principal.user_id, for_update=True)
+    caregiver_id = repository.caregiver_id_for_user(
+        uow.cursor, uow.principal.user_id, for_update=True
+    )
     if caregiver_id is None:
         raise ConflictError(NO_PROFILE_YET)
     return caregiver_id
 
 
-def _profile(cur: Any, caregiver_id: int) -> CaregiverProfile:
+def _profile(cur: Cursor, caregiver_id: int) -> CaregiverProfile:
     row = repository.get_profile_row(cur, caregiver_id)
     if row is None:  # deleted by a concurrent transaction between two statements
         raise NotFoundError(NO_PROFILE_YET)
@@ -157,17 +144,3 @@ def _profile(cur: Any, caregiver_id: int) -> CaregiverProfile:
             "personality": repository.get_personality(cur, caregiver_id),
         }
     )
-
-
-def _field_error(exc: psycopg2.Error) -> ValidationFailedError:
-    """A CHECK the request model should have caught: 422 naming the column when we can."""
-    constraint = getattr(exc.diag, "constraint_name", None) or ""
-    column = getattr(exc.diag, "column_name", None) or ""
-    if exc.pgcode == psycopg2.errorcodes.CHECK_VIOLATION and constraint.startswith(
-        ("caregiver_certifications_", "caregiver_specialties_")
-    ):
-        column = "certifications" if "certifications" in constraint else "specialties"
-    else:
-        column = next((f for f in _PROFILE_FIELDS if f in constraint or f == column), column)
-    loc: tuple[str, ...] = ("body", column) if column else ("body",)
-    return ValidationFailedError([FieldError(loc=loc, msg="value refused by the database")])

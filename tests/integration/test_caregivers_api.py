@@ -14,8 +14,8 @@ import requests
 from models.caregivers import CaregiverProfileIn
 from shared.auth.principal import Actor, Principal
 from shared.caregivers import repository, service
-from shared.db import get_database
 from shared.errors import ValidationFailedError
+from shared.unit_of_work import UnitOfWork
 from tests.factories import (
     PARTY_NAMES,
     Parties,
@@ -278,8 +278,8 @@ def test_profile_and_sets_roll_back_together(app_env, database_url):
         **{**profile_body(hourly_rate=99_999), "certifications": ["nurse", "pilot"]}
     )
 
-    with pytest.raises(ValidationFailedError) as refused:
-        service.put_profile(get_database(), actor, body)
+    with pytest.raises(ValidationFailedError) as refused, UnitOfWork(actor) as uow:
+        service.put_profile(uow, body)
 
     assert refused.value.errors[0].loc == ("body", "certifications")
     assert caregiver_rows(database_url, caregiver.user_id) == before
