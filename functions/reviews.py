@@ -5,7 +5,6 @@ from __future__ import annotations
 from models.common import Page
 from models.reviews import CaregiverReviewsQuery, PublicReview, Review, ReviewIn
 from models.vocabularies import Role
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.reviews import service
 
@@ -25,9 +24,7 @@ bp = api.blueprint
 )
 def create_review(request: ApiRequest) -> Review:
     """Review a completed matching (its guardian or its caregiver, once each)."""
-    return service.create_review(
-        get_database(), request.actor, request.path_params["matching_id"], request.body
-    )
+    return service.create_review(request.uow, request.path_params["matching_id"], request.body)
 
 
 @api.route(
@@ -42,7 +39,7 @@ def list_for_caregiver(request: ApiRequest) -> Page[PublicReview]:
     """A caregiver's reviews by guardians, newest first, reviewer names masked."""
     query: CaregiverReviewsQuery = request.query
     return service.list_caregiver_reviews(
-        get_database(),
+        request.uow,
         request.path_params["caregiver_id"],
         limit=query.limit,
         offset=query.offset,

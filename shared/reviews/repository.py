@@ -1,11 +1,59 @@
-"""SQL of reviews and of the caregiver rating they feed (the only writer of those columns)."""
+"""SQL of reviews and of the caregiver rating they feed (the only writer of those columns).
+
+The one-review-per-reviewer constraint is registered (shared.integrity): should two reviews of
+one reviewer ever race past the matching lock, the second is told it was already reviewed.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict, cast
+
+from models.reviews import ReviewerRole
+from shared.db import Cursor
+from shared.integrity import ConflictRule, register_constraints
+
+#: What a reviewer who reviewed the matching before is told (409).
+ALREADY_REVIEWED = "You have already reviewed this matching."
+
+register_constraints({"reviews_one_per_reviewer_key": ConflictRule(ALREADY_REVIEWED)})
 
 
-def lock_matching(cur: Any, matching_id: int) -> dict[str, Any] | None:
+class MatchingPartiesRow(TypedDict):
+    """A matching with its parties: the patient and the caregiver (with its user id)."""
+
+    matching_id: int
+    patient_id: int
+    caregiver_id: int
+    status: str  # a MatchingStatus code
+    caregiver_user_id: int
+
+
+class ReviewRow(TypedDict):
+    """A stored review (the fields of `models.reviews.Review`)."""
+
+    review_id: int
+    matching_id: int
+    caregiver_id: int
+    reviewer_id: int
+    reviewer_role: ReviewerRole
+    rating: int
+    comment: str | None
+    created_at: datetime
+
+
+class PublicReviewRow(TypedDict):
+    """A guardian's review with the reviewer's (unmasked) name."""
+
+    review_id: int
+    reviewer_role: ReviewerRole
+    rating: int
+    comment: str | None
+    created_at: datetime
+    reviewer_name: str
+
+
+def lock_matching(cur: Cursor, matching_id: int) -> MatchingPartiesRow | None:
     """The matching with its parties, row-locked until the transaction ends (None if missing).
 
     The lock serialises every review of one matching, so the duplicate check that follows sees
@@ -21,28 +69,29 @@ def lock_matching(cur: Any, matching_id: int) -> dict[str, Any] | None:
         """,
         (matching_id,),
     )
-    return cur.fetchone()
+    return cast(MatchingPartiesRow | None, cur.fetchone())
 
 
-def review_exists(cur: Any, matching_id: int, reviewer_id: int) -> bool:
+def review_exists(cur: Cursor, matching_id: int, reviewer_id: int) -> bool:
     cur.execute(
         "SELECT EXISTS (SELECT 1 FROM reviews WHERE matching_id = %s AND reviewer_id = %s)"
         " AS found",
         (matching_id, reviewer_id),
     )
-    return bool(cur.fetchone()["found"])
+    row = cur.fetchone()
+    return bool(row and row["found"])
 
 
 def insert_review(
-    cur: Any,
+    cur: Cursor,
     *,
     matching_id: int,
     caregiver_id: int,
     reviewer_id: int,
-    reviewer_role: str,
+    reviewer_role: ReviewerRole,
     rating: int,
     comment: str | None,
-) -> dict[str, Any]:
+) -> ReviewRow:
     cur.execute(
         """
         INSERT INTO reviews (matching_id, caregiver_id, reviewer_id, reviewer_role, rating, comment)
@@ -52,10 +101,10 @@ def insert_review(
         """,
         (matching_id, caregiver_id, reviewer_id, reviewer_role, rating, comment),
     )
-    return cur.fetchone()
+    return cast(ReviewRow, cur.fetchone())
 
 
-def lock_caregiver_rating(cur: Any, caregiver_id: int) -> None:
+def lock_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
     """Row-lock the caregiver before its rating is recomputed.
 
     Reviews of *different* matchings of one caregiver do not share a matching lock. Without
@@ -85,7 +134,7 @@ def refresh_caregiver_rating(cur: Any, caregiver_id: int) -> dict[str, Any]:
     return cur.fetchone()
 
 
-def count_public_reviews(cur: Any, caregiver_id: int) -> int | None:
+def count_public_reviews(cur: Cursor, caregiver_id: int) -> int | None:
     """How many guardian reviews the caregiver has; None when there is no such caregiver."""
     cur.execute(
         """
@@ -97,12 +146,12 @@ def count_public_reviews(cur: Any, caregiver_id: int) -> int | None:
         (caregiver_id,),
     )
     row = cur.fetchone()
-    return None if row is None else row["total"]
+    return None if row is None else int(row["total"])
 
 
 def list_public_reviews(
-    cur: Any, caregiver_id: int, *, limit: int, offset: int
-) -> list[dict[str, Any]]:
+    cur: Cursor, caregiver_id: int, *, limit: int, offset: int
+) -> list[PublicReviewRow]:
     """A page of the caregiver's guardian reviews, newest first, with the reviewer's name."""
     cur.execute(
         """
@@ -115,4 +164,4 @@ def list_public_reviews(
         """,
         (caregiver_id, limit, offset),
     )
-    return cur.fetchall()
+    return cast(list[PublicReviewRow], cur.fetchall())
