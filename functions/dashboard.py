@@ -5,7 +5,6 @@ from __future__ import annotations
 from models.dashboard import CaregiverDashboard, Dashboard, GuardianDashboard
 from models.vocabularies import Role
 from shared.dashboard import service
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 
 api = Api(tag="dashboard")
@@ -21,4 +20,4 @@ bp = api.blueprint
 )
 def my_dashboard(request: ApiRequest) -> GuardianDashboard | CaregiverDashboard:
     """The guardian's patients or the caregiver's assignments, with today's care (KST)."""
-    return service.get_dashboard(get_database(), request.actor)
+    return service.get_dashboard(request.uow)

@@ -2,21 +2,83 @@
 
 Every panel takes `today` (the Korean date) as a parameter rather than asking the server's
 clock, so the service decides what "today" is and tests can pin it.
+
+"The caregiver serves the patient" is shared.auth.care_relationships' rule: today's schedules
+test it with `caregiver_holds_matching`; the assignments panel lists the serving matchings
+themselves (it needs their columns), so it joins them, filtered by the same `SERVING` statuses.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from decimal import Decimal
+from typing import TypedDict, cast
 
-from shared.auth.care_relationships import caregiver_holds_matching
+from shared.auth.care_relationships import SERVING, caregiver_holds_matching
+from shared.db import Cursor
 
 #: Confirmed schedules: drafts (unconfirmed AI plans) and cancelled days are not today's care.
 _CONFIRMED = "('scheduled', 'completed')"
 _AGE = "date_part('year', age(%(today)s::date, p.birth_date))::int AS age"
+#: The matching statuses in which the caregiver serves the patient, as an SQL list.
+_SERVING = "(" + ", ".join(f"'{status.value}'" for status in SERVING) + ")"
 
 
-def guardian_patients(cur: Any, user_id: int, today: date) -> list[dict[str, Any]]:
+class GuardianPatientRow(TypedDict):
+    """A guardian's patient with its current matching (all None without one) and today's
+    task counts."""
+
+    patient_id: int
+    name: str
+    age: int
+    care_level: str
+    matching_id: int | None
+    caregiver_id: int | None
+    caregiver_name: str | None
+    matching_status: str | None
+    contract_start_date: date | None
+    contract_end_date: date | None
+    today_total: int
+    today_completed: int
+
+
+class AssignmentRow(TypedDict):
+    """A matching the caregiver serves, with the patient's summary and condition codes."""
+
+    matching_id: int
+    patient_id: int
+    contract_start_date: date | None
+    contract_end_date: date | None
+    name: str
+    age: int
+    gender: str
+    care_level: str
+    mobility_status: str
+    region_code: str
+    conditions: list[str]
+
+
+class TodayScheduleRow(TypedDict):
+    """A confirmed schedule of today with its care-log counts."""
+
+    schedule_id: int
+    patient_id: int
+    schedule_date: date
+    status: str
+    total: int
+    completed: int
+
+
+class StandingRow(TypedDict):
+    """The caregiver's rating, review count and offers waiting for its answer."""
+
+    caregiver_id: int
+    avg_rating: Decimal
+    total_reviews: int
+    pending_offers: int
+
+
+def guardian_patients(cur: Cursor, user_id: int, today: date) -> list[GuardianPatientRow]:
     """The guardian's patients, each with its current matching and today's task counts."""
     cur.execute(
         f"""
@@ -48,10 +110,10 @@ def guardian_patients(cur: Any, user_id: int, today: date) -> list[dict[str, Any
         """,  # noqa: S608  (constant fragments only)
         {"user_id": user_id, "today": today},
     )
-    return cur.fetchall()
+    return cast(list[GuardianPatientRow], cur.fetchall())
 
 
-def caregiver_assignments(cur: Any, user_id: int, today: date) -> list[dict[str, Any]]:
+def caregiver_assignments(cur: Cursor, user_id: int, today: date) -> list[AssignmentRow]:
     """The caregiver's active matchings, each with the patient's summary and conditions."""
     cur.execute(
         f"""
@@ -62,15 +124,15 @@ def caregiver_assignments(cur: Any, user_id: int, today: date) -> list[dict[str,
         FROM matching_results m
         JOIN caregivers c ON c.caregiver_id = m.caregiver_id
         JOIN patients p ON p.patient_id = m.patient_id
-        WHERE c.user_id = %(user_id)s AND m.status = 'active'
+        WHERE c.user_id = %(user_id)s AND m.status IN {_SERVING}
         ORDER BY m.contract_start_date NULLS LAST, m.matching_id
         """,  # noqa: S608  (constant fragments only)
         {"user_id": user_id, "today": today},
     )
-    return cur.fetchall()
+    return cast(list[AssignmentRow], cur.fetchall())
 
 
-def caregiver_today_schedules(cur: Any, user_id: int, today: date) -> list[dict[str, Any]]:
+def caregiver_today_schedules(cur: Cursor, user_id: int, today: date) -> list[TodayScheduleRow]:
     """Today's confirmed schedules of the caregiver's actively matched patients, with counts."""
     cur.execute(
         f"""
@@ -86,10 +148,10 @@ def caregiver_today_schedules(cur: Any, user_id: int, today: date) -> list[dict[
         """,  # noqa: S608  (constant fragments only)
         {"user_id": user_id, "today": today},
     )
-    return cur.fetchall()
+    return cast(list[TodayScheduleRow], cur.fetchall())
 
 
-def caregiver_standing(cur: Any, user_id: int) -> dict[str, Any] | None:
+def caregiver_standing(cur: Cursor, user_id: int) -> StandingRow | None:
     """Rating, review count and waiting offers of the caregiver (None without a profile)."""
     cur.execute(
         """
@@ -101,4 +163,4 @@ def caregiver_standing(cur: Any, user_id: int) -> dict[str, Any] | None:
         """,
         (user_id,),
     )
-    return cur.fetchone()
+    return cast(StandingRow | None, cur.fetchone())

@@ -5,14 +5,14 @@ caregiver sees its active assignments, today's schedules, waiting offers and rat
 have no dashboard here (403): their views are the admin endpoints.
 
 Each panel is one statement (shared/dashboard/repository.py), so the number of round trips does
-not grow with the number of patients. Reading patients' data through the dashboard writes one
-audit event per patient shown, in the same transaction.
+not grow with the number of patients. The dashboard is read in the request's unit of work
+(shared.unit_of_work); reading patients' data through it writes one audit event per patient
+shown, in the same transaction.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from models.accounts import User
 from models.dashboard import (
@@ -24,40 +24,37 @@ from models.dashboard import (
 )
 from models.dates import korea_today
 from models.vocabularies import Role
-from shared import audit
 from shared.audit import AuditAction
 from shared.auth import users_repository
 from shared.auth.authorization import require_role
-from shared.auth.principal import Actor
 from shared.dashboard import repository
-from shared.db import Database
+from shared.dashboard.repository import AssignmentRow, GuardianPatientRow
 from shared.errors import NotFoundError
+from shared.unit_of_work import UnitOfWork
 
 
 def get_dashboard(
-    db: Database, actor: Actor, *, today: date | None = None
+    uow: UnitOfWork, *, today: date | None = None
 ) -> GuardianDashboard | CaregiverDashboard:
     """The caller's dashboard for `today` (default: Korea's date); 403 for operators."""
-    require_role(actor.principal, Role.GUARDIAN, Role.CAREGIVER)
+    principal = uow.principal
+    require_role(principal, Role.GUARDIAN, Role.CAREGIVER)
     day = today or korea_today()
-    with db.transaction() as cur:
-        user = users_repository.get_user(cur, actor.user_id)
-        if user is None:
-            raise NotFoundError("The account no longer exists.")
-        if actor.role == Role.GUARDIAN:
-            return _guardian_dashboard(cur, actor, User.model_validate(user), day)
-        return _caregiver_dashboard(cur, actor, User.model_validate(user), day)
+    user = users_repository.get_user(uow.cursor, principal.user_id)
+    if user is None:
+        raise NotFoundError("The account no longer exists.")
+    if principal.role == Role.GUARDIAN:
+        return _guardian_dashboard(uow, User.model_validate(user), day)
+    return _caregiver_dashboard(uow, User.model_validate(user), day)
 
 
-def _guardian_dashboard(cur: Any, actor: Actor, user: User, today: date) -> GuardianDashboard:
-    rows = repository.guardian_patients(cur, actor.user_id, today)
-    audit.record_many(
-        cur, actor, AuditAction.VIEW, "dashboard", [(r["patient_id"], None) for r in rows]
-    )
+def _guardian_dashboard(uow: UnitOfWork, user: User, today: date) -> GuardianDashboard:
+    rows = repository.guardian_patients(uow.cursor, uow.principal.user_id, today)
+    uow.audit_many(AuditAction.VIEW, "dashboard", [(r["patient_id"], None) for r in rows])
     return GuardianDashboard(user=user, patients=[_patient_panel(row) for row in rows])
 
 
-def _patient_panel(row: dict[str, Any]) -> GuardianPatientPanel:
+def _patient_panel(row: GuardianPatientRow) -> GuardianPatientPanel:
     matching = None
     if row["matching_id"] is not None:
         matching = {
@@ -79,37 +76,38 @@ def _patient_panel(row: dict[str, Any]) -> GuardianPatientPanel:
     )
 
 
-def _caregiver_dashboard(cur: Any, actor: Actor, user: User, today: date) -> CaregiverDashboard:
-    assignments = repository.caregiver_assignments(cur, actor.user_id, today)
-    schedules = repository.caregiver_today_schedules(cur, actor.user_id, today)
-    standing = repository.caregiver_standing(cur, actor.user_id)
+def _caregiver_dashboard(uow: UnitOfWork, user: User, today: date) -> CaregiverDashboard:
+    cur, user_id = uow.cursor, uow.principal.user_id
+    assignments = repository.caregiver_assignments(cur, user_id, today)
+    schedules = repository.caregiver_today_schedules(cur, user_id, today)
+    standing = repository.caregiver_standing(cur, user_id)
     shown = dict.fromkeys(r["patient_id"] for r in (*assignments, *schedules))
-    audit.record_many(cur, actor, AuditAction.VIEW, "dashboard", [(pid, None) for pid in shown])
+    uow.audit_many(AuditAction.VIEW, "dashboard", [(pid, None) for pid in shown])
     return CaregiverDashboard(
         user=user,
         active_assignments=[_assignment(row) for row in assignments],
         today_schedules=[TodaySchedule.model_validate(row) for row in schedules],
         pending_offers=standing["pending_offers"] if standing else 0,
-        avg_rating=standing["avg_rating"] if standing else None,
+        avg_rating=float(standing["avg_rating"]) if standing else None,
         total_reviews=standing["total_reviews"] if standing else 0,
     )
 
 
-def _assignment(row: dict[str, Any]) -> ActiveAssignment:
-    patient_fields = (
-        "name",
-        "age",
-        "gender",
-        "care_level",
-        "mobility_status",
-        "region_code",
-        "conditions",
-    )
+def _assignment(row: AssignmentRow) -> ActiveAssignment:
+    patient = {
+        "name": row["name"],
+        "age": row["age"],
+        "gender": row["gender"],
+        "care_level": row["care_level"],
+        "mobility_status": row["mobility_status"],
+        "region_code": row["region_code"],
+        "conditions": row["conditions"],
+    }
     return ActiveAssignment.model_validate(
         {
             "matching_id": row["matching_id"],
             "patient_id": row["patient_id"],
-            "patient": {key: row[key] for key in patient_fields},
+            "patient": patient,
             "contract_start_date": row["contract_start_date"],
             "contract_end_date": row["contract_end_date"],
         }

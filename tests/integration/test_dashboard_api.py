@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -14,8 +14,9 @@ from models.dates import korea_today
 from models.vocabularies import Role
 from shared.auth.principal import Actor, Principal
 from shared.dashboard.service import get_dashboard
-from shared.db import get_database
+from shared.db import Database, get_database
 from shared.errors import ForbiddenError
+from shared.unit_of_work import UnitOfWork
 from tests.factories import (
     PARTY_NAMES,
     Parties,
@@ -373,7 +374,8 @@ def actor_of(user: TestUser) -> Actor:
 
 def statements_for(user: TestUser, today: date) -> tuple[int, Any]:
     db = CountingDatabase()
-    dashboard = get_dashboard(db, actor_of(user), today=today)  # type: ignore[arg-type]
+    with UnitOfWork(actor_of(user), database=lambda: cast(Database, db)) as uow:
+        dashboard = get_dashboard(uow, today=today)
     return len(db.statements), dashboard
 
 
@@ -433,5 +435,5 @@ def test_the_dashboard_counts_the_day_it_is_given(app_env, database_url):
 def test_operators_have_no_dashboard(app_env, database_url):
     with cursor(database_url) as cur:
         admin = make_user(cur, "admin")
-    with pytest.raises(ForbiddenError):
-        get_dashboard(get_database(), actor_of(admin))
+    with pytest.raises(ForbiddenError), UnitOfWork(actor_of(admin)) as uow:
+        get_dashboard(uow)
