@@ -81,7 +81,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_seed_demo(_args: argparse.Namespace) -> int:
     """Insert demo users, patients and caregivers (idempotent)."""
     from devtools.seed_demo import seed_demo
-    from shared.db import get_database
+    from shared.unit_of_work import UnitOfWork
 
     settings = _settings()
     if settings.is_production:
@@ -89,12 +89,13 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
     password = settings.seed_demo_password
     if password is None or not password.get_secret_value():
         return _fail("set SEED_DEMO_PASSWORD (the demo accounts' password)")
-    report = seed_demo(
-        get_database(),
-        password=password.get_secret_value(),
-        caregiver_count=settings.seed_caregiver_count,
-        seed=settings.seed_random_seed,
-    )
+    with UnitOfWork.for_job() as uow:
+        report = seed_demo(
+            uow,
+            password=password.get_secret_value(),
+            caregiver_count=settings.seed_caregiver_count,
+            seed=settings.seed_random_seed,
+        )
     if report.created:
         print(
             f"demo data created: {report.guardians} guardian, {report.patients} patients, "
@@ -108,12 +109,13 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
 def cmd_create_admin(args: argparse.Namespace) -> int:
     """Create an operator account; the password is read from standard input."""
     from shared.auth.admin import AdminAccountError, create_admin
-    from shared.db import get_database
+    from shared.unit_of_work import UnitOfWork
 
     _settings()
     password = _read_password("Password for the new admin: ")
     try:
-        user_id = create_admin(get_database(), email=args.email, name=args.name, password=password)
+        with UnitOfWork.for_job() as uow:
+            user_id = create_admin(uow, email=args.email, name=args.name, password=password)
     except AdminAccountError as exc:
         return _fail(str(exc))
     print(f"admin {args.email} created (user_id {user_id})")

@@ -12,7 +12,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
     from models.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
     from shared.auth import users_repository
     from shared.auth.passwords import hash_password
-    from shared.db import get_database
+    from shared.unit_of_work import UnitOfWork
 
     load_settings()
     password = read_password(f"New password for {args.email}: ")
@@ -20,8 +20,9 @@ def cmd_set_password(args: argparse.Namespace) -> int:
         return fail(
             f"the password must have {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
-    with get_database().transaction() as cur:
-        user_id = users_repository.set_password_hash(cur, args.email, hash_password(password))
+    password_hash = hash_password(password)  # before the transaction begins: it is slow
+    with UnitOfWork.for_job() as uow:
+        user_id = users_repository.set_password_hash(uow.cursor, args.email, password_hash)
     if user_id is None:
         return fail(f"no account with email {args.email}")
     print(f"password set for {args.email} (user_id {user_id})")

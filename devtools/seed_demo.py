@@ -20,8 +20,10 @@ from models.vocabularies import (
     MobilityStatus,
     Specialty,
 )
+from shared.auth import users_repository
 from shared.auth.passwords import hash_password
-from shared.db import Database
+from shared.db import Cursor
+from shared.unit_of_work import UnitOfWork
 
 DEMO_GUARDIAN_EMAIL = "guardian@demo.neulbomcare.kr"
 DEMO_CAREGIVER_EMAIL = "caregiver@demo.neulbomcare.kr"
@@ -55,38 +57,36 @@ class SeedReport:
     caregivers: int
 
 
-def seed_demo(db: Database, *, password: str, caregiver_count: int, seed: int) -> SeedReport:
-    """Insert the demo data unless the demo guardian already exists."""
+def seed_demo(uow: UnitOfWork, *, password: str, caregiver_count: int, seed: int) -> SeedReport:
+    """Insert the demo data unless the demo guardian already exists (in `uow`'s transaction)."""
     rng = random.Random(seed)
-    password_hash = hash_password(password)
-    with db.transaction() as cur:
-        cur.execute("SELECT 1 FROM users WHERE lower(email) = lower(%s)", (DEMO_GUARDIAN_EMAIL,))
-        if cur.fetchone():
-            return SeedReport(created=False, guardians=0, patients=0, caregivers=0)
-        guardian_user = _user(
-            cur, DEMO_GUARDIAN_EMAIL, "김보호", "guardian", "female", password_hash
-        )
-        cur.execute(
-            "INSERT INTO guardians (user_id, address, relationship_to_patient, emergency_contact)"
-            " VALUES (%s, %s, %s, %s) RETURNING guardian_id",
-            (guardian_user, "서울특별시 강남구 테헤란로 1", "자녀", "010-9876-5432"),
-        )
-        guardian_id = cur.fetchone()["guardian_id"]
-        patients = _patients(cur, guardian_id, rng)
-        caregivers = _caregivers(cur, rng, caregiver_count, password_hash)
+    password_hash = hash_password(password)  # before the transaction begins: it is slow
+    cur = uow.cursor
+    # Any account with that email, deleted or not: the demo was seeded before.
+    cur.execute("SELECT 1 FROM users WHERE lower(email) = lower(%s)", (DEMO_GUARDIAN_EMAIL,))
+    if cur.fetchone():
+        return SeedReport(created=False, guardians=0, patients=0, caregivers=0)
+    guardian_user = _user(cur, DEMO_GUARDIAN_EMAIL, "김보호", "guardian", "female", password_hash)
+    cur.execute(
+        "INSERT INTO guardians (user_id, address, relationship_to_patient, emergency_contact)"
+        " VALUES (%s, %s, %s, %s) RETURNING guardian_id",
+        (guardian_user, "서울특별시 강남구 테헤란로 1", "자녀", "010-9876-5432"),
+    )
+    guardian_id = cur.fetchone()["guardian_id"]
+    patients = _patients(cur, guardian_id, rng)
+    caregivers = _caregivers(cur, rng, caregiver_count, password_hash)
     return SeedReport(created=True, guardians=1, patients=patients, caregivers=caregivers)
 
 
-def _user(cur, email: str, name: str, role: str, gender: str | None, password_hash: str) -> int:
-    cur.execute(
-        "INSERT INTO users (email, password_hash, name, role, gender)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING user_id",
-        (email, password_hash, name, role, gender),
+def _user(
+    cur: Cursor, email: str, name: str, role: str, gender: str | None, password_hash: str
+) -> int:
+    return users_repository.insert_user(
+        cur, email=email, name=name, role=role, password_hash=password_hash, gender=gender
     )
-    return cur.fetchone()["user_id"]
 
 
-def _patients(cur, guardian_id: int, rng: random.Random) -> int:
+def _patients(cur: Cursor, guardian_id: int, rng: random.Random) -> int:
     demo = [
         ("박순자", date(1941, 3, 14), "female", "SEOUL_GANGNAM", CareLevel.GRADE_3,
          MobilityStatus.ASSISTIVE_DEVICE, [Condition.DEMENTIA, Condition.HYPERTENSION]),
@@ -113,7 +113,7 @@ def _patients(cur, guardian_id: int, rng: random.Random) -> int:
     return len(demo)
 
 
-def _caregivers(cur, rng: random.Random, count: int, password_hash: str) -> int:
+def _caregivers(cur: Cursor, rng: random.Random, count: int, password_hash: str) -> int:
     certifications = list(Certification)
     specialties = list(Specialty)
     for index in range(count):
@@ -156,7 +156,7 @@ def _caregivers(cur, rng: random.Random, count: int, password_hash: str) -> int:
     return count
 
 
-def _personality(cur, table: str, key: str, owner_id: int, rng: random.Random) -> None:
+def _personality(cur: Cursor, table: str, key: str, owner_id: int, rng: random.Random) -> None:
     scores = [rng.randint(20, 95) for _ in range(4)]
     cur.execute(
         f"INSERT INTO {table} ({key}, empathy, activity, patience, independence, source)"  # noqa: S608 - fixed table names

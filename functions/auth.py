@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from models.accounts import LoginRequest, RegisterRequest, TokenResponse, User
 from shared.auth import accounts
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 
 api = Api(tag="accounts")
@@ -23,7 +22,7 @@ bp = api.blueprint
 )
 def register(request: ApiRequest) -> TokenResponse:
     """Create a guardian or caregiver account and return an access token."""
-    return accounts.register(get_database(), request.body)
+    return accounts.register(request.uow, request.body)
 
 
 @api.route(
@@ -37,10 +36,10 @@ def register(request: ApiRequest) -> TokenResponse:
 )
 def login(request: ApiRequest) -> TokenResponse:
     """Sign in with email and password; throttled per email (429 with Retry-After)."""
-    return accounts.login(get_database(), request.body, client_ip=request.client_ip)
+    return accounts.login(request.uow, request.body, client_ip=request.client_ip)
 
 
 @api.route("GET", "api/auth/me", name="auth_me", response=User)
 def me(request: ApiRequest) -> User:
     """The signed-in user."""
-    return accounts.current_user(get_database(), request.user)
+    return accounts.current_user(request.uow)

@@ -1,7 +1,8 @@
-"""The readiness checks of the dependencies the foundation owns.
+"""Every readiness check: the database, Blob Storage, Key Vault, the matching model, Azure
+OpenAI and the age of the backups.
 
-Imported for its side effect (registration) by the health blueprint. Later areas register their
-own checks (`matching_model`, `openai`) under the same names, replacing these placeholders.
+Imported for its side effect (registration with shared.health) by the health blueprint and by
+the health-check timer (shared.operations.health_check), so both run the same checks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from shared.db import get_database
 from shared.health import CheckOutcome, readiness_check
 from shared.secrets import get_secrets
 from shared.storage import get_probe_blob_service
+from shared.unit_of_work import UnitOfWork
 
 
 @readiness_check("database", critical=True)
@@ -59,6 +61,6 @@ def check_backups() -> CheckOutcome:
     """Age of the newest backups (RPO 15 min: 30 min is late; a full backup daily: 26 h)."""
     from shared.backup.status import backup_ages, describe
 
-    with get_database().transaction(readonly=True) as cur:
-        ages = backup_ages(cur)
+    with UnitOfWork.for_job(readonly=True) as uow:
+        ages = backup_ages(uow.cursor)
     return CheckOutcome("degraded" if ages["problems"] else "ok", describe(ages))

@@ -1,34 +1,67 @@
-"""SQL for user accounts (the only module that writes the users table)."""
+"""SQL for user accounts: sign-up, sign-in, the token check and the operator commands.
+
+Every account the app itself creates or changes goes through here (the API, `manage.py`
+commands and the demo seed). One other writer of the users table exists: the bulk CSV import
+(shared.data_import.repository) inserts its accounts with its own multi-row statement.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, cast
+
+from shared.db import Cursor
+from shared.integrity import ConflictRule, register_constraints
+
+EMAIL_TAKEN = "An account with this email already exists."
+
+# Two registrations that raced past the email check: the unique index decides.
+register_constraints({"users_email_lower_key": ConflictRule(EMAIL_TAKEN)})
 
 _USER_COLUMNS = "user_id, email, name, phone, role, gender, created_at"
 
 
-def find_by_email(cur: Any, email: str) -> dict[str, Any] | None:
+class UserRow(TypedDict):
+    """An account as the API shows it (models.accounts.User)."""
+
+    user_id: int
+    email: str
+    name: str
+    phone: str | None
+    role: str
+    gender: str | None
+    created_at: datetime
+
+
+class UserCredentialsRow(UserRow):
+    """An account with what sign-in checks."""
+
+    password_hash: str | None
+    is_active: bool
+
+
+def find_by_email(cur: Cursor, email: str) -> UserCredentialsRow | None:
     """A not-deleted account by email (case-insensitive), with its hash and active flag."""
     cur.execute(
         f"SELECT {_USER_COLUMNS}, password_hash, is_active"  # noqa: S608  (constant columns)
         " FROM users WHERE lower(email) = lower(%s) AND deleted_at IS NULL",
         (email,),
     )
-    return cur.fetchone()
+    return cast(UserCredentialsRow | None, cur.fetchone())
 
 
-def find_active_by_id(cur: Any, user_id: int) -> dict[str, Any] | None:
+def find_active_by_id(cur: Cursor, user_id: int) -> UserRow | None:
     """An account that may act: not deleted and not deactivated."""
     cur.execute(
         f"SELECT {_USER_COLUMNS} FROM users"  # noqa: S608  (constant columns)
         " WHERE user_id = %s AND is_active AND deleted_at IS NULL",
         (user_id,),
     )
-    return cur.fetchone()
+    return cast(UserRow | None, cur.fetchone())
 
 
 def insert_user(
-    cur: Any,
+    cur: Cursor,
     *,
     email: str,
     name: str,
@@ -37,23 +70,26 @@ def insert_user(
     phone: str | None = None,
     gender: str | None = None,
 ) -> int:
+    """A new account; its id."""
     cur.execute(
         "INSERT INTO users (email, name, role, password_hash, phone, gender)"
         " VALUES (%s, %s, %s, %s, %s, %s) RETURNING user_id",
         (email, name, role, password_hash, phone, gender),
     )
-    return cur.fetchone()["user_id"]
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["user_id"])
 
 
-def get_user(cur: Any, user_id: int) -> dict[str, Any] | None:
+def get_user(cur: Cursor, user_id: int) -> UserRow | None:
     cur.execute(
         f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = %s",  # noqa: S608
         (user_id,),
     )
-    return cur.fetchone()
+    return cast(UserRow | None, cur.fetchone())
 
 
-def record_login(cur: Any, user_id: int, new_password_hash: str | None = None) -> None:
+def record_login(cur: Cursor, user_id: int, new_password_hash: str | None = None) -> None:
     """Stamp the sign-in; store a re-made hash when the hashing parameters changed."""
     cur.execute(
         "UPDATE users SET last_login_at = now(),"
@@ -62,7 +98,7 @@ def record_login(cur: Any, user_id: int, new_password_hash: str | None = None) -
     )
 
 
-def set_password_hash(cur: Any, email: str, password_hash: str) -> int | None:
+def set_password_hash(cur: Cursor, email: str, password_hash: str) -> int | None:
     """Set an account's password (operator command); the user id, or None if no such email."""
     cur.execute(
         "UPDATE users SET password_hash = %s"
@@ -70,4 +106,4 @@ def set_password_hash(cur: Any, email: str, password_hash: str) -> int | None:
         (password_hash, email),
     )
     row = cur.fetchone()
-    return row["user_id"] if row else None
+    return int(row["user_id"]) if row else None
