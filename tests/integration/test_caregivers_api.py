@@ -6,14 +6,16 @@ nothing (the tables' rows for that caregiver are compared before and after).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import requests
 
 from models.caregivers import CaregiverProfileIn
+from models.vocabularies import Role
 from shared.auth.principal import Actor, Principal
 from shared.caregivers import repository, service
+from shared.db import Cursor
 from shared.errors import ValidationFailedError
 from shared.unit_of_work import UnitOfWork
 from tests.factories import (
@@ -272,7 +274,7 @@ def test_profile_and_sets_roll_back_together(app_env, database_url):
     """A set that fails in the database after the profile row was updated undoes the update."""
     caregiver = new_caregiver_with_profile(database_url)
     before = caregiver_rows(database_url, caregiver.user_id)
-    actor = Actor(Principal(caregiver.user_id, "caregiver", caregiver.email, "x"), "req-1")
+    actor = Actor(Principal(caregiver.user_id, Role.CAREGIVER, caregiver.email, "x"), "req-1")
     # Built without validation, so the bad code reaches the database's CHECK.
     body = CaregiverProfileIn.model_construct(
         **{**profile_body(hourly_rate=99_999), "certifications": ["nurse", "pilot"]}
@@ -370,6 +372,9 @@ def test_unknown_or_closed_caregiver_card_is_404(app_server, parties: Parties, d
 def test_caregiver_cards_reads_many_in_one_query(database_url):
     first = new_caregiver_with_profile(database_url, certifications=("nurse", "caregiver_2"))
     second = new_caregiver_with_profile(database_url, region="JEJU_SEOGWIPO")
+    assert first.caregiver_id is not None
+    assert second.caregiver_id is not None
+    first_id, second_id = first.caregiver_id, second.caregiver_id
 
     class CountingCursor:
         def __init__(self, cur: Any) -> None:
@@ -384,18 +389,19 @@ def test_caregiver_cards_reads_many_in_one_query(database_url):
 
     with cursor(database_url) as cur:
         counting = CountingCursor(cur)
+        as_cursor = cast(Cursor, counting)  # a stand-in that counts what it runs
         cards = repository.caregiver_cards(
-            counting, [first.caregiver_id, second.caregiver_id, 9_000_000_000, first.caregiver_id]
+            as_cursor, [first_id, second_id, 9_000_000_000, first_id]
         )
         assert counting.statements == 1
-        assert repository.caregiver_cards(counting, []) == {}
+        assert repository.caregiver_cards(as_cursor, []) == {}
         assert counting.statements == 1
-        single = repository.caregiver_card(cur, second.caregiver_id)
+        single = repository.caregiver_card(cur, second_id)
         assert repository.caregiver_card(cur, 9_000_000_000) is None
 
-    assert set(cards) == {first.caregiver_id, second.caregiver_id}
-    assert cards[first.caregiver_id]["certifications"] == ["caregiver_2", "nurse"]
-    assert cards[second.caregiver_id] == single
+    assert set(cards) == {first_id, second_id}
+    assert cards[first_id]["certifications"] == ["caregiver_2", "nurse"]
+    assert cards[second_id] == single
     assert single["service_region"] == "JEJU_SEOGWIPO"
     assert set(single) == CARD_KEYS
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import requests
@@ -50,13 +51,18 @@ def make_care(
     return Care(guardian, caregiver, patient_id, matching_id)
 
 
-def post_review(app_server, matching_id: int, headers: dict, body: dict) -> requests.Response:
-    return app_server.request(
+Headers = dict[str, str]
+Body = dict[str, Any]
+
+
+def post_review(app_server, matching_id: int, headers: Headers, body: Body) -> requests.Response:
+    response: requests.Response = app_server.request(
         "POST", f"api/matching-results/{matching_id}/reviews", json=body, headers=headers
     )
+    return response
 
 
-def rating_of(database_url: str, caregiver_id: int) -> tuple[Decimal, int]:
+def rating_of(database_url: str, caregiver_id: int | None) -> tuple[Decimal, int]:
     with cursor(database_url) as cur:
         cur.execute(
             "SELECT avg_rating, total_reviews FROM caregivers WHERE caregiver_id = %s",
@@ -66,24 +72,26 @@ def rating_of(database_url: str, caregiver_id: int) -> tuple[Decimal, int]:
     return row["avg_rating"], row["total_reviews"]
 
 
-def reviews_of(database_url: str, matching_id: int) -> list[dict]:
+def reviews_of(database_url: str, matching_id: int) -> list[dict[str, Any]]:
     with cursor(database_url) as cur:
         cur.execute(
             "SELECT reviewer_id, reviewer_role, rating, comment FROM reviews"
             " WHERE matching_id = %s ORDER BY review_id",
             (matching_id,),
         )
-        return cur.fetchall()
+        rows: list[dict[str, Any]] = cur.fetchall()
+    return rows
 
 
-def review_events(database_url: str, patient_id: int) -> list[dict]:
+def review_events(database_url: str, patient_id: int) -> list[dict[str, Any]]:
     with cursor(database_url) as cur:
         cur.execute(
             "SELECT actor_user_id, action, resource_type, resource_id FROM audit_events"
             " WHERE patient_id = %s AND resource_type = 'review' ORDER BY event_id",
             (patient_id,),
         )
-        return cur.fetchall()
+        rows: list[dict[str, Any]] = cur.fetchall()
+    return rows
 
 
 # -- POST /api/matching-results/{matching_id}/reviews ---------------------------------------------
@@ -262,12 +270,12 @@ def test_unknown_matching_is_404_for_parties_and_403_for_operators(app_server, p
 # -- races ----------------------------------------------------------------------------------------
 
 
-def post_all_at_once(app_server, requests_to_send: list[tuple[int, dict, dict]]) -> list[int]:
+def post_all_at_once(app_server, requests_to_send: list[tuple[int, Headers, Body]]) -> list[int]:
     """Post every (matching_id, headers, body) from its own thread, released together."""
     barrier = threading.Barrier(len(requests_to_send))
     statuses: list[int] = [0] * len(requests_to_send)
 
-    def send(index: int, matching_id: int, headers: dict, body: dict) -> None:
+    def send(index: int, matching_id: int, headers: Headers, body: Body) -> None:
         barrier.wait()
         statuses[index] = post_review(app_server, matching_id, headers, body).status_code
 
