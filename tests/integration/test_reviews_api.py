@@ -11,6 +11,10 @@ from typing import Any
 import pytest
 import requests
 
+from shared.errors import ConflictError
+from shared.reviews import repository as reviews_repository
+from shared.reviews.repository import ALREADY_REVIEWED
+from shared.unit_of_work import UnitOfWork
 from tests.factories import (
     PARTY_NAMES,
     Parties,
@@ -175,6 +179,31 @@ def test_a_second_review_by_the_same_reviewer_is_a_conflict(app_server, database
         assert_problem(again, 409, "conflict")
     assert [r["rating"] for r in reviews_of(database_url, care.matching_id)] == [5, 5]
     assert rating_of(database_url, care.caregiver.caregiver_id) == (Decimal("5.00"), 1)
+
+
+def test_the_unique_constraint_says_already_reviewed(app_env, database_url):
+    """Should a duplicate ever pass the matching lock, the registered constraint answers the
+    same 409 as the check (shared.integrity), and the unit of work rolls back."""
+    care = make_care(database_url)
+    assert care.caregiver.caregiver_id is not None
+    caregiver_id = care.caregiver.caregiver_id
+
+    def review_twice(uow: UnitOfWork) -> None:
+        for _ in range(2):
+            reviews_repository.insert_review(
+                uow.cursor,
+                matching_id=care.matching_id,
+                caregiver_id=caregiver_id,
+                reviewer_id=care.guardian.user_id,
+                reviewer_role="guardian",
+                rating=4,
+                comment=None,
+            )
+
+    with pytest.raises(ConflictError) as refused, UnitOfWork.for_job() as uow:
+        review_twice(uow)
+    assert refused.value.detail == ALREADY_REVIEWED
+    assert reviews_of(database_url, care.matching_id) == []
 
 
 @pytest.mark.parametrize(
