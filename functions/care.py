@@ -19,7 +19,6 @@ from models.common import Page
 from models.vocabularies import Role
 from shared.care import service
 from shared.care.etag import if_none_match_hits, strong_etag
-from shared.db import get_database
 from shared.http import Api, ApiRequest, ApiResponse
 
 api = Api(tag="care")
@@ -44,7 +43,7 @@ DAY_CACHE_HEADERS = {"Cache-Control": "private, max-age=300", "Vary": "Authoriza
 def schedules_on_date(request: ApiRequest) -> ApiResponse:
     """The caller's schedules on a date (YYYY-MM-DD) with care logs; ETag, If-None-Match -> 304."""
     day = service.parse_path_date(request.path_params["date"])
-    body = service.schedules_on(get_database(), request.actor, day)
+    body = service.schedules_on(request.uow, day)
     etag = strong_etag(body)
     headers = {**DAY_CACHE_HEADERS, "ETag": etag}
     if if_none_match_hits(request.header("if-none-match"), etag):
@@ -62,9 +61,7 @@ def schedules_on_date(request: ApiRequest) -> ApiResponse:
 )
 def patient_schedules(request: ApiRequest) -> Page[Schedule]:
     """A patient's schedules from `from` to `to` (default: 7 days from today), with care logs."""
-    return service.patient_schedules(
-        get_database(), request.actor, request.path_params["patient_id"], request.query
-    )
+    return service.patient_schedules(request.uow, request.path_params["patient_id"], request.query)
 
 
 @api.route(
@@ -79,9 +76,7 @@ def patient_schedules(request: ApiRequest) -> Page[Schedule]:
 )
 def create_schedule(request: ApiRequest) -> Schedule:
     """Create a schedule for a day (owning guardian)."""
-    return service.create_schedule(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.create_schedule(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -96,7 +91,7 @@ def create_schedule(request: ApiRequest) -> Schedule:
 def update_schedule(request: ApiRequest) -> Schedule:
     """Set a schedule's status: scheduled, completed or cancelled (owning guardian)."""
     return service.update_schedule_status(
-        get_database(), request.actor, request.path_params["schedule_id"], request.body
+        request.uow, request.path_params["schedule_id"], request.body
     )
 
 
@@ -112,9 +107,7 @@ def update_schedule(request: ApiRequest) -> Schedule:
 )
 def add_care_log(request: ApiRequest) -> CareLog:
     """Add a task to a schedule (owning guardian or the active caregiver)."""
-    return service.add_care_log(
-        get_database(), request.actor, request.path_params["schedule_id"], request.body
-    )
+    return service.add_care_log(request.uow, request.path_params["schedule_id"], request.body)
 
 
 @api.route(
@@ -128,9 +121,7 @@ def add_care_log(request: ApiRequest) -> CareLog:
 )
 def update_care_log(request: ApiRequest) -> CareLog:
     """Complete a task, with a note and vitals (active caregiver; guardian for family tasks)."""
-    return service.update_care_log(
-        get_database(), request.actor, request.path_params["care_log_id"], request.body
-    )
+    return service.update_care_log(request.uow, request.path_params["care_log_id"], request.body)
 
 
 @api.route(
@@ -145,9 +136,7 @@ def update_care_log(request: ApiRequest) -> CareLog:
 )
 def create_care_report(request: ApiRequest) -> CareReport:
     """A weekly (<= 7 days) or monthly (<= 31 days) care report of completion rates and vitals."""
-    return service.create_care_report(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.create_care_report(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -160,6 +149,4 @@ def create_care_report(request: ApiRequest) -> CareReport:
 )
 def list_care_reports(request: ApiRequest) -> Page[CareReport]:
     """The patient's care reports, newest first."""
-    return service.list_care_reports(
-        get_database(), request.actor, request.path_params["patient_id"], request.query
-    )
+    return service.list_care_reports(request.uow, request.path_params["patient_id"], request.query)

@@ -101,14 +101,14 @@ def suggestions(figures: ReportFigures) -> list[str]:
     found: list[str] = []
     if figures.overall_rate is None:
         found.append("기록된 돌봄 활동이 없습니다. 돌봄 일정을 등록하고 활동을 기록해 주세요.")
-    if _low(figures.medication_rate):
+    if (medication := figures.medication_rate) is not None and _low(medication):
         found.append(
-            f"복약 완료율이 {number(figures.medication_rate)}%로 낮습니다. 복약 시간에 알림을"
+            f"복약 완료율이 {number(medication)}%로 낮습니다. 복약 시간에 알림을"
             " 설정하고 요양보호사와 복약 확인 방법을 함께 점검해 보세요."
         )
-    if _low(figures.meal_rate):
+    if (meal := figures.meal_rate) is not None and _low(meal):
         found.append(
-            f"식사 완료율이 {number(figures.meal_rate)}%로 낮습니다. 식사량과 식욕 변화를"
+            f"식사 완료율이 {number(meal)}%로 낮습니다. 식사량과 식욕 변화를"
             " 살펴보고, 필요하면 식단을 조정해 보세요."
         )
     for code, rate in sorted(figures.by_category.items()):

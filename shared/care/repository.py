@@ -1,19 +1,35 @@
-"""All SQL of schedules, care logs and care reports. Parameterised, nothing else."""
+"""All SQL of schedules, care logs and care reports. Parameterised, nothing else.
+
+Rows come back as the TypedDicts below. The care log CHECKs the models repeat are registered
+(shared.integrity): should a value slip past the models, the caller gets a 422 naming the
+field it sent (`vitals`, `note`, `task_name`), not a 500.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import TypedDict, cast
 
-from psycopg2.extras import Json
+from psycopg2.extras import Json, RealDictRow
 
 from shared.auth.care_relationships import caregiver_holds_matching
+from shared.db import Cursor
+from shared.integrity import FieldRule, register_constraints
 
 #: Schedules whose care counts in reports: confirmed days, not drafts nor cancelled ones.
 COUNTED_SCHEDULE_STATUSES = ["scheduled", "completed"]
 #: Readings reports summarise, in the order they are shown.
 VITAL_KEYS = ["systolic", "diastolic", "pulse", "temperature_c", "blood_sugar"]
+
+register_constraints(
+    {
+        "care_logs_vitals_check": FieldRule("vitals"),
+        "care_logs_note_check": FieldRule("note"),
+        "care_logs_task_name_check": FieldRule("task_name"),
+    }
+)
 
 _SCHEDULE_COLUMNS = "s.schedule_id, s.patient_id, s.schedule_date, s.status, s.care_plan_id"
 _CARE_LOG_COLUMNS = """
@@ -28,17 +44,120 @@ _REPORT_COLUMNS = """
 """
 
 
+class ScheduleRow(TypedDict):
+    schedule_id: int
+    patient_id: int
+    schedule_date: date
+    status: str  # a ScheduleStatus code
+    care_plan_id: int | None
+
+
+class CareLogRow(TypedDict):
+    care_log_id: int
+    schedule_id: int
+    patient_id: int
+    category: str  # a CareLogCategory code
+    task_name: str
+    scheduled_time: str | None  # HH:MM
+    assignee: str  # an Assignee code
+    is_completed: bool
+    completed_at: datetime | None
+    completed_by: int | None
+    note: str | None
+    vitals: dict[str, float | None] | None
+
+
+class LockedCareLogRow(CareLogRow):
+    """A care log with its schedule's status (`get_care_log_for_update`)."""
+
+    schedule_status: str  # a ScheduleStatus code
+
+
+class CompletionRow(TypedDict):
+    """Tasks of one category (`category` None: of all of them) and how many were completed."""
+
+    category: str | None
+    total: int
+    completed: int
+    rate: Decimal | None  # percent, 2 decimals; None without tasks
+
+
+class VitalStatRow(TypedDict):
+    key: str  # one of VITAL_KEYS
+    min: Decimal
+    avg: Decimal
+    max: Decimal
+    count: int
+
+
+class VitalFigures(TypedDict):
+    """A reading's figures as a report stores them (`care_reports.vitals`, per key)."""
+
+    min: float
+    avg: float
+    max: float
+    count: int
+
+
+class NewReport(TypedDict):
+    """What `insert_report` stores."""
+
+    patient_id: int
+    report_type: str  # a ReportType code
+    start_date: date
+    end_date: date
+    medication_completion_rate: float | None
+    meal_completion_rate: float | None
+    overall_completion_rate: float | None
+    completion_by_category: dict[str, float]
+    vitals: dict[str, VitalFigures]
+    summary: str
+    suggestions: list[str]
+    source: str  # "ai" or "template"
+    created_by: int
+
+
+class ReportRow(TypedDict):
+    report_id: int
+    patient_id: int
+    report_type: str  # a ReportType code
+    start_date: date
+    end_date: date
+    medication_completion_rate: Decimal | None
+    meal_completion_rate: Decimal | None
+    overall_completion_rate: Decimal | None
+    completion_by_category: dict[str, float]
+    vitals: dict[str, VitalFigures]
+    summary: str
+    suggestions: list[str]
+    source: str
+    created_at: datetime
+
+
+def _one(cur: Cursor) -> RealDictRow:
+    """The row of a statement that always returns one (an INSERT ... RETURNING)."""
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
+def _count(cur: Cursor) -> int:
+    """The `total` of the count(*) statement just executed."""
+    return int(_one(cur)["total"])
+
+
 # -- schedules -------------------------------------------------------------------------------
 
 
-def schedule_patient_id(cur: Any, schedule_id: int) -> int | None:
+def schedule_patient_id(cur: Cursor, schedule_id: int) -> int | None:
     cur.execute("SELECT patient_id FROM schedules WHERE schedule_id = %s", (schedule_id,))
     row = cur.fetchone()
-    return row["patient_id"] if row else None
+    return int(row["patient_id"]) if row else None
 
 
 def other_active_schedule(
-    cur: Any, patient_id: int, schedule_date: date, *, excluding: int | None = None
+    cur: Cursor, patient_id: int, schedule_date: date, *, excluding: int | None = None
 ) -> int | None:
     """The id of another `scheduled` or `completed` schedule of the patient on that day."""
     cur.execute(
@@ -52,48 +171,48 @@ def other_active_schedule(
         {"patient_id": patient_id, "day": schedule_date, "excluding": excluding},
     )
     row = cur.fetchone()
-    return row["schedule_id"] if row else None
+    return int(row["schedule_id"]) if row else None
 
 
-def insert_schedule(cur: Any, patient_id: int, schedule_date: date, status: str) -> int:
+def insert_schedule(cur: Cursor, patient_id: int, schedule_date: date, status: str) -> int:
     cur.execute(
         "INSERT INTO schedules (patient_id, schedule_date, status) VALUES (%s, %s, %s)"
         " RETURNING schedule_id",
         (patient_id, schedule_date, status),
     )
-    return cur.fetchone()["schedule_id"]
+    return int(_one(cur)["schedule_id"])
 
 
-def get_schedule(cur: Any, schedule_id: int, *, for_update: bool = False) -> dict[str, Any] | None:
+def get_schedule(cur: Cursor, schedule_id: int, *, for_update: bool = False) -> ScheduleRow | None:
     lock = " FOR UPDATE" if for_update else ""
     cur.execute(
         f"SELECT {_SCHEDULE_COLUMNS} FROM schedules s WHERE s.schedule_id = %s{lock}",  # noqa: S608
         (schedule_id,),
     )
-    return cur.fetchone()
+    return cast(ScheduleRow | None, cur.fetchone())
 
 
-def update_schedule_status(cur: Any, schedule_id: int, status: str) -> None:
+def update_schedule_status(cur: Cursor, schedule_id: int, status: str) -> None:
     cur.execute("UPDATE schedules SET status = %s WHERE schedule_id = %s", (status, schedule_id))
 
 
 def patient_schedules(
-    cur: Any, patient_id: int, first: date, last: date, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+    cur: Cursor, patient_id: int, first: date, last: date, *, limit: int, offset: int
+) -> tuple[list[ScheduleRow], int]:
     """One patient's schedules between two days (both included), by date, and their count."""
     params = {"patient_id": patient_id, "first": first, "last": last}
     where = "WHERE s.patient_id = %(patient_id)s AND s.schedule_date BETWEEN %(first)s AND %(last)s"
     cur.execute(f"SELECT count(*) AS total FROM schedules s {where}", params)  # noqa: S608
-    total = cur.fetchone()["total"]
+    total = _count(cur)
     cur.execute(
         f"SELECT {_SCHEDULE_COLUMNS} FROM schedules s {where}"  # noqa: S608
         " ORDER BY s.schedule_date, s.schedule_id LIMIT %(limit)s OFFSET %(offset)s",
         {**params, "limit": limit, "offset": offset},
     )
-    return cur.fetchall(), total
+    return cast(list[ScheduleRow], cur.fetchall()), total
 
 
-def guardian_schedules_on(cur: Any, user_id: int, day: date) -> list[dict[str, Any]]:
+def guardian_schedules_on(cur: Cursor, user_id: int, day: date) -> list[ScheduleRow]:
     """Schedules on `day` of every patient the guardian owns."""
     cur.execute(
         f"""
@@ -106,10 +225,10 @@ def guardian_schedules_on(cur: Any, user_id: int, day: date) -> list[dict[str, A
         """,  # noqa: S608
         {"user_id": user_id, "day": day},
     )
-    return cur.fetchall()
+    return cast(list[ScheduleRow], cur.fetchall())
 
 
-def caregiver_schedules_on(cur: Any, user_id: int, day: date) -> list[dict[str, Any]]:
+def caregiver_schedules_on(cur: Cursor, user_id: int, day: date) -> list[ScheduleRow]:
     """Schedules on `day` of every patient the caregiver holds an active matching with."""
     cur.execute(
         f"""
@@ -121,13 +240,13 @@ def caregiver_schedules_on(cur: Any, user_id: int, day: date) -> list[dict[str, 
         """,  # noqa: S608
         {"user_id": user_id, "day": day},
     )
-    return cur.fetchall()
+    return cast(list[ScheduleRow], cur.fetchall())
 
 
 # -- care logs -------------------------------------------------------------------------------
 
 
-def care_logs_of(cur: Any, schedule_ids: Sequence[int]) -> list[dict[str, Any]]:
+def care_logs_of(cur: Cursor, schedule_ids: Sequence[int]) -> list[CareLogRow]:
     """The care logs of many schedules in one query, in the order of the day."""
     if not schedule_ids:
         return []
@@ -139,20 +258,20 @@ def care_logs_of(cur: Any, schedule_ids: Sequence[int]) -> list[dict[str, Any]]:
         """,  # noqa: S608
         (list(schedule_ids),),
     )
-    return cur.fetchall()
+    return cast(list[CareLogRow], cur.fetchall())
 
 
 def insert_care_log(
-    cur: Any,
+    cur: Cursor,
     *,
     schedule_id: int,
     patient_id: int,
     category: str,
     task_name: str,
-    scheduled_time: Any,
+    scheduled_time: time | str | None,
     assignee: str,
     note: str | None,
-) -> dict[str, Any]:
+) -> CareLogRow:
     cur.execute(
         f"""
         WITH l AS (
@@ -174,16 +293,16 @@ def insert_care_log(
             "note": note,
         },
     )
-    return cur.fetchone()
+    return cast(CareLogRow, _one(cur))
 
 
-def care_log_patient_id(cur: Any, care_log_id: int) -> int | None:
+def care_log_patient_id(cur: Cursor, care_log_id: int) -> int | None:
     cur.execute("SELECT patient_id FROM care_logs WHERE care_log_id = %s", (care_log_id,))
     row = cur.fetchone()
-    return row["patient_id"] if row else None
+    return int(row["patient_id"]) if row else None
 
 
-def get_care_log_for_update(cur: Any, care_log_id: int) -> dict[str, Any] | None:
+def get_care_log_for_update(cur: Cursor, care_log_id: int) -> LockedCareLogRow | None:
     """The care log, locked, with its schedule's status."""
     cur.execute(
         f"""
@@ -194,20 +313,20 @@ def get_care_log_for_update(cur: Any, care_log_id: int) -> dict[str, Any] | None
         """,  # noqa: S608
         (care_log_id,),
     )
-    return cur.fetchone()
+    return cast(LockedCareLogRow | None, cur.fetchone())
 
 
 def update_care_log(
-    cur: Any,
+    cur: Cursor,
     care_log_id: int,
     *,
     is_completed: bool,
     user_id: int,
     note: str | None,
     set_note: bool,
-    vitals: dict[str, Any] | None,
+    vitals: Mapping[str, float] | None,
     set_vitals: bool,
-) -> dict[str, Any]:
+) -> CareLogRow:
     """Apply a completion: the first completion's time and author stay until un-completed."""
     cur.execute(
         f"""
@@ -236,13 +355,13 @@ def update_care_log(
             "set_vitals": set_vitals,
         },
     )
-    return cur.fetchone()
+    return cast(CareLogRow, _one(cur))
 
 
 # -- care reports ----------------------------------------------------------------------------
 
 
-def completion_counts(cur: Any, patient_id: int, first: date, last: date) -> list[dict[str, Any]]:
+def completion_counts(cur: Cursor, patient_id: int, first: date, last: date) -> list[CompletionRow]:
     """Tasks and completed tasks per category, plus an overall row (category NULL), with the
     completion rate in percent (2 decimals), over the patient's confirmed schedules."""
     cur.execute(
@@ -268,10 +387,10 @@ def completion_counts(cur: Any, patient_id: int, first: date, last: date) -> lis
             "statuses": COUNTED_SCHEDULE_STATUSES,
         },
     )
-    return cur.fetchall()
+    return cast(list[CompletionRow], cur.fetchall())
 
 
-def vital_stats(cur: Any, patient_id: int, first: date, last: date) -> list[dict[str, Any]]:
+def vital_stats(cur: Cursor, patient_id: int, first: date, last: date) -> list[VitalStatRow]:
     """min/avg/max/count of each known reading in the period, one row per reading."""
     cur.execute(
         """
@@ -298,10 +417,10 @@ def vital_stats(cur: Any, patient_id: int, first: date, last: date) -> list[dict
             "keys": VITAL_KEYS,
         },
     )
-    return cur.fetchall()
+    return cast(list[VitalStatRow], cur.fetchall())
 
 
-def insert_report(cur: Any, report: dict[str, Any]) -> dict[str, Any]:
+def insert_report(cur: Cursor, report: NewReport) -> ReportRow:
     cur.execute(
         f"""
         INSERT INTO care_reports (patient_id, report_type, start_date, end_date,
@@ -320,18 +439,18 @@ def insert_report(cur: Any, report: dict[str, Any]) -> dict[str, Any]:
             "suggestions": Json(report["suggestions"]),
         },
     )
-    return cur.fetchone()
+    return cast(ReportRow, _one(cur))
 
 
 def patient_reports(
-    cur: Any, patient_id: int, *, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+    cur: Cursor, patient_id: int, *, limit: int, offset: int
+) -> tuple[list[ReportRow], int]:
     """The patient's care reports, newest first, and how many there are."""
     cur.execute("SELECT count(*) AS total FROM care_reports WHERE patient_id = %s", (patient_id,))
-    total = cur.fetchone()["total"]
+    total = _count(cur)
     cur.execute(
         f"SELECT {_REPORT_COLUMNS} FROM care_reports WHERE patient_id = %s"  # noqa: S608
         " ORDER BY created_at DESC, report_id DESC LIMIT %s OFFSET %s",
         (patient_id, limit, offset),
     )
-    return cur.fetchall(), total
+    return cast(list[ReportRow], cur.fetchall()), total

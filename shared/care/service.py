@@ -18,7 +18,10 @@ Day rules: a patient has at most one `scheduled` or `completed` schedule a day (
 drafts belong to an unconfirmed care plan and change only through it (409 here); a cancelled
 day takes no new or changed care logs (409).
 
-Every read or change writes audit events in the same transaction as the work.
+Every function takes the request's unit of work (shared.unit_of_work): it authorises, reads or
+writes, and writes its audit events in the transaction the unit of work holds, so they commit
+exactly when the work does. A care report is the exception that proves the rule: its text is
+written by AI between two transactions (see `create_care_report`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from typing import Any
-
-import psycopg2.errors
+from typing import TypeVar
 
 from models.care import (
     CareLog,
@@ -46,16 +47,26 @@ from models.care import (
 )
 from models.common import Page
 from models.vocabularies import Role
-from shared import audit
 from shared.ai import report_summary
 from shared.audit import AuditAction
-from shared.auth.authorization import PatientAction, authorize_patient, require_role
-from shared.auth.principal import Actor
+from shared.auth.authorization import PatientAction, require_role
 from shared.care import report_text
 from shared.care import repository as repo
-from shared.db import Database
-from shared.errors import ConflictError, FieldError, ForbiddenError, ValidationFailedError
+from shared.care.repository import NewReport, ScheduleRow, VitalFigures
+from shared.db import Cursor
+from shared.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    ValidationFailedError,
+)
 from shared.patients import repository as patients_repo
+from shared.unit_of_work import UnitOfWork
+
+#: An audit target: (patient_id, resource_id).
+Target = tuple[int | None, object]
+RowT = TypeVar("RowT")
 
 
 def parse_path_date(value: str) -> date:
@@ -69,98 +80,87 @@ def parse_path_date(value: str) -> date:
 # -- schedules -------------------------------------------------------------------------------
 
 
-def schedules_on(db: Database, actor: Actor, day: date) -> ScheduleDay:
+def schedules_on(uow: UnitOfWork, day: date) -> ScheduleDay:
     """The caller's schedules on `day`, with their care logs (guardians and caregivers)."""
-    principal = actor.principal
+    principal = uow.principal
     require_role(principal, Role.GUARDIAN, Role.CAREGIVER)
-    with db.transaction() as cur:
-        if principal.role == Role.GUARDIAN:
-            rows = repo.guardian_schedules_on(cur, principal.user_id, day)
-        else:
-            rows = repo.caregiver_schedules_on(cur, principal.user_id, day)
-        schedules = load_schedules(cur, rows)
-        audit.record_many(
-            cur,
-            actor,
-            AuditAction.VIEW,
-            "schedule",
-            [(s.patient_id, s.schedule_id) for s in schedules],
-            detail={"date": day.isoformat()},
-        )
+    cur = uow.cursor
+    if principal.role == Role.GUARDIAN:
+        rows = repo.guardian_schedules_on(cur, principal.user_id, day)
+    else:
+        rows = repo.caregiver_schedules_on(cur, principal.user_id, day)
+    schedules = load_schedules(cur, rows)
+    uow.audit_many(
+        AuditAction.VIEW,
+        "schedule",
+        [(s.patient_id, s.schedule_id) for s in schedules],
+        detail={"date": day.isoformat()},
+    )
     return ScheduleDay(date=day, items=schedules)
 
 
-def patient_schedules(
-    db: Database, actor: Actor, patient_id: int, query: SchedulesQuery
-) -> Page[Schedule]:
+def patient_schedules(uow: UnitOfWork, patient_id: int, query: SchedulesQuery) -> Page[Schedule]:
     """One patient's schedules between `from` and `to`, with their care logs."""
-    with db.transaction() as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.READ_CARE)
-        rows, total = repo.patient_schedules(
-            cur, patient_id, query.from_, query.to, limit=query.limit, offset=query.offset
-        )
-        schedules = load_schedules(cur, rows)
-        targets = [(patient_id, s.schedule_id) for s in schedules] or [(patient_id, None)]
-        audit.record_many(
-            cur,
-            actor,
-            AuditAction.VIEW,
-            "schedule",
-            targets,
-            detail={"from": query.from_.isoformat(), "to": query.to.isoformat()},
-        )
+    first, last = query.from_, query.to
+    if first is None or last is None:  # the query model's validator fills both ends
+        raise RuntimeError("a SchedulesQuery without its window")
+    uow.authorize(patient_id, PatientAction.READ_CARE)
+    cur = uow.cursor
+    rows, total = repo.patient_schedules(
+        cur, patient_id, first, last, limit=query.limit, offset=query.offset
+    )
+    schedules = load_schedules(cur, rows)
+    targets: list[Target] = [(patient_id, s.schedule_id) for s in schedules]
+    uow.audit_many(
+        AuditAction.VIEW,
+        "schedule",
+        targets or [(patient_id, None)],
+        detail={"from": first.isoformat(), "to": last.isoformat()},
+    )
     return Page[Schedule](items=schedules, total=total)
 
 
-def create_schedule(db: Database, actor: Actor, patient_id: int, body: ScheduleCreate) -> Schedule:
+def create_schedule(uow: UnitOfWork, patient_id: int, body: ScheduleCreate) -> Schedule:
     """A schedule made by the owning guardian; 409 if the day already has one in force."""
-    with db.transaction() as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        if body.status != "cancelled":
-            patients_repo.lock_patient(cur, patient_id, profile_changed=False)
-            _ensure_day_is_free(cur, patient_id, body.schedule_date)
-        schedule_id = repo.insert_schedule(cur, patient_id, body.schedule_date, body.status)
-        audit.record(
-            cur,
-            actor,
-            AuditAction.CREATE,
-            patient_id=patient_id,
-            resource_type="schedule",
-            resource_id=schedule_id,
-        )
-        return _schedule(cur, schedule_id)
+    uow.authorize(patient_id, PatientAction.MANAGE)
+    cur = uow.cursor
+    if body.status != "cancelled":
+        patients_repo.lock_patient(cur, patient_id, profile_changed=False)
+        _ensure_day_is_free(cur, patient_id, body.schedule_date)
+    schedule_id = repo.insert_schedule(cur, patient_id, body.schedule_date, body.status)
+    uow.audit(AuditAction.CREATE, "schedule", patient_id=patient_id, resource_id=schedule_id)
+    return _schedule(cur, schedule_id)
 
 
 def update_schedule_status(
-    db: Database, actor: Actor, schedule_id: int, body: ScheduleStatusUpdate
+    uow: UnitOfWork, schedule_id: int, body: ScheduleStatusUpdate
 ) -> Schedule:
     """Set a schedule's status (owning guardian); drafts change only through their care plan."""
-    with db.transaction() as cur:
-        patient_id = repo.schedule_patient_id(cur, schedule_id)
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        patients_repo.lock_patient(cur, patient_id, profile_changed=False)
-        current = repo.get_schedule(cur, schedule_id, for_update=True)
-        if current["status"] == "draft":
-            raise ConflictError(
-                "This schedule is a draft of a care plan; confirm the care plan instead."
-            )
-        if body.status != "cancelled":
-            _ensure_day_is_free(cur, patient_id, current["schedule_date"], excluding=schedule_id)
-        if body.status != current["status"]:
-            repo.update_schedule_status(cur, schedule_id, body.status)
-        audit.record(
-            cur,
-            actor,
-            AuditAction.UPDATE,
-            patient_id=patient_id,
-            resource_type="schedule",
-            resource_id=schedule_id,
-            detail={"status": body.status},
+    cur = uow.cursor
+    patient_id = uow.authorize(
+        repo.schedule_patient_id(cur, schedule_id), PatientAction.MANAGE
+    ).patient_id
+    patients_repo.lock_patient(cur, patient_id, profile_changed=False)
+    current = _found(repo.get_schedule(cur, schedule_id, for_update=True), "schedule")
+    if current["status"] == "draft":
+        raise ConflictError(
+            "This schedule is a draft of a care plan; confirm the care plan instead."
         )
-        return _schedule(cur, schedule_id)
+    if body.status != "cancelled":
+        _ensure_day_is_free(cur, patient_id, current["schedule_date"], excluding=schedule_id)
+    if body.status != current["status"]:
+        repo.update_schedule_status(cur, schedule_id, body.status)
+    uow.audit(
+        AuditAction.UPDATE,
+        "schedule",
+        patient_id=patient_id,
+        resource_id=schedule_id,
+        detail={"status": body.status},
+    )
+    return _schedule(cur, schedule_id)
 
 
-def load_schedules(cur: Any, rows: list[dict[str, Any]]) -> list[Schedule]:
+def load_schedules(cur: Cursor, rows: list[ScheduleRow]) -> list[Schedule]:
     """Schedule rows with their care logs, loaded in one query for all of them."""
     logs: dict[int, list[CareLog]] = defaultdict(list)
     for log in repo.care_logs_of(cur, [row["schedule_id"] for row in rows]):
@@ -168,12 +168,12 @@ def load_schedules(cur: Any, rows: list[dict[str, Any]]) -> list[Schedule]:
     return [Schedule.model_validate({**row, "care_logs": logs[row["schedule_id"]]}) for row in rows]
 
 
-def _schedule(cur: Any, schedule_id: int) -> Schedule:
-    return load_schedules(cur, [repo.get_schedule(cur, schedule_id)])[0]
+def _schedule(cur: Cursor, schedule_id: int) -> Schedule:
+    return load_schedules(cur, [_found(repo.get_schedule(cur, schedule_id), "schedule")])[0]
 
 
 def _ensure_day_is_free(
-    cur: Any, patient_id: int, day: date, *, excluding: int | None = None
+    cur: Cursor, patient_id: int, day: date, *, excluding: int | None = None
 ) -> None:
     other = repo.other_active_schedule(cur, patient_id, day, excluding=excluding)
     if other is not None:
@@ -183,121 +183,108 @@ def _ensure_day_is_free(
         )
 
 
+def _found(row: RowT | None, what: str) -> RowT:
+    """The row, or the 404 of a row deleted (with its patient) since it was authorised."""
+    if row is None:
+        raise NotFoundError(f"No such {what}, or it is not in your care.")
+    return row
+
+
 # -- care logs -------------------------------------------------------------------------------
 
 
-def add_care_log(db: Database, actor: Actor, schedule_id: int, body: CareLogCreate) -> CareLog:
+def add_care_log(uow: UnitOfWork, schedule_id: int, body: CareLogCreate) -> CareLog:
     """A task on a schedule, by the owning guardian or the active caregiver."""
-    with db.transaction() as cur:
-        patient_id = repo.schedule_patient_id(cur, schedule_id)
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.WRITE_CARE_LOG)
-        schedule = repo.get_schedule(cur, schedule_id)
-        if schedule["status"] == "cancelled":
-            raise ConflictError("The schedule is cancelled; it takes no new care logs.")
-        try:
-            row = repo.insert_care_log(
-                cur,
-                schedule_id=schedule_id,
-                patient_id=patient_id,
-                category=str(body.category),
-                task_name=body.task_name,
-                scheduled_time=body.scheduled_time,
-                assignee=str(body.assignee),
-                note=body.note,
-            )
-        except psycopg2.errors.CheckViolation as exc:
-            raise _rejected(exc) from None
-        audit.record(
-            cur,
-            actor,
-            AuditAction.CREATE,
-            patient_id=patient_id,
-            resource_type="care_log",
-            resource_id=row["care_log_id"],
-        )
+    cur = uow.cursor
+    patient_id = uow.authorize(
+        repo.schedule_patient_id(cur, schedule_id), PatientAction.WRITE_CARE_LOG
+    ).patient_id
+    schedule = _found(repo.get_schedule(cur, schedule_id), "schedule")
+    if schedule["status"] == "cancelled":
+        raise ConflictError("The schedule is cancelled; it takes no new care logs.")
+    row = repo.insert_care_log(
+        cur,
+        schedule_id=schedule_id,
+        patient_id=patient_id,
+        category=str(body.category),
+        task_name=body.task_name,
+        scheduled_time=body.scheduled_time,
+        assignee=str(body.assignee),
+        note=body.note,
+    )
+    uow.audit(AuditAction.CREATE, "care_log", patient_id=patient_id, resource_id=row["care_log_id"])
     return CareLog.model_validate(row)
 
 
-def update_care_log(db: Database, actor: Actor, care_log_id: int, body: CareLogUpdate) -> CareLog:
+def update_care_log(uow: UnitOfWork, care_log_id: int, body: CareLogUpdate) -> CareLog:
     """Complete, un-complete or annotate a task (see the module docstring for who may)."""
-    principal = actor.principal
-    with db.transaction() as cur:
-        patient_id = repo.care_log_patient_id(cur, care_log_id)
-        authorize_patient(cur, principal, patient_id, PatientAction.WRITE_CARE_LOG)
-        current = repo.get_care_log_for_update(cur, care_log_id)
-        if principal.role == Role.GUARDIAN and current["assignee"] != "family":
-            raise ForbiddenError(
-                "Only the caregiver of the active matching may complete a caregiver task."
-            )
-        if current["schedule_status"] == "cancelled":
-            raise ConflictError("The schedule is cancelled; its care logs cannot change.")
-        given = body.model_fields_set
-        try:
-            row = repo.update_care_log(
-                cur,
-                care_log_id,
-                is_completed=body.is_completed,
-                user_id=principal.user_id,
-                note=body.note,
-                set_note="note" in given,
-                vitals=body.vitals.readings() if body.vitals is not None else None,
-                set_vitals="vitals" in given,
-            )
-        except psycopg2.errors.CheckViolation as exc:
-            raise _rejected(exc) from None
-        audit.record(
-            cur,
-            actor,
-            AuditAction.UPDATE,
-            patient_id=patient_id,
-            resource_type="care_log",
-            resource_id=care_log_id,
-            detail={"is_completed": body.is_completed},
+    principal = uow.principal
+    cur = uow.cursor
+    patient_id = uow.authorize(
+        repo.care_log_patient_id(cur, care_log_id), PatientAction.WRITE_CARE_LOG
+    ).patient_id
+    current = _found(repo.get_care_log_for_update(cur, care_log_id), "care log")
+    if principal.role == Role.GUARDIAN and current["assignee"] != "family":
+        raise ForbiddenError(
+            "Only the caregiver of the active matching may complete a caregiver task."
         )
+    if current["schedule_status"] == "cancelled":
+        raise ConflictError("The schedule is cancelled; its care logs cannot change.")
+    given = body.model_fields_set
+    row = repo.update_care_log(
+        cur,
+        care_log_id,
+        is_completed=body.is_completed,
+        user_id=principal.user_id,
+        note=body.note,
+        set_note="note" in given,
+        vitals=body.vitals.readings() if body.vitals is not None else None,
+        set_vitals="vitals" in given,
+    )
+    uow.audit(
+        AuditAction.UPDATE,
+        "care_log",
+        patient_id=patient_id,
+        resource_id=care_log_id,
+        detail={"is_completed": body.is_completed},
+    )
     return CareLog.model_validate(row)
-
-
-_CONSTRAINT_FIELDS = {
-    "care_logs_vitals_check": ("body", "vitals"),
-    "care_logs_note_check": ("body", "note"),
-    "care_logs_task_name_check": ("body", "task_name"),
-}
-
-
-def _rejected(exc: psycopg2.errors.CheckViolation) -> ValidationFailedError:
-    """A CHECK the models should have caught (the database is the last line of defence)."""
-    constraint = getattr(exc.diag, "constraint_name", None) or ""
-    loc = _CONSTRAINT_FIELDS.get(constraint, ("body",))
-    return ValidationFailedError([FieldError(loc=loc, msg="is out of the allowed range")])
 
 
 # -- care reports ----------------------------------------------------------------------------
 
 
-def create_care_report(
-    db: Database, actor: Actor, patient_id: int, body: CareReportCreate
-) -> CareReport:
+def create_care_report(uow: UnitOfWork, patient_id: int, body: CareReportCreate) -> CareReport:
     """Completion rates and vitals of the period, computed in SQL, with an AI-written text
     (checked; the template text when AI is off or fails: shared.ai.report_summary).
 
-    The text is written between two transactions: the AI call may take two timeouts and must
-    not hold a database connection meanwhile; the second transaction authorises again."""
-    with db.transaction(readonly=True) as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        counts = repo.completion_counts(cur, patient_id, body.start_date, body.end_date)
-        vital_rows = repo.vital_stats(cur, patient_id, body.start_date, body.end_date)
-    by_category = {r["category"]: _num(r["rate"]) for r in counts if r["category"]}
+    The text is written between two transactions: the figures are read in a read-only one,
+    which is committed before the AI call (it may take two timeouts and must not hold a
+    database connection meanwhile); the next use of the unit of work begins the second
+    transaction, which authorises again before the report is stored."""
+    if not uow.in_transaction:
+        uow.begin(readonly=True)
+    uow.authorize(patient_id, PatientAction.MANAGE)
+    counts = repo.completion_counts(uow.cursor, patient_id, body.start_date, body.end_date)
+    vital_rows = repo.vital_stats(uow.cursor, patient_id, body.start_date, body.end_date)
+    uow.commit()
+
+    by_category = {
+        r["category"]: float(r["rate"])
+        for r in counts
+        if r["category"] is not None and r["rate"] is not None  # a category row has tasks
+    }
     overall = next((_num(r["rate"]) for r in counts if r["category"] is None), None)
-    vitals = {
+    found: dict[str, VitalFigures] = {
         r["key"]: {
-            "min": _num(r["min"]),
-            "avg": _num(r["avg"]),
-            "max": _num(r["max"]),
+            "min": float(r["min"]),
+            "avg": float(r["avg"]),
+            "max": float(r["max"]),
             "count": r["count"],
         }
         for r in vital_rows
     }
-    vitals = {key: vitals[key] for key in repo.VITAL_KEYS if key in vitals}
+    vitals = {key: found[key] for key in repo.VITAL_KEYS if key in found}
     figures = report_text.ReportFigures(
         report_type=str(body.report_type),
         start_date=body.start_date,
@@ -306,58 +293,47 @@ def create_care_report(
         meal_rate=by_category.get("meal"),
         overall_rate=overall,
         by_category=by_category,
-        vitals=vitals,
+        vitals={key: dict(stats) for key, stats in vitals.items()},
     )
-    written = report_summary.write(figures)
+    written = report_summary.write(figures)  # no transaction is open here
     text = written.text
-    with db.transaction() as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        row = repo.insert_report(
-            cur,
-            {
-                "patient_id": patient_id,
-                "report_type": str(body.report_type),
-                "start_date": body.start_date,
-                "end_date": body.end_date,
-                "medication_completion_rate": figures.medication_rate,
-                "meal_completion_rate": figures.meal_rate,
-                "overall_completion_rate": overall,
-                "completion_by_category": by_category,
-                "vitals": vitals,
-                "summary": text.summary,
-                "suggestions": text.suggestions,
-                "source": text.source,
-                "created_by": actor.user_id,
-            },
-        )
-        report_summary.record(
-            cur,
-            written,
-            patient_id=patient_id,
-            requested_by=actor.user_id,
-            report_id=row["report_id"],
-        )
-        audit.record(
-            cur,
-            actor,
-            AuditAction.CREATE,
-            patient_id=patient_id,
-            resource_type="care_report",
-            resource_id=row["report_id"],
-        )
+
+    uow.authorize(patient_id, PatientAction.MANAGE)  # begins the second transaction
+    user_id = uow.principal.user_id
+    report: NewReport = {
+        "patient_id": patient_id,
+        "report_type": str(body.report_type),
+        "start_date": body.start_date,
+        "end_date": body.end_date,
+        "medication_completion_rate": figures.medication_rate,
+        "meal_completion_rate": figures.meal_rate,
+        "overall_completion_rate": overall,
+        "completion_by_category": by_category,
+        "vitals": vitals,
+        "summary": text.summary,
+        "suggestions": text.suggestions,
+        "source": text.source,
+        "created_by": user_id,
+    }
+    row = repo.insert_report(uow.cursor, report)
+    report_summary.record(
+        uow.cursor, written, patient_id=patient_id, requested_by=user_id, report_id=row["report_id"]
+    )
+    uow.audit(
+        AuditAction.CREATE, "care_report", patient_id=patient_id, resource_id=row["report_id"]
+    )
     return CareReport.model_validate(row)
 
 
-def list_care_reports(
-    db: Database, actor: Actor, patient_id: int, query: CareReportQuery
-) -> Page[CareReport]:
+def list_care_reports(uow: UnitOfWork, patient_id: int, query: CareReportQuery) -> Page[CareReport]:
     """The patient's care reports, newest first."""
-    with db.transaction() as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.READ_CARE)
-        rows, total = repo.patient_reports(cur, patient_id, limit=query.limit, offset=query.offset)
-        reports = [CareReport.model_validate(row) for row in rows]
-        targets = [(patient_id, r.report_id) for r in reports] or [(patient_id, None)]
-        audit.record_many(cur, actor, AuditAction.VIEW, "care_report", targets)
+    uow.authorize(patient_id, PatientAction.READ_CARE)
+    rows, total = repo.patient_reports(
+        uow.cursor, patient_id, limit=query.limit, offset=query.offset
+    )
+    reports = [CareReport.model_validate(row) for row in rows]
+    targets: list[Target] = [(patient_id, r.report_id) for r in reports]
+    uow.audit_many(AuditAction.VIEW, "care_report", targets or [(patient_id, None)])
     return Page[CareReport](items=reports, total=total)
 
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from models.care import CareLogUpdate
 from shared.auth.principal import Actor, Principal
 from shared.care import service
-from shared.db import get_database
 from shared.errors import ValidationFailedError
+from shared.unit_of_work import UnitOfWork
 from tests.factories import PARTY_NAMES, Parties, cursor, make_care_log, make_schedule
 
 pytestmark = pytest.mark.integration
@@ -381,8 +381,8 @@ def test_the_database_check_is_the_last_line_of_defence(
     )
     caregiver = parties.assigned_caregiver
     actor = Actor(Principal(caregiver.user_id, "caregiver", caregiver.email, "x"), "req", None)
-    with pytest.raises(ValidationFailedError) as raised:
-        service.update_care_log(get_database(), actor, log_id, body)
+    with pytest.raises(ValidationFailedError) as raised, UnitOfWork(actor) as uow:
+        service.update_care_log(uow, log_id, body)
     assert [e.loc for e in raised.value.errors] == [("body", "vitals")]
     assert care_log_row(database_url, log_id)["is_completed"] is False
     assert audit_rows(database_url, parties.patient_id) == []
