@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import cast
 
 import psycopg2
 import pytest
 
 from models.dates import age_on
-from shared.db import get_database
+from shared.db import Cursor, get_database
 from shared.patients import repository
 from tests.factories import Parties, cursor, make_guardian, make_patient, set_patient_profile
 
@@ -146,13 +147,13 @@ def test_whole_patients_cost_the_same_few_queries_however_many(app_env, database
     with get_database().transaction(readonly=True) as raw:
         for subset in (ids[:1], ids):
             cur = CountingCursor(raw)
-            patients = repository.get_patients(cur, subset)
+            patients = repository.get_patients(cast(Cursor, cur), subset)
             assert [p["patient_id"] for p in patients] == subset
             assert all(len(p["medications"]) == 2 and p["diet"] for p in patients)
             counts.append(cur.statements)
         listing = CountingCursor(raw)
         page, total = repository.list_patients(
-            listing, guardian_user_id=guardian.user_id, limit=50, offset=0
+            cast(Cursor, listing), guardian_user_id=guardian.user_id, limit=50, offset=0
         )
     assert counts == [3, 3]
     assert total == 6

@@ -157,6 +157,7 @@ def test_each_party_gets_what_the_rules_say(
         assert trail == []
     else:
         assert endpoint.audited is not None
+        assert user is not None
         assert trail == [(*endpoint.audited, user.role)]
         if endpoint.method == "GET":
             assert stored(database_url, parties.patient_id) == before

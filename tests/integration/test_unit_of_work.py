@@ -104,13 +104,13 @@ def test_begin_with_options_is_refused_inside_an_open_transaction(app_env):
     with UnitOfWork.for_job() as uow:
         cur = uow.begin(readonly=True)
         cur.execute("SHOW transaction_read_only")
-        assert cur.fetchone()["transaction_read_only"] == "on"
+        assert cur.fetchone() == {"transaction_read_only": "on"}
         with pytest.raises(RuntimeError, match="already open"):
             uow.begin()
         uow.commit()
         # Options apply to the transaction they were given for, not to the next one.
         uow.cursor.execute("SHOW transaction_read_only")
-        assert uow.cursor.fetchone()["transaction_read_only"] == "off"
+        assert uow.cursor.fetchone() == {"transaction_read_only": "off"}
 
 
 def test_a_job_has_no_caller_to_audit_or_authorise(app_env):
