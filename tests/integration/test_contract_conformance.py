@@ -1,7 +1,7 @@
 """The OpenAPI document is the contract, tested: schemathesis generates requests for every
 operation of `/api/openapi.json` on the served app, as a signed-in guardian who owns demo data,
 and checks that nothing answers 5xx, every status is documented, every body matches its schema,
-and every error is problem+json. A second test holds the document to API.md's route list."""
+and every error is problem+json. A second test holds the document to docs/api-routes.txt."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 #: Schema-valid but refused is expected where a rule is not expressible in JSON Schema (a slot's
 #: end after its start, an email's shape, a date in the past), so that check would only flake.
 EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance]
-ROUTES_FILE = Path(__file__).resolve().parents[3] / "shared" / "api-routes.txt"
+ROUTES_FILE = Path(__file__).resolve().parents[2] / "docs" / "api-routes.txt"
 
 
 @pytest.fixture(scope="session")
@@ -84,4 +84,4 @@ def test_every_route_of_the_contract_is_in_the_openapi_document(app_server):
         if line.strip() and not line.startswith("#")
     }
     missing = contract - documented
-    assert not missing, f"API.md routes not served: {sorted(missing)}"
+    assert not missing, f"routes of docs/api-routes.txt not served: {sorted(missing)}"

@@ -23,6 +23,8 @@ PUBLIC_FUNCTIONS = {
     "health",
     "health_ready",
     "openapi",
+    "docs_page",  # Swagger UI (GET /api/docs) and its allow-listed files
+    "docs_asset",
     "auth_register",
     "auth_login",
     "route_not_found",  # the catch-all: answers 404/405 for paths no route serves
