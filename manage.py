@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.errors import ConfigurationError
 
     try:
-        return args.handler(args)
+        return int(args.handler(args))
     except ConfigurationError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:

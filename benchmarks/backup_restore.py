@@ -44,7 +44,7 @@ from devtools.database import (  # noqa: E402
     with_database,
 )
 from shared.backup.restore import restore_chain  # noqa: E402
-from shared.backup.store import resolve_chain  # noqa: E402
+from shared.backup.stored_backups import resolve_chain  # noqa: E402
 from shared.backup.writer import run_backup  # noqa: E402
 from tests.fixtures.backup import populate  # noqa: E402
 

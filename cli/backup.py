@@ -103,7 +103,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         restore_chain,
     )
     from shared.backup.service import backup_container
-    from shared.backup.store import BackupNotFoundError, resolve_chain
+    from shared.backup.stored_backups import BackupNotFoundError, resolve_chain
 
     load_settings()
     container = backup_container(create=False)
@@ -144,7 +144,7 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
     """Check every blob a restore of BACKUP would read against the manifests, without restoring."""
     from shared.backup.manifest import ManifestError
     from shared.backup.service import backup_container
-    from shared.backup.store import BackupNotFoundError, resolve_chain
+    from shared.backup.stored_backups import BackupNotFoundError, resolve_chain
     from shared.backup.verify import verify_chain
 
     load_settings()
@@ -166,13 +166,14 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
 def cmd_list_backups(args: argparse.Namespace) -> int:
     """List complete backups in Blob (what restore can use), or --runs from the database."""
     from shared.backup import service
-    from shared.backup.store import list_backups
+    from shared.backup.stored_backups import list_backups
 
     load_settings()
     if args.runs:
-        from shared.db import get_database
+        from shared.unit_of_work import UnitOfWork
 
-        items, total = service.list_backups(get_database(), limit=args.limit, offset=0)
+        with UnitOfWork.for_job(readonly=True) as uow:
+            items, total = service.list_backups(uow, limit=args.limit, offset=0)
         print(
             f"{'backup id':32} {'kind':11} {'status':9} {'rows':>12} {'size':>9} {'secs':>7}  drill"
         )
@@ -203,7 +204,7 @@ def cmd_prune_backups(args: argparse.Namespace) -> int:
     """Delete backup chains older than BACKUP_RETENTION_DAYS (the nightly backup does this)."""
     from shared.backup.retention import plan_prune, prune_backups
     from shared.backup.service import backup_container
-    from shared.backup.store import list_backups
+    from shared.backup.stored_backups import list_backups
 
     settings = load_settings()
     container = backup_container(create=False)

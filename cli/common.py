@@ -6,6 +6,10 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 Handler = Callable[[argparse.Namespace], int]
 AddCommand = Callable[[str, Handler], argparse.ArgumentParser]
@@ -17,7 +21,7 @@ def fail(message: str) -> int:
     return 1
 
 
-def load_settings():
+def load_settings() -> Settings:
     """The app's settings, with logging configured as the Function App does."""
     from shared.config import get_settings
     from shared.observability import configure_logging

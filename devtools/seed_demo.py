@@ -72,7 +72,7 @@ def seed_demo(uow: UnitOfWork, *, password: str, caregiver_count: int, seed: int
         " VALUES (%s, %s, %s, %s) RETURNING guardian_id",
         (guardian_user, "서울특별시 강남구 테헤란로 1", "자녀", "010-9876-5432"),
     )
-    guardian_id = cur.fetchone()["guardian_id"]
+    guardian_id = _returned(cur, "guardian_id")
     patients = _patients(cur, guardian_id, rng)
     caregivers = _caregivers(cur, rng, caregiver_count, password_hash)
     return SeedReport(created=True, guardians=1, patients=patients, caregivers=caregivers)
@@ -84,6 +84,13 @@ def _user(
     return users_repository.insert_user(
         cur, email=email, name=name, role=role, password_hash=password_hash, gender=gender
     )
+
+
+def _returned(cur: Cursor, column: str) -> int:
+    """The id an INSERT ... RETURNING gave back."""
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[column])
 
 
 def _patients(cur: Cursor, guardian_id: int, rng: random.Random) -> int:
@@ -103,7 +110,7 @@ def _patients(cur: Cursor, guardian_id: int, rng: random.Random) -> int:
             (guardian_id, name, birth, gender, f"{region} 데모 주소", region, level.value,
              mobility.value, rng.randint(145, 175), rng.randint(40, 75)),
         )  # fmt: skip
-        patient_id = cur.fetchone()["patient_id"]
+        patient_id = _returned(cur, "patient_id")
         execute_values(
             cur,
             "INSERT INTO patient_conditions (patient_id, code) VALUES %s",
@@ -127,7 +134,7 @@ def _caregivers(cur: Cursor, rng: random.Random, count: int, password_hash: str)
             (user_id, rng.randint(0, 25), rng.choice(_REGIONS), rng.random() < 0.4,
              rng.randrange(12_000, 25_001, 500), "성실하게 돌봐 드리겠습니다."),
         )  # fmt: skip
-        caregiver_id = cur.fetchone()["caregiver_id"]
+        caregiver_id = _returned(cur, "caregiver_id")
         held = {rng.choice([Certification.CAREGIVER_1, Certification.CAREGIVER_2])}
         if rng.random() < 0.2:
             held.add(rng.choice(certifications))

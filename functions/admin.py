@@ -7,7 +7,6 @@ from models.audit import AuditEvent, AuditEventQuery
 from models.common import Page, PageQuery
 from models.vocabularies import Role
 from shared import audit
-from shared.db import get_database
 from shared.errors import ConflictError, ServiceUnavailableError
 from shared.http import Api, ApiRequest, ApiResponse
 
@@ -27,16 +26,15 @@ bp = api.blueprint
 def audit_events(request: ApiRequest) -> Page[AuditEvent]:
     """Who read or changed which patient's data, when and from where."""
     query: AuditEventQuery = request.query
-    with get_database().transaction(readonly=True) as cur:
-        rows, total = audit.list_events(
-            cur,
-            patient_id=query.patient_id,
-            actor_id=query.actor_id,
-            since=query.from_,
-            until=query.to,
-            limit=query.limit,
-            offset=query.offset,
-        )
+    rows, total = audit.list_events(
+        request.uow.cursor,
+        patient_id=query.patient_id,
+        actor_id=query.actor_id,
+        since=query.from_,
+        until=query.to,
+        limit=query.limit,
+        offset=query.offset,
+    )
     return Page[AuditEvent](items=[AuditEvent.model_validate(r) for r in rows], total=total)
 
 
@@ -75,9 +73,9 @@ def backups(request: ApiRequest) -> BackupList:
     """Backups newest first, with status, size, duration and restore-drill results."""
     from shared.backup.service import backup_overview, list_backups
 
-    database = get_database()
-    items, total = list_backups(database, limit=request.query.limit, offset=request.query.offset)
-    return BackupList(items=items, total=total, overview=backup_overview(database))
+    uow = request.uow
+    items, total = list_backups(uow, limit=request.query.limit, offset=request.query.offset)
+    return BackupList(items=items, total=total, overview=backup_overview(uow))
 
 
 @api.route(

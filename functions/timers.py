@@ -1,6 +1,7 @@
 """Timer-triggered jobs. Schedules are NCRONTAB in UTC; `%NAME%` reads an app setting.
 
-Each trigger calls one service function (shared.backup.service) and logs its outcome. Every job
+Each trigger calls one job (shared.backup.service for backups and drills, shared.operations for
+the health check and maintenance, shared.matching for the model) and logs its outcome. Every job
 is safe to run twice or late (`past_due`): an advisory lock makes an overlapping run skip, and
 a run that dies leaves nothing that looks complete.
 """
@@ -15,7 +16,7 @@ import azure.functions as func
 from shared.config import get_settings
 from shared.observability import bind_context, clear_context, configure_logging, get_logger
 
-bp = func.Blueprint()
+bp = func.Blueprint()  # type: ignore[no-untyped-call]  (azure-functions is untyped here)
 log = get_logger("timers")
 
 INCREMENTAL_SCHEDULE = "0 */15 * * * *"
@@ -54,7 +55,7 @@ def _log_backup(event: str, result: Any, started: float) -> None:
 @bp.timer_trigger(arg_name="timer", schedule=HEALTH_CHECK_SCHEDULE, run_on_startup=False)
 def health_check(timer: func.TimerRequest) -> None:
     """Every 5 minutes: readiness checks and backup ages; an ERROR event when anything fails."""
-    from shared.backup.service import health_check as run_health_check
+    from shared.operations.health_check import health_check as run_health_check
 
     started = _start("health_check", timer)
     report = run_health_check()
@@ -115,7 +116,7 @@ def restore_drill(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule=MAINTENANCE_SCHEDULE, run_on_startup=False)
 def db_maintenance(timer: func.TimerRequest) -> None:
     """Weekly: prune expired login attempts and old audit events, VACUUM (ANALYZE) busy tables."""
-    from shared.backup.service import db_maintenance as run_db_maintenance
+    from shared.operations.maintenance import db_maintenance as run_db_maintenance
 
     started = _start("db_maintenance", timer)
     report = run_db_maintenance()

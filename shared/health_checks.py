@@ -7,6 +7,9 @@ the health-check timer (shared.operations.health_check), so both run the same ch
 
 from __future__ import annotations
 
+from typing import cast
+
+from models.health import CheckStatus
 from shared.config import get_settings
 from shared.db import get_database
 from shared.health import CheckOutcome, readiness_check
@@ -44,7 +47,7 @@ def check_matching_model() -> CheckOutcome:
     from shared.matching.model_registry import model_health
 
     status, detail = model_health()
-    return CheckOutcome(status, detail)
+    return CheckOutcome(cast(CheckStatus, status), detail)
 
 
 @readiness_check("openai")
@@ -53,7 +56,7 @@ def check_openai() -> CheckOutcome:
     from shared.ai.client import health
 
     status, detail = health(get_settings())
-    return CheckOutcome(status, detail)
+    return CheckOutcome(cast(CheckStatus, status), detail)
 
 
 @readiness_check("backups", optional=True)

@@ -7,6 +7,7 @@ since the token was issued, is refused with 401 like a forged token.
 
 from __future__ import annotations
 
+from models.vocabularies import Role
 from shared.auth import users_repository
 from shared.auth.principal import Principal
 from shared.auth.tokens import InvalidTokenError, decode_token
@@ -34,7 +35,7 @@ def authenticate_bearer(authorization: str | None) -> Principal:
         log.info("token_refused", reason="user inactive, deleted or role changed")
         raise UnauthorizedError(_INVALID)
     return Principal(
-        user_id=user["user_id"], role=user["role"], email=user["email"], name=user["name"]
+        user_id=user["user_id"], role=Role(user["role"]), email=user["email"], name=user["name"]
     )
 
 

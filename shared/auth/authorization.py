@@ -124,7 +124,7 @@ def _in_scope(scope: Scope, principal: Principal, row: dict[str, Any]) -> bool:
     if scope is Scope.ANY:
         return True
     if scope is Scope.OWNER:
-        return row["guardian_user_id"] == principal.user_id
+        return bool(row["guardian_user_id"] == principal.user_id)
     return bool(row["assigned"])
 
 

@@ -71,4 +71,4 @@ def record_attempt(cur: Any, email: str, *, succeeded: bool, client_ip: str | No
 def prune_expired(cur: Any) -> int:
     """Delete attempts older than the window (db_maintenance); the number deleted."""
     cur.execute("DELETE FROM login_attempts WHERE attempted_at < now() - %s", (WINDOW * 2,))
-    return cur.rowcount
+    return int(cur.rowcount)

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -77,7 +78,7 @@ def decode_token(token: str) -> TokenClaims:
     )
 
 
-def _decode(token: str, key: str) -> dict:
+def _decode(token: str, key: str) -> dict[str, Any]:
     return jwt.decode(
         token,
         key,

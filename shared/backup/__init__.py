@@ -1,4 +1,4 @@
-"""Backups, restores, drills and database maintenance, without pg_dump.
+"""Backups, restores and restore drills, without pg_dump.
 
 The Functions runtime has no PostgreSQL client tools, so everything goes through the database
 connection: a full backup is one gzip'd `COPY ... TO STDOUT` stream per table, read in a single
@@ -10,13 +10,16 @@ written last.
 
 Modules, one job each:
 
-- `layout`: blob names and backup ids.        - `manifest`: the manifest document.
-- `blobio`: streaming block upload, download. - `catalog`: tables, keys, columns, FK order.
+- `layout`: blob names and backup ids.         - `manifest`: the manifest document.
+- `blobio`: streaming block upload, download.  - `verify`: sha256 checks.
+- `data_tables`: the tables to back up (columns, keys, FK order), read from the catalog.
+- `stored_backups`: the complete backups in Blob (their manifests) and the chain a restore needs.
+- `ops_records`: the records in the ops_* tables (backup runs, drills, health snapshots).
 - `sessions`: connections with fixed output formats, so checksums are reproducible.
 - `locks`: advisory locks that keep timer runs from overlapping (reusable by any timer).
-- `runs`: every SQL statement on the ops tables.  - `writer`: full and incremental backups.
-- `store`: reading manifests and chains back from Blob.   - `verify`: sha256 checks.
-- `restore`: loading a chain into a database.  - `retention`: pruning old chains.
-- `drill`: the weekly restore drill.           - `status`: backup age and health snapshots.
-- `maintenance`: VACUUM (ANALYZE) and pruning. - `service`: what timers, CLI and admin API call.
+- `writer`: full and incremental backups.       - `restore`: loading a chain into a database.
+- `retention`: pruning old chains.              - `drill`: the weekly restore drill.
+- `status`: how fresh the backups are.          - `service`: what timers, CLI and admin API call.
+
+The health-check timer and database maintenance live in shared.operations.
 """

@@ -17,14 +17,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from psycopg2 import sql
 
-from shared.backup import runs
+from shared.backup import ops_records
 from shared.backup.blobio import HashingWriter
-from shared.backup.catalog import TableInfo
+from shared.backup.data_tables import TableInfo
 from shared.backup.locks import job_lock
 from shared.backup.manifest import Manifest
 from shared.backup.restore import restore_chain
 from shared.backup.sessions import connect, dict_cursor
-from shared.backup.store import resolve_chain
+from shared.backup.stored_backups import resolve_chain
 from shared.backup.writer import full_copy_query
 from shared.observability import get_logger, redact_text
 
@@ -64,8 +64,8 @@ def run_restore_drill(database_url: str, container: Any, *, progress: Any = None
             log.warning("restore_drill_skipped", reason="another drill is running")
             return {"status": "skipped", "error": "another drill is running"}
         control = dict_cursor(lock.connection)
-        runs.fail_running_drills(control)
-        drill = runs.insert_drill(control, None)
+        ops_records.fail_running_drills(control)
+        drill = ops_records.insert_drill(control, None)
         started = time.perf_counter()
         mismatches: list[dict[str, Any]] = []
         backup_id = None
@@ -133,7 +133,7 @@ def run_restore_drill(database_url: str, container: Any, *, progress: Any = None
                     "restore_drill_cleanup_failed", database=scratch, error=type(exc).__name__
                 )
         status = "succeeded" if error is None and not mismatches else "failed"
-        record = runs.finish_drill(
+        record = ops_records.finish_drill(
             control,
             drill["drill_id"],
             status=status,

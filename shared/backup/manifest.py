@@ -13,6 +13,7 @@ without change tracking), `unchanged` (no blob).
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -93,14 +94,14 @@ class Manifest:
                 return table
         raise KeyError(name)
 
-    def to_json(self) -> bytes:
+    def to_json(self) -> builtins.bytes:  # `bytes` is a property of this class
         document = asdict(self)
         for key in ("started_at", "finished_at", "snapshot_at"):
             document[key] = getattr(self, key).isoformat()
         return json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> Manifest:
+    def from_json(cls, raw: builtins.bytes | str) -> Manifest:
         try:
             document = json.loads(raw)
             if document.get("format_version") != FORMAT_VERSION:

@@ -30,7 +30,7 @@ from psycopg2 import sql
 
 from shared.backup import schema
 from shared.backup.blobio import READ_BYTES, HashingReader
-from shared.backup.catalog import SCHEMA, TableInfo, discover_tables, is_data_table
+from shared.backup.data_tables import SCHEMA, TableInfo, discover_tables, is_data_table
 from shared.backup.manifest import Manifest, ManifestError, TableEntry
 from shared.backup.sessions import connect
 from shared.backup.verify import VerifyReport, verify_chain
@@ -187,7 +187,7 @@ def _inspect_target(url: str, revision: str) -> str | None:
                         sql.Identifier(SCHEMA, table)
                     )
                 )
-                if cur.fetchone()[0]:
+                if _first(cur):
                     return f"table {table} has rows"
             if current != revision:
                 return f"its schema is at revision {current}, the backup's is {revision}"
@@ -246,7 +246,7 @@ def _load(
                 cur.execute(statement)
             for table in tables:
                 cur.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(table.ident))
-            _reset_sequences(cur, tables)
+            reset_sequences(cur, tables)
             results = _count(cur, chain[-1], tables)
         bad = [r for r in results if not r.ok]
         if bad:
@@ -297,7 +297,7 @@ def _drop_constraints(cur: Any, tables: list[TableInfo], kinds: str) -> list[sql
         """,
         (list(kinds), SCHEMA, [t.name for t in tables]),
     )
-    restore = []
+    restore: list[sql.Composable] = []
     for table, name, definition in cur.fetchall():
         ident = sql.Identifier(SCHEMA, table)
         cur.execute(
@@ -326,7 +326,7 @@ def _drop_secondary_indexes(cur: Any, tables: list[TableInfo]) -> list[sql.Compo
         """,
         (SCHEMA, [t.name for t in tables]),
     )
-    recreate = []
+    recreate: list[sql.Composable] = []
     for name, definition in cur.fetchall():
         cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA, name)))
         recreate.append(sql.SQL(definition))
@@ -397,7 +397,7 @@ def _apply_incremental(
         _copy_in(conn, cur, table, entry, spooled)
 
 
-def _reset_sequences(cur: Any, tables: list[TableInfo]) -> None:
+def reset_sequences(cur: Any, tables: list[TableInfo]) -> None:
     """Make each identity/serial sequence continue after the highest restored value."""
     for table in tables:
         for column in table.sequence_columns:
@@ -423,3 +423,10 @@ def _count(cur: Any, last: Manifest, tables: list[TableInfo]) -> list[TableResul
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident))
         results.append(TableResult(table.name, expected[table.name], cur.fetchone()[0]))
     return results
+
+
+def _first(cur: Any) -> Any:
+    """The first column of the one row a statement returned."""
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.backup import layout
-from shared.backup.store import StoredBackup, list_backups
+from shared.backup.stored_backups import StoredBackup, list_backups
 from shared.observability import get_logger
 
 log = get_logger("backup.retention")

@@ -1,13 +1,16 @@
-"""What the timers, the admin API and the command line call: one function per job.
+"""What the backup timers, the admin API and the command line call: one function per job.
 
-Each function finds the database URL (the `DatabaseURL` secret) and the backup container
+Each job finds the database URL (the `DatabaseURL` secret) and the backup container
 (`BACKUP_CONTAINER`) the way the rest of the app does, calls the module that does the work, and
-returns plain data (dicts, dataclasses) for the caller to log or render.
+returns plain data (dicts, dataclasses) for the caller to log or render. The jobs stream in
+their own connections (a REPEATABLE READ snapshot, autocommit run records; shared.backup.
+sessions), not through a unit of work: a backup outlives any one transaction of the app's pool.
+The health-check timer and database maintenance are shared.operations.
 
-For the admin API:
+For the admin API (reads in the request's unit of work):
 
-- `list_backups(db, limit=50, offset=0) -> (items, total)` for `GET /api/admin/backups`;
-- `backup_overview(db) -> dict` (backup ages, problems, latest drill and health snapshot);
+- `list_backups(uow, limit=50, offset=0) -> (items, total)` for `GET /api/admin/backups`;
+- `backup_overview(uow) -> dict` (backup ages, problems, latest drill and health snapshot);
 - `start_full_backup(requested_by="api", wait=False) -> dict` for `POST /api/admin/backups`:
   returns the new run's record (status "running"), or `{"status": "skipped", ...}` when a
   backup is already running (answer 409).
@@ -19,20 +22,16 @@ import contextlib
 import threading
 from typing import Any
 
-from shared.backup import runs, status
+from shared.backup import ops_records, status
+from shared.backup.sessions import database_url
 from shared.backup.writer import BackupResult, Progress, run_backup
 from shared.config import get_settings
 from shared.observability import get_logger
+from shared.unit_of_work import UnitOfWork
 
 log = get_logger("backup.service")
 
 START_WAIT_SECONDS = 15.0
-
-
-def database_url() -> str:
-    from shared.secrets import get_secret
-
-    return get_secret("DatabaseURL")
 
 
 def backup_container(create: bool = True) -> Any:
@@ -48,7 +47,7 @@ def backup_container(create: bool = True) -> Any:
     return container
 
 
-# -- timers -----------------------------------------------------------------------------------
+# -- backup jobs (timers and commands) --------------------------------------------------------
 
 
 def nightly_backup(
@@ -84,66 +83,15 @@ def restore_drill(*, progress: Progress | None = None) -> dict[str, Any]:
     return run_restore_drill(database_url(), backup_container(), progress=progress)
 
 
-def db_maintenance() -> dict[str, Any]:
-    from shared.backup.maintenance import run_maintenance
-
-    return run_maintenance(database_url())
-
-
-def health_check() -> dict[str, Any]:
-    """The readiness checks plus backup ages, stored as the latest health snapshot.
-
-    Returns {"status", "checks", "problems", "backups"}; `problems` lists everything wrong
-    (failing checks and stale backups), so the timer logs at ERROR when it is not empty.
-    """
-    from shared.db import get_database
-    from shared.health import run_readiness
-
-    report = run_readiness()
-    checks = {name: result.model_dump() for name, result in report.checks.items()}
-    problems = [
-        f"{name}: {result['status']}" + (f" ({result['detail']})" if result.get("detail") else "")
-        for name, result in checks.items()
-        if result["status"] == "down"
-    ]
-    ages: dict[str, Any] | None = None
-    overall = report.status
-    try:
-        with get_database().transaction() as cur:
-            ages = status.backup_ages(cur)
-            problems.extend(f"backups: {problem}" for problem in ages["problems"])
-            if ages["problems"] and overall == "healthy":
-                overall = "degraded"
-            runs.insert_health_snapshot(
-                cur,
-                status=overall,
-                checks={**checks, "backups": _json_ready(ages)},
-                problems=problems,
-            )
-    except Exception as exc:  # the database may be what is down; that is already a problem
-        if not any(p.startswith("database") for p in problems):
-            problems.append(f"health snapshot not stored: {type(exc).__name__}")
-    return {"status": overall, "checks": checks, "problems": problems, "backups": ages}
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_ready(item) for item in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
 # -- admin API --------------------------------------------------------------------------------
 
 
-def list_backups(db: Any, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def list_backups(
+    uow: UnitOfWork, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
     """Backup runs, newest first, each with its restore drills: (items, total)."""
-    with db.transaction(readonly=True) as cur:
-        rows, total = runs.list_runs(cur, limit=limit, offset=offset)
-        drills = runs.drills_for(cur, [row["backup_id"] for row in rows])
+    rows, total = ops_records.list_runs(uow.cursor, limit=limit, offset=offset)
+    drills = ops_records.drills_for(uow.cursor, [row["backup_id"] for row in rows])
     items = []
     for row in rows:
         backup_drills = [_drill(d) for d in drills.get(row["backup_id"], [])]
@@ -170,11 +118,10 @@ def list_backups(db: Any, limit: int = 50, offset: int = 0) -> tuple[list[dict[s
     return items, total
 
 
-def backup_overview(db: Any) -> dict[str, Any]:
+def backup_overview(uow: UnitOfWork) -> dict[str, Any]:
     """Ages of the newest backups, what is wrong, the latest drill and health snapshot."""
-    with db.transaction(readonly=True) as cur:
-        ages = status.backup_ages(cur)
-        snapshot = runs.latest_health_snapshot(cur)
+    ages = status.backup_ages(uow.cursor)
+    snapshot = ops_records.latest_health_snapshot(uow.cursor)
     latest_drill = ages.pop("latest_drill")
     return {
         **ages,
@@ -212,10 +159,8 @@ def start_full_backup(*, requested_by: str = "api", wait: bool = False) -> dict[
     threading.Thread(target=work, name="backup-on-demand", daemon=True).start()
     started.wait(START_WAIT_SECONDS)
     if "backup_id" in outcome:
-        from shared.db import get_database
-
-        with get_database().transaction(readonly=True) as cur:
-            run = runs.get_run(cur, outcome["backup_id"])
+        with UnitOfWork.for_job(readonly=True) as uow:
+            run = ops_records.get_run(uow.cursor, outcome["backup_id"])
         return dict(run) if run else {"backup_id": outcome["backup_id"], "status": "running"}
     if "result" in outcome:
         return _result_record(outcome["result"])

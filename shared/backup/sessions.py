@@ -26,6 +26,13 @@ SESSION_SETTINGS = (
 )
 
 
+def database_url() -> str:
+    """The URL these jobs connect with: the `DatabaseURL` secret (as the app's pool does)."""
+    from shared.secrets import get_secret
+
+    return get_secret("DatabaseURL")
+
+
 def connect(
     url: str, *, autocommit: bool = False, application_name: str = "neulbomcare-ops"
 ) -> psycopg2.extensions.connection:

@@ -1,4 +1,4 @@
-"""How fresh the backups are, and the stored result of each health-check run.
+"""How fresh the backups are (the readiness check, the health-check timer, the admin overview).
 
 The operations guide promises an RPO of 15 minutes: the newest backup of any kind older than
 30 minutes (two missed incrementals) is an error, and so is a newest full backup older than
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.backup import runs
+from shared.backup import ops_records
 
 FULL_MAX_AGE = timedelta(hours=26)
 LATEST_MAX_AGE = timedelta(minutes=30)
@@ -19,20 +19,21 @@ LATEST_MAX_AGE = timedelta(minutes=30)
 def backup_ages(cur: Any, now: datetime | None = None) -> dict[str, Any]:
     """Newest succeeded backups, their ages in seconds, the latest drill, and what is wrong."""
     now = now or datetime.now(UTC)
-    newest = runs.latest_successes(cur)
+    newest = ops_records.latest_successes(cur)
     full, latest = newest["full"], newest["any"]
 
     def age(run: dict[str, Any] | None) -> float | None:
         if run is None or run["snapshot_at"] is None:
             return None
-        return round((now - run["snapshot_at"]).total_seconds(), 1)
+        snapshot_at: datetime = run["snapshot_at"]
+        return round((now - snapshot_at).total_seconds(), 1)
 
     result = {
         "latest_full_id": full["backup_id"] if full else None,
         "latest_full_age_s": age(full),
         "latest_backup_id": latest["backup_id"] if latest else None,
         "latest_backup_age_s": age(latest),
-        "latest_drill": runs.latest_drill(cur),
+        "latest_drill": ops_records.latest_drill(cur),
     }
     result["problems"] = backup_problems(result)
     return result

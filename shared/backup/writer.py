@@ -25,9 +25,9 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
-from shared.backup import layout, runs
+from shared.backup import layout, ops_records
 from shared.backup.blobio import BlockUploader, CopySink, upload_small
-from shared.backup.catalog import TableInfo, discover_tables
+from shared.backup.data_tables import TableInfo, discover_tables
 from shared.backup.locks import BACKUP_LOCK, job_lock
 from shared.backup.manifest import BlobEntry, Manifest, TableEntry
 from shared.backup.sessions import connect, dict_cursor
@@ -87,7 +87,7 @@ def run_backup(
             return BackupResult(status="skipped", kind=kind, error="another backup is running")
         control = dict_cursor(lock.connection)
         recover_abandoned_runs(control, container)
-        full, previous = runs.chain_tip(control) if kind == "incremental" else (None, None)
+        full, previous = ops_records.chain_tip(control) if kind == "incremental" else (None, None)
         if kind == "incremental":
             revision = _alembic_revision(control)
             if full is None or previous is None:
@@ -118,14 +118,14 @@ def _prune(container: Any, control: Any, retention_days: int, now: datetime) -> 
 
     try:
         report = prune_backups(container, retention_days=retention_days, now=now)
-        runs.mark_pruned(control, report.deleted + report.orphans_deleted)
+        ops_records.mark_pruned(control, report.deleted + report.orphans_deleted)
     except Exception as exc:  # the backup itself succeeded; pruning retries tomorrow
         log.error("backup_prune_failed", error=redact_text(f"{type(exc).__name__}: {exc}"))
 
 
 def recover_abandoned_runs(control: Any, container: Any) -> None:
     """Settle runs left `running` by a dead worker (we hold the lock, so none is alive)."""
-    for run in runs.running_runs(control):
+    for run in ops_records.running_runs(control):
         manifest = None
         if run["snapshot"] is not None:
             try:
@@ -134,7 +134,7 @@ def recover_abandoned_runs(control: Any, container: Any) -> None:
             except Exception:  # missing, unreadable, or storage down: not complete
                 manifest = None
         if manifest is not None:
-            runs.finish_run(
+            ops_records.finish_run(
                 control,
                 run["backup_id"],
                 status="succeeded",
@@ -143,7 +143,7 @@ def recover_abandoned_runs(control: Any, container: Any) -> None:
                 size=manifest.bytes,
             )
         else:
-            runs.finish_run(
+            ops_records.finish_run(
                 control,
                 run["backup_id"],
                 status="failed",
@@ -166,7 +166,7 @@ def _run_locked(
 ) -> BackupResult:
     started_at = clock()
     backup_id = layout.new_backup_id(kind, started_at)
-    runs.insert_run(
+    ops_records.insert_run(
         control,
         backup_id=backup_id,
         kind=kind,
@@ -193,12 +193,12 @@ def _run_locked(
         )
     except Exception as exc:
         error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
-        run = runs.finish_run(control, backup_id, status="failed", error=error)
+        run = ops_records.finish_run(control, backup_id, status="failed", error=error)
         _discard_partial(container, backup_id)
         log.error("backup_failed", backup_id=backup_id, kind=kind, error=error)
         progress("backup_failed", backup_id=backup_id, error=error)
         return BackupResult(status="failed", kind=kind, backup_id=backup_id, run=run, error=error)
-    run = runs.finish_run(
+    run = ops_records.finish_run(
         control,
         backup_id,
         status="succeeded",
@@ -206,7 +206,7 @@ def _run_locked(
         rows=manifest.rows,
         size=manifest.bytes,
     )
-    pruned = runs.prune_row_changes(control, manifest.snapshot)
+    pruned = ops_records.prune_row_changes(control, manifest.snapshot)
     log.info(
         "backup_succeeded",
         backup_id=backup_id,
@@ -258,7 +258,7 @@ def _write_backup(
             cur.execute("SELECT txid_current_snapshot()::text, clock_timestamp()")
             snapshot, snapshot_at = cur.fetchone()
             revision = _alembic_revision(cur)
-            runs.record_snapshot(
+            ops_records.record_snapshot(
                 control,
                 backup_id,
                 snapshot=snapshot,

@@ -13,7 +13,7 @@ from shared.backup import layout
 from shared.backup.locks import BACKUP_LOCK, job_lock
 from shared.backup.restore import BackupIntegrityError, restore_chain
 from shared.backup.retention import prune_backups
-from shared.backup.store import resolve_chain
+from shared.backup.stored_backups import resolve_chain
 from shared.backup.verify import verify_chain
 from shared.backup.writer import run_backup
 from tests.fixtures.backup import make_changes

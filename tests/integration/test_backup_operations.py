@@ -11,9 +11,10 @@ import pytest
 
 from shared.backup import service
 from shared.backup.drill import run_restore_drill
-from shared.backup.maintenance import run_maintenance
 from shared.backup.writer import run_backup
-from shared.db import get_database
+from shared.operations.health_check import health_check
+from shared.operations.maintenance import run_maintenance
+from shared.unit_of_work import UnitOfWork
 from tests.fixtures.backup import make_changes
 from tests.manage_cli import run_manage, service_env
 
@@ -62,7 +63,7 @@ def test_restore_drill_verifies_the_newest_chain_and_records_the_rto(
     assert record["rows"] == sum(t.table_rows for t in incremental.manifest.tables)
     assert _query(populated_database_url, "SELECT datname FROM pg_database "
                   "WHERE datname LIKE 'neulbom_drill_%%'") == []  # fmt: skip
-    items, total = service.list_backups(get_database(), limit=10, offset=0)
+    items, total = _list_backups(limit=10)
     assert total == 2
     newest = items[0]
     assert newest["backup_id"] == incremental.backup_id
@@ -92,12 +93,12 @@ def test_restore_drill_fails_on_a_tampered_backup(
 def test_health_check_flags_stale_backups_and_stores_a_snapshot(
     ops_env, populated_database_url: str, backup_container
 ) -> None:
-    first = service.health_check()
+    first = health_check()
     assert "backups: no full backup has succeeded yet" in first["problems"]
 
     result = service.start_full_backup(wait=True)
     assert result["status"] == "succeeded"
-    fresh = service.health_check()
+    fresh = health_check()
     assert not any(p.startswith("backups") for p in fresh["problems"])
     assert fresh["backups"]["latest_full_id"] == result["backup_id"]
 
@@ -106,10 +107,11 @@ def test_health_check_flags_stale_backups_and_stores_a_snapshot(
         "UPDATE ops_backup_runs SET snapshot_at = %s",
         (datetime.now(UTC) - timedelta(hours=27),),
     )
-    stale = service.health_check()
+    stale = health_check()
     assert any("newest full backup is 27.0 h old" in p for p in stale["problems"])
     assert any("min old (limit 30 min)" in p for p in stale["problems"])
-    overview = service.backup_overview(get_database())
+    with UnitOfWork.for_job(readonly=True) as uow:
+        overview = service.backup_overview(uow)
     assert overview["health"]["problems"] == stale["problems"]
     assert overview["latest_full_age_s"] > 26 * 3600
     snapshots = _query(populated_database_url, "SELECT count(*) FROM ops_health_snapshots")
@@ -123,7 +125,7 @@ def test_start_full_backup_in_the_background_returns_the_running_record(ops_env)
     assert record["status"] in {"running", "succeeded"}
     assert record["requested_by"] == "api"
     for _ in range(200):
-        items, _ = service.list_backups(get_database(), limit=1, offset=0)
+        items, _ = _list_backups(limit=1)
         if items[0]["status"] != "running":
             break
         __import__("time").sleep(0.05)
@@ -230,3 +232,8 @@ def test_timers_and_commands_as_operators_run_them(
     [checked] = _events(health.stderr, "health_check_completed")
     assert checked["latest_full_age_s"] < 600
     assert not any(p.startswith("backups") for p in checked["problems"])
+
+
+def _list_backups(*, limit: int) -> tuple[list[dict], int]:
+    with UnitOfWork.for_job(readonly=True) as uow:
+        return service.list_backups(uow, limit=limit, offset=0)

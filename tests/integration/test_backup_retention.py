@@ -10,7 +10,7 @@ from shared.backup import layout
 from shared.backup.blobio import upload_small
 from shared.backup.manifest import Manifest
 from shared.backup.retention import prune_backups
-from shared.backup.store import list_backups
+from shared.backup.stored_backups import list_backups
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 
 from shared.backup import layout
 from shared.backup.restore import TargetNotEmptyError, restore_chain
-from shared.backup.store import list_backups, resolve_chain
+from shared.backup.stored_backups import list_backups, resolve_chain
 from shared.backup.writer import run_backup
 from tests.fixtures.backup import make_changes, sequence_positions, table_checksums
 

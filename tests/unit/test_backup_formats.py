@@ -10,12 +10,12 @@ import pytest
 
 from shared.backup import layout
 from shared.backup.blobio import BlockUploader, CopySink
-from shared.backup.catalog import TableInfo, dependency_order
+from shared.backup.data_tables import TableInfo, dependency_order
 from shared.backup.locks import lock_key
 from shared.backup.manifest import BlobEntry, Manifest, ManifestError, TableEntry
 from shared.backup.retention import plan_prune
 from shared.backup.status import backup_problems
-from shared.backup.store import StoredBackup
+from shared.backup.stored_backups import StoredBackup
 
 WHEN = datetime(2026, 11, 26, 18, 0, 5, tzinfo=UTC)
 

@@ -1,7 +1,11 @@
-"""Every SQL statement on the operations tables (ops_*), in one place.
+"""The records of this server's operations: backup runs (`ops_backup_runs`), restore drills
+(`ops_restore_drills`) and health snapshots (`ops_health_snapshots`), plus pruning the change
+log (`ops_row_changes`) once a backup covers it.
 
-Functions take a dict-rows cursor (shared.db's `transaction()`, or `sessions.dict_cursor`) and
-never commit: the caller's transaction or autocommit connection decides.
+The change log is written by triggers and read by the backup writer's own COPY statements
+(shared.backup.writer), which belong with the rest of a backup's SQL. Functions here take a
+dict-rows cursor (a unit of work's, or `sessions.dict_cursor`) and never commit: the caller's
+transaction or autocommit connection decides.
 """
 
 from __future__ import annotations

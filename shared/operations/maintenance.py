@@ -1,4 +1,5 @@
-"""Weekly database maintenance: VACUUM (ANALYZE) where rows churn, and pruning.
+"""Weekly database maintenance (the `db_maintenance` timer): VACUUM (ANALYZE) where rows
+churn, and pruning.
 
 VACUUM cannot run in a transaction, so this uses its own autocommit connection. The busy
 tables are the ones the app writes all day, plus any other table with dead rows. Pruning:
@@ -14,13 +15,13 @@ from typing import Any
 
 from psycopg2 import sql
 
-from shared.backup import runs
-from shared.backup.catalog import SCHEMA
+from shared.backup import ops_records
+from shared.backup.data_tables import SCHEMA
 from shared.backup.locks import job_lock
-from shared.backup.sessions import dict_cursor
+from shared.backup.sessions import database_url, dict_cursor
 from shared.observability import get_logger
 
-log = get_logger("backup.maintenance")
+log = get_logger("operations.maintenance")
 
 MAINTENANCE_LOCK = "db_maintenance"
 BUSY_TABLES = (
@@ -70,7 +71,7 @@ def prune(cur: Any) -> dict[str, int]:
         if cur.rowcount < AUDIT_BATCH:
             break
     pruned["audit_events"] = audit
-    pruned["ops_health_snapshots"] = runs.prune_health_snapshots(
+    pruned["ops_health_snapshots"] = ops_records.prune_health_snapshots(
         cur, keep_days=HEALTH_SNAPSHOT_DAYS
     )
     return pruned
@@ -91,3 +92,8 @@ def run_maintenance(database_url: str) -> dict[str, Any]:
             vacuumed[table] = round(time.perf_counter() - started, 3)
     log.info("db_maintenance_completed", pruned=pruned, vacuumed=vacuumed)
     return {"status": "succeeded", "pruned": pruned, "vacuumed": vacuumed}
+
+
+def db_maintenance() -> dict[str, Any]:
+    """The timer's entry point: `run_maintenance` on the app's database."""
+    return run_maintenance(database_url())

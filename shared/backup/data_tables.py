@@ -1,4 +1,5 @@
-"""The tables to back up, read from the catalog rather than from a list in the code.
+"""The tables to back up, read from PostgreSQL's system catalog rather than from a list in
+the code.
 
 Every ordinary table of the `public` schema is data, except Alembic's bookkeeping and the
 `ops_*` tables (this server's operations history, which a restored server starts afresh).
