@@ -13,7 +13,6 @@ from models.matching import (
     OfferList,
 )
 from models.vocabularies import Role
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.matching import service
 
@@ -32,9 +31,7 @@ bp = api.blueprint
 )
 def create_request(request: ApiRequest) -> MatchingResponse:
     """Rank caregivers for the patient (hard filters, then the model) and store the top_k."""
-    return service.create_request(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.create_request(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -45,12 +42,11 @@ def create_request(request: ApiRequest) -> MatchingResponse:
     response=Page[Match],
     errors=(403, 404),
 )
-def list_results(request: ApiRequest) -> dict:
+def list_results(request: ApiRequest) -> Page[Match]:
     """The patient's matching results, optionally of one status."""
     query: MatchingResultsQuery = request.query
     return service.list_results(
-        get_database(),
-        request.actor,
+        request.uow,
         request.path_params["patient_id"],
         status=str(query.status) if query.status else None,
         limit=query.limit,
@@ -60,9 +56,7 @@ def list_results(request: ApiRequest) -> dict:
 
 def _transition_route(action: str, who: str) -> None:
     def handler(request: ApiRequest) -> MatchTransition:
-        return service.transition(
-            get_database(), request.actor, request.path_params["matching_id"], action
-        )
+        return service.transition(request.uow, request.path_params["matching_id"], action)
 
     handler.__doc__ = f"{action.capitalize()} a matching ({who})."
     api.route(
@@ -93,4 +87,4 @@ for _action, _who in (
 )
 def offers(request: ApiRequest) -> OfferList:
     """Selected matchings waiting for the signed-in caregiver's answer."""
-    return service.offers(get_database(), request.actor)
+    return service.offers(request.uow)

@@ -54,7 +54,7 @@ class ActiveModel:
     kind: str  # "xgboost" | "rules"
     version: str
     scorer: Scorer
-    metrics: dict
+    metrics: dict[str, Any]
     loaded_at: datetime | None
     detail: str | None  # why the rules serve, or where the model came from
     source: str = "fallback"  # "blob" | "disk-cache" | "fallback"
@@ -256,19 +256,17 @@ class ModelRegistry:
             try:
                 version = self._read_pointer()
             except ModelStoreError as exc:
-                self._keep(previous, f"reload could not read the pointer: {exc}")
-                return self._active
+                return self._keep(previous, f"reload could not read the pointer: {exc}")
             if previous.kind == "xgboost" and previous.version == version:
                 if previous.source == "disk-cache" and previous.detail:
                     # Blob answers again: the cached copy is the published version.
-                    self._active = replace(previous, detail=None)
+                    previous = self._active = replace(previous, detail=None)
                 self.last_error = None
-                return self._active
+                return previous
             try:
                 candidate = self._load_version(version)
             except Exception as exc:  # whatever went wrong, the previous model keeps serving
-                self._keep(previous, f"refused model {version}: {exc}")
-                return self._active
+                return self._keep(previous, f"refused model {version}: {exc}")
             self._active = candidate  # the swap: one assignment, readers see old or new
             self.last_error = None
             log.info(
@@ -279,11 +277,13 @@ class ModelRegistry:
             )
             return candidate
 
-    def _keep(self, previous: ActiveModel, reason: str) -> None:
+    def _keep(self, previous: ActiveModel, reason: str) -> ActiveModel:
+        """Keep serving `previous` after a failed reload (the rules say why); the model kept."""
         log.error("matching_model_reload_failed", serving=previous.version, error=reason)
         self.last_error = reason
         if previous.kind != "xgboost":
-            self._active = replace(previous, detail=reason)
+            previous = self._active = replace(previous, detail=reason)
+        return previous
 
     def status(self) -> dict[str, Any]:
         active = self.current()

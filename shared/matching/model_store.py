@@ -31,11 +31,16 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.matching.features import FEATURE_NAMES
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContentSettings
+
+    from shared.matching.scoring import XGBoostScorer
 
 MANIFEST_SCHEMA_VERSION = 1
 MODEL_FILE = "model.ubj"
@@ -142,7 +147,7 @@ def verify(manifest: Manifest, raw: bytes) -> None:
         )
 
 
-def build_scorer(manifest: Manifest, raw: bytes):
+def build_scorer(manifest: Manifest, raw: bytes) -> XGBoostScorer:
     """Verify, then load the booster (compatibility and sha256 first, XGBoost last)."""
     from shared.matching.scoring import ScoreCalibration, XGBoostScorer
 
@@ -201,7 +206,7 @@ class PublishResult:
     reused: bool = False  # the version was already there with the same bytes
 
 
-def _content_settings(name: str):
+def _content_settings(name: str) -> ContentSettings:
     from azure.storage.blob import ContentSettings
 
     return ContentSettings(
@@ -217,7 +222,7 @@ def _is_not_found(exc: Exception) -> bool:
 
 def _download(container_client: Any, name: str) -> bytes:
     try:
-        return container_client.download_blob(name).readall()
+        return bytes(container_client.download_blob(name).readall())
     except Exception as exc:
         if _is_not_found(exc):
             raise ModelNotPublishedError(f"no blob {name}") from None
@@ -294,7 +299,8 @@ def publish(blob_service: Any, location: ModelLocation, model_dir: str | Path) -
                 "versions are immutable (train again for a new version)"
             ) from None
         reused = True
-    published = manifest.model_copy(update={"published_at": datetime.now(UTC)})
+    published_at = datetime.now(UTC)
+    published = manifest.model_copy(update={"published_at": published_at})
     container.upload_blob(
         manifest_blob,
         published.to_json().encode(),
@@ -310,7 +316,7 @@ def publish(blob_service: Any, location: ModelLocation, model_dir: str | Path) -
                 name, path.read_bytes(), overwrite=True, content_settings=_content_settings(name)
             )
             report_blobs.append(name)
-    pointer = {"version": version, "published_at": published.published_at.isoformat()}
+    pointer = {"version": version, "published_at": published_at.isoformat()}
     container.upload_blob(
         location.pointer,
         json.dumps(pointer).encode(),

@@ -7,8 +7,9 @@ Nothing here describes a caregiver's gender or age: the model never sees them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,7 +80,7 @@ class Candidates:
         )
 
     @classmethod
-    def from_rows(cls, rows: list[dict]) -> Candidates:
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> Candidates:
         """Build the columns from one mapping per caregiver (keys as the attributes; a missing
         `personality` is None, a missing `covered_fraction` is 1.0, `completed_matchings` 0)."""
         import numpy as np

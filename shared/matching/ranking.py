@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import numpy as np
 
+from models.matching import MatchingRequestIn
+from shared.db import Cursor
 from shared.matching import repository
 from shared.matching.explain import reasons as explain_reasons
 from shared.matching.features import build_features
@@ -34,7 +36,10 @@ class Ranked:
 
 
 def rank_candidates(
-    cur: Any, patient_row: dict[str, Any], body: Any, survivor_ids: Sequence[int]
+    cur: Cursor,
+    patient_row: repository.PatientProfileRow,
+    body: MatchingRequestIn,
+    survivor_ids: Sequence[int],
 ) -> Ranked:
     """Score every survivor with the serving model; the best `body.top_k`, best first."""
     model = get_active_model()
@@ -70,18 +75,23 @@ def top_indices(scores: np.ndarray, ids: np.ndarray, k: int) -> list[int]:
     return [int(i) for i in order[:k]]
 
 
-def patient_profile(row: dict[str, Any]) -> PatientProfile:
-    personality = row.get("personality")
+def patient_profile(row: repository.PatientProfileRow) -> PatientProfile:
+    personality = row["personality"]
     return PatientProfile(
-        personality=tuple(float(v) for v in personality) if personality else None,
-        conditions=frozenset(row.get("conditions") or ()),
+        personality=_axes(personality) if personality else None,
+        conditions=frozenset(row["conditions"] or ()),
         care_level=row["care_level"],
         mobility_status=row["mobility_status"],
         region_code=row["region_code"],
     )
 
 
-def request_profile(body: Any) -> RequestProfile:
+def _axes(values: Sequence[float]) -> tuple[float, float, float, float]:
+    """The stored axes (shared.personality.AXES order) as the profile's 4-tuple."""
+    return cast(tuple[float, float, float, float], tuple(float(v) for v in values))
+
+
+def request_profile(body: MatchingRequestIn) -> RequestProfile:
     return RequestProfile(
         care_type=str(body.care_type),
         days=tuple(str(d) for d in body.days),
@@ -92,13 +102,11 @@ def request_profile(body: Any) -> RequestProfile:
     )
 
 
-def candidates_from_columns(columns: dict[str, list[Any]]) -> Candidates:
+def candidates_from_columns(columns: repository.CandidateColumns) -> Candidates:
     """Columnar candidates from the repository's arrays (the survivors covered every slot)."""
     n = len(columns["caregiver_id"])
-    axes = [columns[axis] for axis in ("empathy", "activity", "patience", "independence")]
-    personality = np.array(
-        [[np.nan if v is None else v for v in axis] for axis in axes], dtype=float
-    ).T.reshape(n, 4)
+    # None (no personality yet) becomes NaN in a float array.
+    personality = np.array(columns["personality"], dtype=float).reshape(n, 4)
     return Candidates(
         caregiver_id=np.array(columns["caregiver_id"], dtype=np.int64),
         personality=personality,

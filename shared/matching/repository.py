@@ -1,27 +1,137 @@
 """SQL of the matching area: requests, results, the lifecycle's row locks, offers.
 
 The hard filters live beside this in `filters.py`; everything else the matching service reads or
-writes is here, parameterised, a fixed number of statements per call (no N+1).
+writes is here, parameterised, a fixed number of statements per call (no N+1). Rows come back
+as the TypedDicts below. What the tables' constraints mean to a caller is registered here
+(shared.integrity): the partial unique index that allows one selected or active caregiver per
+request answers a concurrent second selection with the same 409 as the service's own check.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from datetime import date, datetime
+from typing import NotRequired, TypedDict, cast
 
 from psycopg2.extras import execute_values
 
-_PERSONALITY = "ARRAY[p.empathy, p.activity, p.patience, p.independence]::float8[]"
+from models.matching import MatchingRequestIn
+from shared.db import Cursor
+from shared.integrity import ConflictRule, FieldRule, register_constraints
+from shared.personality import axis_array
+
+#: The 409 of a second selection of one request (the service's check, or the index in a race).
+ALREADY_SELECTED = "This request already has a selected or active caregiver."
+
+register_constraints(
+    {
+        "matching_results_one_selected_per_request": ConflictRule(ALREADY_SELECTED),
+        "matching_requests_date_order": FieldRule("end_date"),
+    }
+)
 
 
-def patient_profile(cur: Any, patient_id: int) -> dict[str, Any] | None:
+class PatientProfileRow(TypedDict):
+    """What matching needs of a patient (no name, address or contacts)."""
+
+    patient_id: int
+    region_code: str
+    care_level: str
+    mobility_status: str
+    birth_date: date
+    gender: str
+    personality: list[float] | None  # shared.personality.AXES order; None before a test
+    conditions: list[str]
+
+
+class CandidateColumns(TypedDict):
+    """The scoring inputs of the survivors, one list per column, entry i = caregiver i."""
+
+    caregiver_id: list[int]
+    service_region: list[str]
+    experience_years: list[int]
+    hourly_rate: list[int]
+    avg_rating: list[float]
+    total_reviews: list[int]
+    personality: list[list[float | None]]  # shared.personality.AXES order; Nones when unknown
+    specialties: list[str]  # comma-separated codes, '' for none
+    completed_matchings: list[int]
+
+
+class SlotJson(TypedDict):
+    """A requested time slot as stored (jsonb): 'HH:MM' times."""
+
+    start: str
+    end: str
+
+
+class NewResult(TypedDict):
+    """One ranked caregiver to store as a `recommended` result."""
+
+    caregiver_id: int
+    rank: int
+    score: float
+    grade: str
+    reasons: list[str]
+    personality_score: NotRequired[float | None]
+    specialty_score: NotRequired[float | None]
+    region_score: NotRequired[float | None]
+
+
+class MatchResultRow(TypedDict):
+    """A matching result (the columns of `MatchTransition`, plus rank, score and reasons)."""
+
+    matching_id: int
+    request_id: int
+    patient_id: int
+    caregiver_id: int
+    rank: int | None
+    score: float
+    grade: str
+    reasons: list[str]
+    status: str
+    contract_start_date: date | None
+    contract_end_date: date | None
+    status_changed_at: datetime
+
+
+class LockedMatchingRow(MatchResultRow):
+    """A result locked for a transition, with its request and both parties' user ids."""
+
+    care_type: str
+    days: list[str]
+    time_slots: list[SlotJson]
+    start_date: date
+    end_date: date | None
+    gender_preference: str
+    min_experience_years: int
+    required_specialties: list[str]
+    max_hourly_rate: int | None
+    region_code: str
+    guardian_user_id: int
+    caregiver_user_id: int
+
+
+class OfferRow(TypedDict):
+    """A selected matching waiting for the caregiver, with its request's days and slots."""
+
+    matching_id: int
+    request_id: int
+    patient_id: int
+    days: list[str]
+    time_slots: list[SlotJson]
+    start_date: date
+    end_date: date | None
+
+
+def patient_profile(cur: Cursor, patient_id: int) -> PatientProfileRow | None:
     """What matching needs of a patient: region, care needs, conditions, personality."""
     cur.execute(
         f"""
         SELECT pt.patient_id, pt.region_code, pt.care_level, pt.mobility_status,
                pt.birth_date, pt.gender,
-               (SELECT {_PERSONALITY} FROM patient_personality p
+               (SELECT {axis_array("p")} FROM patient_personality p
                  WHERE p.patient_id = pt.patient_id) AS personality,
                coalesce((SELECT array_agg(code ORDER BY code) FROM patient_conditions c
                           WHERE c.patient_id = pt.patient_id), '{{}}') AS conditions
@@ -29,17 +139,17 @@ def patient_profile(cur: Any, patient_id: int) -> dict[str, Any] | None:
         """,  # noqa: S608  (constant SQL)
         (patient_id,),
     )
-    return cur.fetchone()
+    return cast(PatientProfileRow | None, cur.fetchone())
 
 
-def candidate_columns(cur: Any, caregiver_ids: Sequence[int]) -> dict[str, list[Any]]:
+def candidate_columns(cur: Cursor, caregiver_ids: Sequence[int]) -> CandidateColumns:
     """The scoring inputs of the caregivers, column by column, in the order of `caregiver_ids`.
 
     One row of parallel arrays instead of one row per caregiver: a thousand survivors cost one
     round of parsing, not a thousand dicts. Personality axes are NULL where there is none.
     """
     cur.execute(
-        """
+        f"""
         WITH ids AS (
             SELECT caregiver_id, position
             FROM unnest(%s::bigint[]) WITH ORDINALITY AS ids(caregiver_id, position)
@@ -61,10 +171,7 @@ def candidate_columns(cur: Any, caregiver_ids: Sequence[int]) -> dict[str, list[
                array_agg(c.hourly_rate ORDER BY ids.position) AS hourly_rate,
                array_agg(c.avg_rating::float8 ORDER BY ids.position) AS avg_rating,
                array_agg(c.total_reviews ORDER BY ids.position) AS total_reviews,
-               array_agg(p.empathy ORDER BY ids.position) AS empathy,
-               array_agg(p.activity ORDER BY ids.position) AS activity,
-               array_agg(p.patience ORDER BY ids.position) AS patience,
-               array_agg(p.independence ORDER BY ids.position) AS independence,
+               array_agg({axis_array("p")} ORDER BY ids.position) AS personality,
                array_agg(coalesce(sp.codes, '') ORDER BY ids.position) AS specialties,
                array_agg(coalesce(done.n, 0) ORDER BY ids.position) AS completed_matchings
         FROM ids
@@ -72,28 +179,32 @@ def candidate_columns(cur: Any, caregiver_ids: Sequence[int]) -> dict[str, list[
         LEFT JOIN caregiver_personality p ON p.caregiver_id = c.caregiver_id
         LEFT JOIN specialties sp ON sp.caregiver_id = c.caregiver_id
         LEFT JOIN completed done ON done.caregiver_id = c.caregiver_id
-        """,
+        """,  # noqa: S608  (constant SQL)
         (list(caregiver_ids),),
     )
     row = cur.fetchone()
-    return {key: list(value or []) for key, value in row.items()}
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return cast(CandidateColumns, {key: list(value or []) for key, value in row.items()})
 
 
-def platform_mean_rating(cur: Any) -> float:
-    """The mean rating of caregivers with reviews: the prior ratings are shrunk toward."""
+def platform_mean_rating(cur: Cursor) -> float:
+    """The mean rating of caregivers with reviews: the prior ratings are shrunk toward (serving
+    and training use this one definition)."""
     cur.execute(
         "SELECT coalesce(sum(avg_rating * total_reviews) / nullif(sum(total_reviews), 0), 4.0)"
         "::float8 AS mean FROM caregivers WHERE total_reviews > 0"
     )
-    return float(cur.fetchone()["mean"])
+    row = cur.fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return float(row["mean"])
 
 
 def insert_request(
-    cur: Any,
+    cur: Cursor,
     *,
     patient_id: int,
     requested_by: int,
-    body: Any,
+    body: MatchingRequestIn,
     model_kind: str,
     model_version: str,
     considered: int,
@@ -126,11 +237,13 @@ def insert_request(
             json.dumps(excluded),
         ),
     )
-    return cur.fetchone()["request_id"]
+    row = cur.fetchone()
+    assert row is not None  # INSERT ... RETURNING one row
+    return int(row["request_id"])
 
 
 def insert_results(
-    cur: Any, request_id: int, patient_id: int, rows: Sequence[dict[str, Any]]
+    cur: Cursor, request_id: int, patient_id: int, rows: Sequence[NewResult]
 ) -> list[int]:
     """One `recommended` result per row (caregiver_id, rank, score, grade, reasons).
 
@@ -159,7 +272,7 @@ def insert_results(
         ],
         fetch=True,
     )
-    by_rank = {r["rank"]: r["matching_id"] for r in inserted}
+    by_rank = {int(r["rank"]): int(r["matching_id"]) for r in inserted}
     return [by_rank[row["rank"]] for row in rows]
 
 
@@ -170,8 +283,8 @@ _RESULT_COLUMNS = """
 
 
 def list_results(
-    cur: Any, patient_id: int, *, status: str | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
+    cur: Cursor, patient_id: int, *, status: str | None, limit: int, offset: int
+) -> tuple[list[MatchResultRow], int]:
     """A patient's results, newest request first and best first within a request."""
     where = (
         "WHERE m.patient_id = %(patient_id)s"
@@ -179,17 +292,18 @@ def list_results(
     )
     params = {"patient_id": patient_id, "status": status, "limit": limit, "offset": offset}
     cur.execute(f"SELECT count(*) AS total FROM matching_results m {where}", params)  # noqa: S608
-    total = cur.fetchone()["total"]
+    counted = cur.fetchone()
+    assert counted is not None  # count(*) returns one row
     cur.execute(
         f"SELECT {_RESULT_COLUMNS} FROM matching_results m {where}"  # noqa: S608
         " ORDER BY m.request_id DESC, m.rank NULLS LAST, m.matching_id"
         " LIMIT %(limit)s OFFSET %(offset)s",
         params,
     )
-    return cur.fetchall(), total
+    return cast(list[MatchResultRow], cur.fetchall()), int(counted["total"])
 
 
-def lock_matching(cur: Any, matching_id: int) -> dict[str, Any] | None:
+def lock_matching(cur: Cursor, matching_id: int) -> LockedMatchingRow | None:
     """The matching with its request and both parties' user ids, locked for a transition."""
     cur.execute(
         f"""
@@ -208,27 +322,30 @@ def lock_matching(cur: Any, matching_id: int) -> dict[str, Any] | None:
         """,  # noqa: S608  (constant SQL)
         (matching_id,),
     )
-    return cur.fetchone()
+    return cast(LockedMatchingRow | None, cur.fetchone())
 
 
-def request_has_selection(cur: Any, request_id: int) -> bool:
+def request_has_selection(cur: Cursor, request_id: int) -> bool:
     """Whether the request already has a selected or active matching."""
     cur.execute(
         "SELECT EXISTS (SELECT 1 FROM matching_results WHERE request_id = %s"
         " AND status IN ('selected', 'active')) AS taken",
         (request_id,),
     )
-    return bool(cur.fetchone()["taken"])
+    row = cur.fetchone()
+    assert row is not None  # SELECT EXISTS returns one row
+    return bool(row["taken"])
 
 
-def lock_caregiver(cur: Any, caregiver_id: int) -> None:
+def lock_caregiver(cur: Cursor, caregiver_id: int) -> None:
     """Serialise a caregiver's accepts, so two overlapping ones cannot both pass `booked`."""
     cur.execute("SELECT 1 FROM caregivers WHERE caregiver_id = %s FOR UPDATE", (caregiver_id,))
 
 
 def set_status(
-    cur: Any, matching_id: int, status: str, *, set_contract: bool = False
-) -> dict[str, Any]:
+    cur: Cursor, matching_id: int, status: str, *, set_contract: bool = False
+) -> MatchResultRow:
+    """Move the (locked) matching to `status`; `set_contract` copies the request's dates."""
     cur.execute(
         f"""
         UPDATE matching_results m SET status = %(status)s, status_changed_at = now(),
@@ -242,10 +359,12 @@ def set_status(
         """,  # noqa: S608  (constant SQL)
         {"status": status, "contract": set_contract, "matching_id": matching_id},
     )
-    return cur.fetchone()
+    row = cur.fetchone()
+    assert row is not None  # the caller holds the row's lock
+    return cast(MatchResultRow, row)
 
 
-def offers_for(cur: Any, caregiver_id: int) -> list[dict[str, Any]]:
+def offers_for(cur: Cursor, caregiver_id: int) -> list[OfferRow]:
     """Selected matchings waiting for the caregiver, with their request's days and slots."""
     cur.execute(
         """
@@ -258,4 +377,4 @@ def offers_for(cur: Any, caregiver_id: int) -> list[dict[str, Any]]:
         """,
         (caregiver_id,),
     )
-    return cur.fetchall()
+    return cast(list[OfferRow], cur.fetchall())
