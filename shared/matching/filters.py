@@ -3,7 +3,9 @@
 One statement classifies every active caregiver by the FIRST filter it fails (`CASE` evaluates
 its branches in order and stops at the first true one, so later, dearer checks only run for
 caregivers that passed the earlier ones) and returns the per-filter counts plus the ids of the
-survivors. A guardian's choice is a requirement, never a ranking hint: a survivor passed all.
+survivors. The branches are built from `models.matching.FILTER_ORDER` (`failed_filter_case`),
+so the SQL and the API's order are one list. A guardian's choice is a requirement, never a
+ranking hint: a survivor passed all.
 
 - certification: holds one of the certifications that satisfy the care type;
 - region: same province as the patient, or both in the capital area;
@@ -19,12 +21,14 @@ survivors. A guardian's choice is a requirement, never a ranking hint: a survivo
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from models.matching import FILTER_ORDER
 from models.vocabularies import CAPITAL_AREA, CARE_TYPE_CERTIFICATIONS, CareType
+from shared.db import Cursor
 
 #: Caregivers holding an active matching that overlaps the request's dates, days and slots.
 _BOOKED = """
@@ -44,6 +48,32 @@ WHERE m.status = 'active'
         AND (asked ->> 'start')::time < (held ->> 'end')::time
   )
 """
+
+#: The condition under which a caregiver FAILS each filter (the keys are `FILTER_ORDER`'s).
+_FAILS: dict[str, str] = {
+    "certification": "ct.caregiver_id IS NULL",
+    "region": (
+        "NOT (split_part(c.service_region, '_', 1) = %(province)s"
+        " OR (%(patient_in_capital)s"
+        " AND split_part(c.service_region, '_', 1) = ANY(%(capital)s)))"
+    ),
+    "availability": "coalesce(cv.pairs, 0) < %(pair_count)s",
+    "gender": "%(gender)s <> 'any' AND u.gender IS DISTINCT FROM %(gender)s",
+    "experience": "c.experience_years < %(min_experience)s",
+    "specialties": "coalesce(sp.n, 0) < %(required_count)s",
+    "budget": "%(budget)s::int IS NOT NULL AND c.hourly_rate > %(budget)s",
+    "booked": "EXISTS (SELECT 1 FROM booked b WHERE b.caregiver_id = c.caregiver_id)",
+}
+
+
+def failed_filter_case(order: Sequence[str] = FILTER_ORDER) -> str:
+    """`CASE WHEN <fails the first> THEN 'first' ... END`: the first filter failed, in `order`
+    (FILTER_ORDER, the one statement of the order), or NULL for a survivor."""
+    if sorted(order) != sorted(_FAILS):
+        raise ValueError(f"the filters {sorted(_FAILS)} have no order in {list(order)}")
+    branches = " ".join(f"WHEN {_FAILS[name]} THEN '{name}'" for name in order)
+    return f"CASE {branches} END"
+
 
 _CLASSIFY = """
 WITH req_pairs AS (
@@ -78,20 +108,7 @@ booked AS (
 ),
 classified AS MATERIALIZED (
     SELECT c.caregiver_id,
-           CASE
-               WHEN ct.caregiver_id IS NULL THEN 'certification'
-               WHEN NOT (split_part(c.service_region, '_', 1) = %(province)s
-                         OR (%(patient_in_capital)s
-                             AND split_part(c.service_region, '_', 1) = ANY(%(capital)s)))
-                   THEN 'region'
-               WHEN coalesce(cv.pairs, 0) < %(pair_count)s THEN 'availability'
-               WHEN %(gender)s <> 'any' AND u.gender IS DISTINCT FROM %(gender)s THEN 'gender'
-               WHEN c.experience_years < %(min_experience)s THEN 'experience'
-               WHEN coalesce(sp.n, 0) < %(required_count)s THEN 'specialties'
-               WHEN %(budget)s::int IS NOT NULL AND c.hourly_rate > %(budget)s THEN 'budget'
-               WHEN EXISTS (SELECT 1 FROM booked b WHERE b.caregiver_id = c.caregiver_id)
-                   THEN 'booked'
-           END AS failed
+           {case} AS failed
     FROM caregivers c
     JOIN users u ON u.user_id = c.user_id AND u.is_active AND u.deleted_at IS NULL
     LEFT JOIN certified ct ON ct.caregiver_id = c.caregiver_id
@@ -107,6 +124,9 @@ SELECT
     (SELECT coalesce(array_agg(caregiver_id ORDER BY caregiver_id), '{{}}')
        FROM classified WHERE failed IS NULL) AS survivors
 """
+
+
+_CASE = failed_filter_case()
 
 
 @dataclass(frozen=True)
@@ -133,15 +153,15 @@ class FilterOutcome:
 
 
 def run_hard_filters(
-    cur: Any, request: FilterInput, *, only_caregiver_id: int | None = None
+    cur: Cursor, request: FilterInput, *, only_caregiver_id: int | None = None
 ) -> FilterOutcome:
     """Classify every active caregiver (or just one, to re-check it); counts for each filter,
     zeros included, and the survivors' ids."""
     province = request.patient_region.split("_", 1)[0]
-    capital = sorted(p.value for p in CAPITAL_AREA)
+    capital = sorted(str(p) for p in CAPITAL_AREA)
     params = {
         **_booked_params(request),
-        "certs": sorted(c.value for c in CARE_TYPE_CERTIFICATIONS[CareType(request.care_type)]),
+        "certs": sorted(str(c) for c in CARE_TYPE_CERTIFICATIONS[CareType(request.care_type)]),
         "required": list(request.required_specialties),
         "required_count": len(set(request.required_specialties)),
         "pair_count": len(set(request.days)) * len(set(request.time_slots)),
@@ -154,8 +174,9 @@ def run_hard_filters(
         "caregiver_id": only_caregiver_id,
     }
     only_one = "WHERE c.caregiver_id = %(caregiver_id)s" if only_caregiver_id is not None else ""
-    cur.execute(_CLASSIFY.format(only_one=only_one, booked=_BOOKED), params)
+    cur.execute(_CLASSIFY.format(only_one=only_one, booked=_BOOKED, case=_CASE), params)
     row = cur.fetchone()
+    assert row is not None  # aggregates without GROUP BY: one row
     excluded = {name: int(row["excluded"].get(name, 0)) for name in FILTER_ORDER}
     return FilterOutcome(
         considered=int(row["considered"]), excluded=excluded, survivors=list(row["survivors"])
@@ -168,13 +189,15 @@ _IS_BOOKED = (
 )
 
 
-def is_booked(cur: Any, caregiver_id: int, request: FilterInput) -> bool:
+def is_booked(cur: Cursor, caregiver_id: int, request: FilterInput) -> bool:
     """The `booked` filter alone, for one caregiver (accepting re-checks it)."""
     cur.execute(
         _IS_BOOKED,
         {**_booked_params(request), "caregiver_id": caregiver_id},
     )
-    return bool(cur.fetchone()["booked"])
+    row = cur.fetchone()
+    assert row is not None  # SELECT EXISTS returns one row
+    return bool(row["booked"])
 
 
 def _booked_params(request: FilterInput) -> dict[str, Any]:
