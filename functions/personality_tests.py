@@ -9,7 +9,6 @@ from models.personality_tests import (
     QuestionsQuery,
 )
 from models.vocabularies import Role
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.personality_tests import service
 
@@ -41,4 +40,4 @@ def questions(request: ApiRequest) -> QuestionSet:
 )
 def take_test(request: ApiRequest) -> PersonalityTestResult:
     """Score the answers by the rubric, store them on the subject, add an analysis."""
-    return service.take_test(get_database(), request.actor, request.body)
+    return service.take_test(request.uow, request.body)
