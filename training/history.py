@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from shared.db import Cursor
 from shared.matching.features import build_features
 from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
+from shared.matching.repository import platform_mean_rating
 from training.frame import (
     CHOSEN,
     KEPT_4_WEEKS,
@@ -85,12 +87,6 @@ SELECT caregiver_id, day, to_char(start_time, 'HH24:MI') AS start_time,
 FROM caregiver_availability WHERE caregiver_id = ANY(%s)
 """
 
-PLATFORM_MEAN_SQL = """
-SELECT coalesce(sum(avg_rating * total_reviews) / nullif(sum(total_reviews), 0), 4.0)::float8
-       AS mean
-FROM caregivers WHERE total_reviews > 0
-"""
-
 
 def outcome_grade(row: dict[str, Any], now: datetime) -> float:  # noqa: PLR0911 - one per rule
     """The graded outcome of one shown caregiver (see the module docstring)."""
@@ -133,11 +129,10 @@ def _slots(value: Any) -> list[tuple[str, str]]:
     return [(str(s["start"]), str(s["end"])) for s in (value or [])]
 
 
-def load_history(cur: Any, *, now: datetime | None = None) -> RankingFrame:
+def load_history(cur: Cursor, *, now: datetime | None = None) -> RankingFrame:
     """Every matching request with results, as a frame (cursor rows as dicts)."""
     now = now or datetime.now(UTC)
-    cur.execute(PLATFORM_MEAN_SQL)
-    mean_rating = float(cur.fetchone()["mean"])
+    mean_rating = platform_mean_rating(cur)  # the one definition serving uses
     cur.execute(REQUESTS_SQL)
     requests = cur.fetchall()
     cur.execute(RESULTS_SQL)
@@ -205,11 +200,9 @@ def load_history(cur: Any, *, now: datetime | None = None) -> RankingFrame:
     return builder.build()
 
 
-def load_history_from_database(db: Any = None) -> RankingFrame:
+def load_history_from_database() -> RankingFrame:
     """`load_history` on the app's database (`DatabaseURL`), read-only."""
-    if db is None:
-        from shared.db import get_database
+    from shared.unit_of_work import UnitOfWork
 
-        db = get_database()
-    with db.transaction(readonly=True) as cur:
-        return load_history(cur)
+    with UnitOfWork.for_job() as uow:
+        return load_history(uow.begin(readonly=True))

@@ -72,7 +72,7 @@ _CARE_LEVEL_P = (0.06, 0.12, 0.24, 0.26, 0.14, 0.08, 0.10)
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SLOTS = (("09:00", "12:00"), ("13:00", "17:00"), ("18:00", "21:00"))
 _CAPITAL = frozenset(str(p) for p in CAPITAL_AREA)
-assert set(_CONDITION_RATES) == {c.value for c in Condition}
+assert set(_CONDITION_RATES) == {str(c) for c in Condition}
 
 
 @dataclass
@@ -95,7 +95,7 @@ class CaregiverPopulation:
 class SimulatedHistory:
     observed: RankingFrame  # shown candidates with their outcomes: what training may use
     truth: RankingFrame  # whole pools graded by the hidden utility: for evaluation only
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 def _region(rng: np.random.Generator) -> tuple[str, str]:
@@ -216,7 +216,7 @@ def hidden_utility(
         over_budget = np.maximum(0.0, pool.hourly_rate / request.max_hourly_rate - 0.9)
     else:
         over_budget = np.maximum(0.0, pool.hourly_rate / 20_000 - 1.0)
-    return (
+    utility: np.ndarray = (
         1.8 * expertise * (0.4 + severity)
         + 0.8 * need_met
         - 4.0 * mismatch
@@ -227,6 +227,7 @@ def hidden_utility(
         + 0.8 * quality
         - 3.0 * over_budget
     )
+    return utility
 
 
 def _truth_grades(utility: np.ndarray) -> np.ndarray:
@@ -236,7 +237,9 @@ def _truth_grades(utility: np.ndarray) -> np.ndarray:
     return np.select([rank < 2, rank < 5, rank < 10], [3.0, 2.0, 1.0], 0.0)
 
 
-def _eligible(population: CaregiverPopulation, patient: PatientProfile, budget: int | None):
+def _eligible(
+    population: CaregiverPopulation, patient: PatientProfile, budget: int | None
+) -> np.ndarray:
     province = patient.region_code.partition("_")[0]
     same = population.province == province
     if province in _CAPITAL:

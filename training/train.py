@@ -200,5 +200,10 @@ def train_model(
         calibration=fit_calibration(np.asarray(margins)),
         split=split,
         validation={c.objective: c.validation_ndcg5 for c in candidates},
-        importance={name: float(gains.get(name, 0.0)) for name in FEATURE_NAMES},
+        importance={name: _total(gains.get(name, 0.0)) for name in FEATURE_NAMES},
     )
+
+
+def _total(gain: float | list[float]) -> float:
+    """A feature's total gain (xgboost gives a list only for multi-output trees)."""
+    return float(sum(gain)) if isinstance(gain, list) else float(gain)
