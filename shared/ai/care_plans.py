@@ -126,11 +126,6 @@ def write(
     config = config or ai_config()
     dates = [start + timedelta(days=n) for n in range(days)]
     prompt_input = {**profile.prompt_input(), "start_date": start.isoformat(), "days": days}
-    describe = {
-        "prompt_version": prompts.PROMPT_VERSIONS[KIND],
-        "input_hash": prompts.input_hash(KIND, prompt_input),
-        "config": config,
-    }
     generated = None
     if config.enabled:
         generated = structured.generate(
@@ -140,7 +135,13 @@ def write(
             config=config,
             max_tokens=MAX_TOKENS_PER_DAY * days,
         )
-    generation = Generation.of(KIND, generated=generated, **describe)
+    generation = Generation.of(
+        KIND,
+        prompt_version=prompts.PROMPT_VERSIONS[KIND],
+        input_hash=prompts.input_hash(KIND, prompt_input),
+        config=config,
+        generated=generated,
+    )
     if generated is not None and generated.value is not None:
         return WrittenPlan(_from_answer(generated.value), "ai", generation)
     return WrittenPlan(template_plan(profile, dates), "template", generation)

@@ -79,8 +79,8 @@ MAX_SODIUM_MG = 4000.0
 
 #: Texture each diet accepts.
 DIET_TEXTURES: dict[str, frozenset[str]] = {
-    DietType.LIQUID.value: frozenset({"liquid"}),
-    DietType.SOFT.value: frozenset({"soft", "liquid"}),
+    str(DietType.LIQUID): frozenset({"liquid"}),
+    str(DietType.SOFT): frozenset({"soft", "liquid"}),
 }
 ALL_TEXTURES = frozenset({"liquid", "soft", "regular"})
 
@@ -150,8 +150,8 @@ class MealLimits:
 def meal_limits(diet_type: str, conditions: Iterable[str]) -> MealLimits:
     """The caps a patient's meals must keep (API.md's, and ours for the other diets)."""
     codes = set(conditions)
-    sodium = diet_type == DietType.LOW_SODIUM or Condition.HYPERTENSION.value in codes
-    carbs = diet_type == DietType.LOW_SUGAR or Condition.DIABETES.value in codes
+    sodium = diet_type == DietType.LOW_SODIUM or str(Condition.HYPERTENSION) in codes
+    carbs = diet_type == DietType.LOW_SUGAR or str(Condition.DIABETES) in codes
     return MealLimits(
         sodium_mg=SODIUM_CAP_MG if sodium else None,
         carbs_g=CARB_CAP_G if carbs else None,

@@ -17,6 +17,7 @@ from psycopg2.extras import Json
 
 from shared.ai.client import AiConfig
 from shared.ai.structured import Generated
+from shared.db import Cursor
 
 KINDS = ("care_plan", "meal_plan", "personality_analysis", "care_report_summary")
 
@@ -61,7 +62,7 @@ class Generation:
 
 
 def insert(
-    cur: Any,
+    cur: Cursor,
     generation: Generation,
     *,
     patient_id: int | None,
@@ -96,4 +97,6 @@ def insert(
             "latency_ms": generation.latency_ms,
         },
     )
-    return cur.fetchone()["generation_id"]
+    row = cur.fetchone()
+    assert row is not None  # INSERT ... RETURNING one row
+    return int(row["generation_id"])

@@ -129,7 +129,7 @@ def write(
         generated=generated,
     )
     if generated is not None and generated.value is not None:
-        by_type = {meal.meal_type: meal for meal in generated.value.meals}
+        by_type: dict[str, MealAnswer] = {meal.meal_type: meal for meal in generated.value.meals}
         meals = [_planned(by_type[t]) for t in wanted]
         return WrittenMeals(meals, "ai", generation)
     return WrittenMeals(template_meals(profile, day, wanted), "template", generation)

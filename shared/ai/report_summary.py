@@ -25,6 +25,7 @@ from shared.ai.client import AiConfig, ai_config
 from shared.ai.generations import Generation
 from shared.care import report_text
 from shared.care.report_text import ReportFigures, ReportText
+from shared.db import Cursor
 
 KIND = "care_report_summary"
 MAX_SUMMARY, MAX_SUGGESTION, MAX_SUGGESTIONS = 800, 300, 6
@@ -152,7 +153,7 @@ def write(figures: ReportFigures, *, config: AiConfig | None = None) -> WrittenR
 
 
 def record(
-    cur: Any,
+    cur: Cursor,
     written: WrittenReport,
     *,
     patient_id: int,

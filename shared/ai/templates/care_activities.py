@@ -26,9 +26,9 @@ class Activity:
     note: str | None = None
 
 
-_HIGH_NEED_LEVELS = {CareLevel.GRADE_1.value, CareLevel.GRADE_2.value}
-_HANDS_ON_MOBILITY = {MobilityStatus.WHEELCHAIR.value, MobilityStatus.BEDRIDDEN.value}
-_COGNITIVE_CONDITIONS = {Condition.DEMENTIA.value, Condition.COGNITIVE_IMPAIRMENT.value}
+_HIGH_NEED_LEVELS = {str(CareLevel.GRADE_1), str(CareLevel.GRADE_2)}
+_HANDS_ON_MOBILITY = {str(MobilityStatus.WHEELCHAIR), str(MobilityStatus.BEDRIDDEN)}
+_COGNITIVE_CONDITIONS = {str(Condition.DEMENTIA), str(Condition.COGNITIVE_IMPAIRMENT)}
 
 #: Monday..Sunday.
 _COGNITIVE_ACTIVITIES = (
@@ -63,7 +63,7 @@ def template_day(
     codes = set(conditions)
     hands_on = care_level in _HIGH_NEED_LEVELS or mobility_status in _HANDS_ON_MOBILITY
     routine = CAREGIVER if hands_on else FAMILY
-    bedridden = mobility_status == MobilityStatus.BEDRIDDEN.value
+    bedridden = mobility_status == str(MobilityStatus.BEDRIDDEN)
     activities = [
         Activity("07:30", "기상 후 세면과 옷 갈아입기 도움", "hygiene", routine),
         Activity("08:00", "아침 식사", "meal", routine, "천천히 드시도록 곁에서 살펴 주세요."),
@@ -79,12 +79,12 @@ def template_day(
     activities += _vital_checks(codes)
     activities += _movement(mobility_status, codes)
     weekday = day.weekday()
-    if codes & _COGNITIVE_CONDITIONS or care_level == CareLevel.COGNITIVE_SUPPORT.value:
+    if codes & _COGNITIVE_CONDITIONS or care_level == str(CareLevel.COGNITIVE_SUPPORT):
         title, note = _COGNITIVE_ACTIVITIES[weekday]
     else:
         title, note = _LEISURE_ACTIVITIES[weekday]
     activities.append(Activity("15:00", title, "cognitive", CAREGIVER, note))
-    if Condition.OSTEOPOROSIS.value in codes and not bedridden:
+    if str(Condition.OSTEOPOROSIS) in codes and not bedridden:
         activities.append(
             Activity(
                 "16:30",
@@ -94,7 +94,7 @@ def template_day(
                 "바닥의 물기, 전선, 미끄러운 깔개를 치워 주세요.",
             )
         )
-    if Condition.CANCER.value in codes:
+    if str(Condition.CANCER) in codes:
         activities.append(
             Activity(
                 "14:00",
@@ -109,7 +109,7 @@ def template_day(
 
 def _vital_checks(codes: set[str]) -> list[Activity]:
     checks = []
-    if codes & {Condition.HYPERTENSION.value, Condition.STROKE.value, Condition.PALSY.value}:
+    if codes & {str(Condition.HYPERTENSION), str(Condition.STROKE), str(Condition.PALSY)}:
         checks.append(
             Activity(
                 "09:00", "혈압과 맥박 재기", "vital_check", CAREGIVER, "측정값을 기록해 주세요."
@@ -117,7 +117,7 @@ def _vital_checks(codes: set[str]) -> list[Activity]:
         )
     else:
         checks.append(Activity("09:00", "체온과 컨디션 확인", "vital_check", CAREGIVER))
-    if Condition.DIABETES.value in codes:
+    if str(Condition.DIABETES) in codes:
         checks.append(
             Activity(
                 "14:00",
@@ -131,7 +131,7 @@ def _vital_checks(codes: set[str]) -> list[Activity]:
 
 
 def _movement(mobility_status: str, codes: set[str]) -> list[Activity]:
-    if mobility_status == MobilityStatus.BEDRIDDEN.value:
+    if mobility_status == str(MobilityStatus.BEDRIDDEN):
         moves = [
             Activity(
                 "10:00",
@@ -149,17 +149,17 @@ def _movement(mobility_status: str, codes: set[str]) -> list[Activity]:
         ]
         return moves
     walk = {
-        MobilityStatus.INDEPENDENT.value: Activity(
+        str(MobilityStatus.INDEPENDENT): Activity(
             "10:00",
             "가벼운 산책 30분",
             "exercise",
             CAREGIVER,
             "날씨가 궂으면 실내 걷기로 바꿔 주세요.",
         ),
-        MobilityStatus.ASSISTIVE_DEVICE.value: Activity(
+        str(MobilityStatus.ASSISTIVE_DEVICE): Activity(
             "10:00", "보조기구로 실내 걷기 연습", "exercise", CAREGIVER, "곁에서 부축해 주세요."
         ),
-        MobilityStatus.WHEELCHAIR.value: Activity(
+        str(MobilityStatus.WHEELCHAIR): Activity(
             "10:00",
             "휠체어 산책과 팔 운동",
             "exercise",
@@ -168,7 +168,7 @@ def _movement(mobility_status: str, codes: set[str]) -> list[Activity]:
         ),
     }[mobility_status]
     moves = [walk]
-    if codes & {Condition.STROKE.value, Condition.PALSY.value}:
+    if codes & {str(Condition.STROKE), str(Condition.PALSY)}:
         moves.append(
             Activity(
                 "11:00",
@@ -178,9 +178,9 @@ def _movement(mobility_status: str, codes: set[str]) -> list[Activity]:
                 "무리하지 않게 천천히 해 주세요.",
             )
         )
-    if Condition.PARKINSONS.value in codes:
+    if str(Condition.PARKINSONS) in codes:
         moves.append(Activity("16:00", "균형 잡기와 보폭 넓혀 걷기", "exercise", CAREGIVER))
-    if codes & {Condition.ARTHRITIS.value, Condition.SPONDYLITIS.value}:
+    if codes & {str(Condition.ARTHRITIS), str(Condition.SPONDYLITIS)}:
         moves.append(
             Activity("17:00", "관절 스트레칭", "exercise", FAMILY, "아프면 바로 멈춰 주세요.")
         )
