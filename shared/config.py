@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from enum import StrEnum
 from pathlib import Path
@@ -46,6 +47,11 @@ AZURITE_CONNECTION_STRING = (
 )
 
 
+#: NCRONTAB (the Functions timer syntax): six fields, each digits, names, `*`, `/`, `,`, `-`.
+NCRONTAB_FIELDS = 6
+_NCRONTAB_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
+
+
 class AppEnv(StrEnum):
     DEVELOPMENT = "development"
     STAGING = "staging"
@@ -55,7 +61,6 @@ class AppEnv(StrEnum):
 #: What each profile changes from the field defaults. Keys are environment-variable names.
 PROFILE_DEFAULTS: dict[AppEnv, dict[str, Any]] = {
     AppEnv.DEVELOPMENT: {
-        "DEBUG": True,
         "LOG_LEVEL": "DEBUG",
         "JWT_SECRET": DEVELOPMENT_JWT_SECRET,
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/neulbomcare",
@@ -92,7 +97,6 @@ class Settings(BaseSettings):
 
     app_env: AppEnv = Field(AppEnv.DEVELOPMENT, validation_alias=_env("APP_ENV"))
     app_version: str = Field(APP_VERSION, validation_alias=_env("APP_VERSION"))
-    debug: bool = Field(False, validation_alias=_env("DEBUG"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL"))
 
     # Database (the URL is a secret: Key Vault `DatabaseURL` when KEY_VAULT_URL is set).
@@ -154,6 +158,10 @@ class Settings(BaseSettings):
 
     # Backups.
     backup_container: str = Field("backups", validation_alias=_env("BACKUP_CONTAINER"))
+    # Read by the Functions host, not by Python: the nightly_backup timer's schedule is the
+    # binding expression `%BACKUP_SCHEDULE%` (functions/timers.py). Declared here so a
+    # malformed schedule is refused at start, naming the setting (the host would only fail to
+    # index the timer), and so the infrastructure's settings are checked against this class.
     backup_schedule: str = Field("0 0 18 * * *", validation_alias=_env("BACKUP_SCHEDULE"))
     backup_retention_days: int = Field(
         35, ge=1, le=3650, validation_alias=_env("BACKUP_RETENTION_DAYS")
@@ -203,6 +211,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != NCRONTAB_FIELDS or not all(_NCRONTAB_FIELD.match(f) for f in fields):
+            raise ValueError(
+                "must be an NCRONTAB expression of six fields "
+                "(second minute hour day month weekday), e.g. '0 0 18 * * *'"
+            )
+        return " ".join(fields)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -323,8 +342,6 @@ def check_settings(settings: Settings) -> list[str]:
             "CORS_ALLOWED_ORIGINS must list origins: '*' cannot be combined with credentials"
         )
     if settings.is_production:
-        if settings.debug:
-            problems.append("DEBUG must be false in production")
         jwt = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         if jwt == DEVELOPMENT_JWT_SECRET:
             problems.append("JWT_SECRET holds the development secret; set a real one in Key Vault")

@@ -47,7 +47,6 @@ var baseSettings = {
 
   // The app (shared/config.py).
   APP_ENV: appEnv
-  DEBUG: 'false'
   KEY_VAULT_URL: keyVaultUri
   DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
   JWT_SECRET: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'

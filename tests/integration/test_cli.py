@@ -175,19 +175,18 @@ def test_check_config_summarises_without_secret_values() -> None:
     assert lines["database_url"] == "(set)"
 
 
-def test_check_config_refuses_debug_in_production() -> None:
+def test_check_config_refuses_an_unsafe_production_setting() -> None:
     result = run_manage(
         "check-config",
         env=manage_env(
             APP_ENV="production",
-            DEBUG="true",
-            ALLOWED_HOSTS="api.neulbomcare.kr",
+            ALLOWED_HOSTS="*",
             JWT_SECRET="p" * 40,
         ),
     )
 
     assert result.returncode != 0
-    assert "DEBUG" in result.stderr
+    assert "ALLOWED_HOSTS" in result.stderr
     assert "Settings OK" not in result.stdout
 
 

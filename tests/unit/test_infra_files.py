@@ -425,7 +425,6 @@ def test_app_settings_are_settings_of_the_app_or_the_platform() -> None:
         assert name in settings, name
     assert "AzureWebJobsStorage__accountName" in settings
     assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
-    assert settings["DEBUG"] == "false"
 
 
 def test_timer_schedule_settings_exist() -> None:
