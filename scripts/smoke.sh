@@ -25,7 +25,7 @@ Options:
 
 Environment: SMOKE_TIMEOUT (seconds per request, default 30).
 Exit status: 0 when every step passed, 1 when a step failed, 2 on a usage error.
-Each request carries X-Request-ID smoke-<run>-<step>: search for it in Application Insights.
+Each request carries X-Request-ID smoke-<run>-<step>: the app logs it as client_request_id, beside its own request_id, so search Application Insights for it.
 EOF
 }
 

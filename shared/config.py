@@ -175,6 +175,10 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("MAX_REQUEST_BODY_BYTES")
     )
+    #: How many proxies we run append to X-Forwarded-For: the client's address is the entry this
+    #: many places from the right (1: the Functions front end's; 2 behind Front Door as well).
+    #: Entries further left are the caller's own words and never taken as its address.
+    trusted_proxy_hops: int = Field(1, ge=1, le=5, validation_alias=_env("TRUSTED_PROXY_HOPS"))
 
     # Observability.
     applicationinsights_connection_string: SecretStr | None = Field(

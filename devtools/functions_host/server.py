@@ -49,7 +49,7 @@ class WsgiApp:
                 method,
                 _raw_path(environ),
                 _wsgi_to_text(str(environ.get("QUERY_STRING", ""))),
-                _request_headers(environ),
+                _forwarded_for_peer(_request_headers(environ), environ),
                 body,
                 scheme=str(environ.get("wsgi.url_scheme", "http")),
             )
@@ -217,6 +217,16 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
             continue
         name = "-".join(part.capitalize() for part in raw_name.split("_"))
         headers[name] = str(value)
+    return headers
+
+
+def _forwarded_for_peer(headers: dict[str, str], environ: dict[str, Any]) -> dict[str, str]:
+    """Append the peer's address to X-Forwarded-For, as the Functions front end does in Azure:
+    the right-most entry is the one the platform saw, whatever the caller wrote before it."""
+    peer = str(environ.get("REMOTE_ADDR") or "")
+    if peer:
+        given = headers.get("X-Forwarded-For", "").strip()
+        headers["X-Forwarded-For"] = f"{given}, {peer}" if given else peer
     return headers
 
 

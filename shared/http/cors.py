@@ -9,7 +9,7 @@ from shared.config import Settings
 from shared.errors import ForbiddenError
 
 ALLOWED_REQUEST_HEADERS = ("authorization", "content-type", "x-request-id", "if-none-match")
-EXPOSED_HEADERS = "X-Request-ID, ETag, Retry-After, Location"
+EXPOSED_HEADERS = "X-Request-ID, X-Client-Request-ID, ETag, Retry-After, Location"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

@@ -50,16 +50,24 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
     """Run one request through the conventions and the route's handler."""
     started = time.perf_counter()
     headers = _lower_headers(req.headers)
-    request_id = _request_id(headers)
+    # The request's id is ours: it names the request in logs, problem documents and audit
+    # events. The caller's own X-Request-ID is kept apart, for the caller's correlation only.
+    request_id = uuid.uuid4().hex
+    client_request_id = _client_request_id(headers)
     clear_context()
     bind_context(request_id=request_id, function=spec.name)
     extra_headers: dict[str, str] = {}
+    if client_request_id is not None:
+        bind_context(client_request_id=client_request_id)
+        extra_headers["X-Client-Request-ID"] = client_request_id
+    client_ip: str | None = None
     try:
         settings = get_settings()
+        client_ip = _client_ip(headers, settings.trusted_proxy_hops)
         configure_logging(settings)
         _check_host(settings, headers)
         extra_headers.update(cors.response_headers(settings, headers.get("origin")))
-        request = _parse(spec, req, headers, request_id, settings)
+        request = _parse(spec, req, headers, request_id, settings, client_ip)
         response = _to_response(spec, _run_handler(spec, request))
     except AppError as exc:
         response = problem_response(exc, request_id)
@@ -79,7 +87,7 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         route=spec.path,
         status=result.status_code,
         duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        client_ip=_client_ip(headers),
+        client_ip=client_ip,
     )
     clear_context()
     return result
@@ -112,6 +120,7 @@ def _parse(
     headers: Mapping[str, str],
     request_id: str,
     settings: Settings,
+    client_ip: str | None,
 ) -> ApiRequest:
     body_bytes = _read_body(req, headers, settings.max_request_body_bytes)
     request = ApiRequest(
@@ -121,7 +130,7 @@ def _parse(
         function_name=spec.name,
         headers=headers,
         request_id=request_id,
-        client_ip=_client_ip(headers),
+        client_ip=client_ip,
     )
     if not spec.public:
         # Before any validation: an anonymous caller learns nothing about the route's inputs,
@@ -251,16 +260,20 @@ def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
-def _request_id(headers: Mapping[str, str]) -> str:
+def _client_request_id(headers: Mapping[str, str]) -> str | None:
+    """The caller's X-Request-ID when it is a sane token (echoed as X-Client-Request-ID)."""
     given = headers.get("x-request-id", "").strip()
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else None
 
 
-def _client_ip(headers: Mapping[str, str]) -> str | None:
-    """The original client address: the first X-Forwarded-For entry, port removed."""
-    forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
-    if not forwarded:
+def _client_ip(headers: Mapping[str, str], trusted_hops: int) -> str | None:
+    """The caller's address as the platform's front end saw it: the X-Forwarded-For entry
+    `trusted_hops` places from the right (what our own proxies appended), port removed. The
+    entries left of it are whatever the caller sent, and are never taken as its address."""
+    entries = [e.strip() for e in headers.get("x-forwarded-for", "").split(",") if e.strip()]
+    if len(entries) < trusted_hops:
         return None
+    forwarded = entries[-trusted_hops]
     candidate = forwarded
     if forwarded.startswith("["):  # [ipv6]:port
         candidate = forwarded[1:].split("]")[0]

@@ -233,18 +233,44 @@ def test_non_public_routes_refuse_anonymous_callers(server):
     assert calls == []
 
 
-def test_request_id_is_echoed_when_sane_and_generated_otherwise(server):
-    echoed = requests.get(url(server, "api/things/7"), headers={"X-Request-ID": "abc-123.x"})
-    assert echoed.headers["X-Request-ID"] == "abc-123.x"
-    generated = requests.get(url(server, "api/things/7"), headers={"X-Request-ID": "no spaces!"})
-    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["X-Request-ID"])
+def test_the_request_id_is_the_servers_and_the_callers_is_kept_apart(server):
+    given = requests.get(url(server, "api/things/7"), headers={"X-Request-ID": "abc-123.x"})
+    assert re.fullmatch(r"[0-9a-f]{32}", given.headers["X-Request-ID"])
+    assert given.headers["X-Client-Request-ID"] == "abc-123.x"
+    insane = requests.get(url(server, "api/things/7"), headers={"X-Request-ID": "no spaces!"})
+    assert re.fullmatch(r"[0-9a-f]{32}", insane.headers["X-Request-ID"])
+    assert "X-Client-Request-ID" not in insane.headers
+    again = requests.get(url(server, "api/things/7"), headers={"X-Request-ID": "abc-123.x"})
+    assert again.headers["X-Request-ID"] != given.headers["X-Request-ID"]
 
 
-def test_client_ip_comes_from_x_forwarded_for(server):
-    response = requests.get(
+def test_the_client_address_is_the_one_the_front_end_appended(server):
+    # The caller writes whatever it likes on the left; the host (as the Azure front end does)
+    # appends the address it saw, and only that one is taken.
+    forged = requests.get(
         url(server, "api/things/7"), headers={"X-Forwarded-For": "203.0.113.9:51234, 10.0.0.1"}
     )
-    assert response.json()["client_ip"] == "203.0.113.9"
+    assert forged.json()["client_ip"] == "127.0.0.1"
+    plain = requests.get(url(server, "api/things/7"))
+    assert plain.json()["client_ip"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "hops", "expected"),
+    [
+        ("198.51.100.1, 203.0.113.9", 1, "203.0.113.9"),
+        ("198.51.100.1, 203.0.113.9:443", 1, "203.0.113.9"),
+        ("[2001:db8::1]:443", 1, "2001:db8::1"),
+        ("198.51.100.1, 203.0.113.9, 10.0.0.1", 2, "203.0.113.9"),
+        ("10.0.0.1", 2, None),
+        ("", 1, None),
+        ("not-an-address", 1, None),
+    ],
+)
+def test_trusted_hops_count_from_the_right(forwarded, hops, expected):
+    from shared.http.pipeline import _client_ip
+
+    assert _client_ip({"x-forwarded-for": forwarded}, hops) == expected
 
 
 def test_api_responses_are_not_cached_unless_the_handler_says_so(server):

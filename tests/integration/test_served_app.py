@@ -157,14 +157,18 @@ def test_every_contract_route_answers_bad_input_with_a_problem(app_server):
         assert response.status_code < 500, f"{method} {path}"
 
 
-def test_request_id_is_echoed_by_the_real_app(app_server):
+def test_the_callers_request_id_is_echoed_apart_and_logged_beside_ours(app_server):
     response = app_server.get("health", headers={"X-Request-ID": "trace-42"})
-    assert response.headers["X-Request-ID"] == "trace-42"
+    assert response.headers["X-Client-Request-ID"] == "trace-42"
+    ours = response.headers["X-Request-ID"]
+    assert ours != "trace-42"
     line = next(
         json.loads(raw)
         for raw in app_server.logs().splitlines()
         if raw.startswith("{") and '"trace-42"' in raw
     )
+    assert line["request_id"] == ours
+    assert line["client_request_id"] == "trace-42"
     assert line["event"] == "http_request"
     assert line["function"] == "health"
     assert line["status"] == 200
