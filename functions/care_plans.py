@@ -6,7 +6,6 @@ from models.care_plans import CarePlan, CarePlanCreate, CarePlanQuery
 from models.common import Page
 from models.vocabularies import Role
 from shared.care_plans import service
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 
 api = Api(tag="care-plans")
@@ -28,9 +27,7 @@ GUARDIAN_ONLY = (Role.GUARDIAN,)
 )
 def create_care_plan(request: ApiRequest) -> CarePlan:
     """Draft a care plan of 1..7 days (AI, or templates): one draft schedule a day."""
-    return service.create_care_plan(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.create_care_plan(request.uow, request.path_params["patient_id"], request.body)
 
 
 @api.route(
@@ -43,9 +40,7 @@ def create_care_plan(request: ApiRequest) -> CarePlan:
 )
 def list_care_plans(request: ApiRequest) -> Page[CarePlan]:
     """The patient's care plans, newest first, with their days and activities."""
-    return service.list_care_plans(
-        get_database(), request.actor, request.path_params["patient_id"], request.query
-    )
+    return service.list_care_plans(request.uow, request.path_params["patient_id"], request.query)
 
 
 @api.route(
@@ -58,6 +53,4 @@ def list_care_plans(request: ApiRequest) -> Page[CarePlan]:
 )
 def confirm_care_plan(request: ApiRequest) -> CarePlan:
     """Confirm a draft plan: its days become scheduled (409 if a day already has one)."""
-    return service.confirm_care_plan(
-        get_database(), request.actor, request.path_params["care_plan_id"]
-    )
+    return service.confirm_care_plan(request.uow, request.path_params["care_plan_id"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from models.meal_plans import MealPlanCreate, MealPlanSet
 from models.vocabularies import Role
-from shared.db import get_database
 from shared.http import Api, ApiRequest
 from shared.meal_plans import service
 
@@ -24,6 +23,4 @@ bp = api.blueprint
 )
 def create_meal_plans(request: ApiRequest) -> MealPlanSet:
     """One menu per requested meal type, free of the patient's allergens, within its caps."""
-    return service.create_meal_plans(
-        get_database(), request.actor, request.path_params["patient_id"], request.body
-    )
+    return service.create_meal_plans(request.uow, request.path_params["patient_id"], request.body)

@@ -3,67 +3,63 @@
 Create (owning guardian, MANAGE): the patient's care profile is read (diet, allergens,
 conditions), AI or the menu catalogue writes one meal per requested meal type, then one
 transaction stores the meals, the generation record and an audit event per meal. As for care
-plans, the AI call runs between the two transactions and the second one authorises again.
+plans, the AI call runs between the two transactions of the unit of work (it is committed
+before the call) and the second one authorises again.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from models.meal_plans import Meal, MealPlanCreate, MealPlanSet
-from shared import audit
 from shared.ai import generations
 from shared.ai import meal_plans as ai_meal_plans
 from shared.audit import AuditAction
-from shared.auth.authorization import PatientAction, authorize_patient
-from shared.auth.principal import Actor
+from shared.auth.authorization import PatientAction
 from shared.care_plans.service import read_care_profile
-from shared.db import Database
 from shared.meal_plans import repository as repo
+from shared.meal_plans.repository import NUTRITION_KEYS, MealRow
+from shared.unit_of_work import UnitOfWork
 
-NUTRITION_KEYS = ("kcal", "protein_g", "carbs_g", "fat_g", "sodium_mg")
 
-
-def create_meal_plans(
-    db: Database, actor: Actor, patient_id: int, body: MealPlanCreate
-) -> MealPlanSet:
-    profile = read_care_profile(db, actor, patient_id)
+def create_meal_plans(uow: UnitOfWork, patient_id: int, body: MealPlanCreate) -> MealPlanSet:
+    """One meal per requested meal type, written by AI (or from the menu catalogue)."""
+    profile = read_care_profile(uow, patient_id)
+    uow.commit()  # no connection is held while AI writes
     meal_types = [str(t) for t in body.meal_types]
     written = ai_meal_plans.write(profile, body.date, meal_types)
-    with db.transaction() as cur:
-        authorize_patient(cur, actor.principal, patient_id, PatientAction.MANAGE)
-        rows = [
-            repo.insert_meal(
-                cur,
-                patient_id=patient_id,
-                plan_date=body.date,
-                meal_type=meal.meal_type,
-                menu_name=meal.menu_name,
-                ingredients=meal.ingredients,
-                nutrition=meal.nutrition,
-                cooking_tips=meal.cooking_tips,
-                source=written.source,
-            )
-            for meal in written.meals
-        ]
-        ids = [row["meal_plan_id"] for row in rows]
-        generations.insert(
+
+    uow.authorize(patient_id, PatientAction.MANAGE)  # begins the second transaction
+    cur = uow.cursor
+    rows = [
+        repo.insert_meal(
             cur,
-            written.generation,
             patient_id=patient_id,
-            requested_by=actor.user_id,
-            resource_type="meal_plan",
-            resource_ids=ids,
+            plan_date=body.date,
+            meal_type=meal.meal_type,
+            menu_name=meal.menu_name,
+            ingredients=meal.ingredients,
+            nutrition=meal.nutrition,
+            cooking_tips=meal.cooking_tips,
+            source=written.source,
         )
-        audit.record_many(
-            cur,
-            actor,
-            AuditAction.CREATE,
-            "meal_plan",
-            [(patient_id, meal_plan_id) for meal_plan_id in ids],
-            detail={"date": body.date.isoformat(), "source": written.source},
-        )
+        for meal in written.meals
+    ]
+    ids = [row["meal_plan_id"] for row in rows]
+    generations.insert(
+        cur,
+        written.generation,
+        patient_id=patient_id,
+        requested_by=uow.principal.user_id,
+        resource_type="meal_plan",
+        resource_ids=ids,
+    )
+    uow.audit_many(
+        AuditAction.CREATE,
+        "meal_plan",
+        [(patient_id, meal_plan_id) for meal_plan_id in ids],
+        detail={"date": body.date.isoformat(), "source": written.source},
+    )
     return MealPlanSet(
         patient_id=patient_id,
         date=body.date,
@@ -74,7 +70,7 @@ def create_meal_plans(
     )
 
 
-def _meal(row: dict[str, Any]) -> Meal:
+def _meal(row: MealRow) -> Meal:
     return Meal.model_validate(
         {
             **row,
