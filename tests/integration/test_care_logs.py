@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 import pytest
 from pydantic import BaseModel
 
-from models.care import CareLogUpdate
+from models.care import CareLogUpdate, VitalsIn
+from models.vocabularies import Role
 from shared.auth.principal import Actor, Principal
 from shared.care import service
 from shared.errors import ValidationFailedError
@@ -376,11 +378,11 @@ def test_the_database_check_is_the_last_line_of_defence(
 ):
     with cursor(database_url) as cur:
         log_id = make_care_log(cur, schedule_id)
-    body = CareLogUpdate.model_construct(
-        {"is_completed", "vitals"}, is_completed=True, vitals=_UncheckedVitals(systolic=999)
-    )
+    vitals = cast(VitalsIn, _UncheckedVitals(systolic=999))  # stands in for VitalsIn
+    fields = {"is_completed", "vitals"}
+    body = CareLogUpdate.model_construct(fields, is_completed=True, vitals=vitals)
     caregiver = parties.assigned_caregiver
-    actor = Actor(Principal(caregiver.user_id, "caregiver", caregiver.email, "x"), "req", None)
+    actor = Actor(Principal(caregiver.user_id, Role.CAREGIVER, caregiver.email, "x"), "req", None)
     with pytest.raises(ValidationFailedError) as raised, UnitOfWork(actor) as uow:
         service.update_care_log(uow, log_id, body)
     assert [e.loc for e in raised.value.errors] == [("body", "vitals")]

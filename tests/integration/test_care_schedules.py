@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from models.care import korea_today
+from models.dates import korea_today
 from tests.factories import (
     PARTY_NAMES,
     Parties,

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from shared.care.report_text import LOW_RATE, ReportFigures, number, render, suggestions, summary
 
+BASE = ReportFigures(
+    report_type="weekly",
+    start_date=date(2026, 6, 1),
+    end_date=date(2026, 6, 7),
+    medication_rate=92.0,
+    meal_rate=85.5,
+    overall_rate=88.24,
+    by_category={"medication": 92.0, "meal": 85.5, "hygiene": 90.0},
+    vitals={},
+)
+
 
 def figures(**overrides) -> ReportFigures:
-    values = {
-        "report_type": "weekly",
-        "start_date": date(2026, 6, 1),
-        "end_date": date(2026, 6, 7),
-        "medication_rate": 92.0,
-        "meal_rate": 85.5,
-        "overall_rate": 88.24,
-        "by_category": {"medication": 92.0, "meal": 85.5, "hygiene": 90.0},
-        "vitals": {},
-    }
-    values.update(overrides)
-    return ReportFigures(**values)
+    return replace(BASE, **overrides)
 
 
 @pytest.mark.parametrize(
