@@ -51,6 +51,8 @@ EXPECTED_TABLES = {
     "import_source_ids",
     # 0004: AI generations, for review.
     "ai_generations",
+    # 0005: rate-limit counters shared by every instance.
+    "ops_rate_limits",
 }
 
 OUR_FUNCTIONS = {
