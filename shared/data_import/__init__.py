@@ -2,7 +2,8 @@
 
 - `files`: which files exist, their columns and dependency order; reading them with line numbers.
 - `parsers` and `labels`: one field each, raising `RowError` whose text is the rejection reason.
-- `loaders`: one loader per file, validating every row and writing the valid ones in batches.
+- `loaders`: one module per file (`loaders.caregivers`, `loaders.patients`, ...), validating
+  every row and writing the valid ones in batches; `loaders.common` holds what they share.
 - `repository`: all the SQL. `report`: the per-file counts and rejections.
 - `service.import_directory`: the whole run in ONE transaction (see its docstring).
 """

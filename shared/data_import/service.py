@@ -19,22 +19,34 @@ from time import perf_counter
 
 import psycopg2
 
-from shared.data_import import files, loaders, repository
+from shared.data_import import files, repository
+from shared.data_import.loaders import (
+    availability,
+    caregiver_personality,
+    caregivers,
+    conditions,
+    diets,
+    matchings,
+    patient_personality,
+    patients,
+    reviews,
+)
+from shared.data_import.loaders.common import RunState, write_audit
 from shared.data_import.report import FileReport, ImportReport
 from shared.db import Database
 
 Loader = Callable[..., None]
 
 LOADERS: dict[str, Loader] = {
-    "caregivers_profile.csv": loaders.load_caregivers,
-    "caregiver_availability.csv": loaders.load_availability,
-    "caregiver_personality.csv": loaders.load_caregiver_personality,
-    "patients_profile.csv": loaders.load_patients,
-    "patient_personality.csv": loaders.load_patient_personality,
-    "health_conditions.csv": loaders.load_conditions,
-    "dietary_preferences.csv": loaders.load_diets,
-    "matching_results.csv": loaders.load_matchings,
-    "reviews.csv": loaders.load_reviews,
+    caregivers.FILE: caregivers.load_caregivers,
+    availability.FILE: availability.load_availability,
+    caregiver_personality.FILE: caregiver_personality.load_caregiver_personality,
+    patients.FILE: patients.load_patients,
+    patient_personality.FILE: patient_personality.load_patient_personality,
+    conditions.FILE: conditions.load_conditions,
+    diets.FILE: diets.load_diets,
+    matchings.FILE: matchings.load_matchings,
+    reviews.FILE: reviews.load_reviews,
 }
 assert tuple(LOADERS) == files.FILE_NAMES, "one loader per file, in load order"
 
@@ -75,7 +87,7 @@ def import_directory(
     except files.FileProblem as exc:
         raise DataImportError(str(exc)) from exc
 
-    run = loaders.RunState(today=today or date.today())
+    run = RunState(today=today or date.today())
     current = "(start)"
     try:
         with db.transaction() as cur:
@@ -93,7 +105,7 @@ def import_directory(
                     f" ({file_report.seconds:.2f} s)"
                 )
             current = "audit log"
-            loaders.write_audit(cur, run, f"import-{uuid.uuid4().hex[:16]}")
+            write_audit(cur, run, f"import-{uuid.uuid4().hex[:16]}")
             if dry_run:
                 raise _DryRun
     except _DryRun:

@@ -1,0 +1,73 @@
+"""caregiver_availability.csv: the weekly slots of the caregivers.
+
+The slots of each caregiver with at least one accepted row become exactly that caregiver's
+available rows (is_available False rows are not stored and count as skipped; a caregiver whose
+rows are all False ends up with no slot). A caregiver whose rows were all rejected keeps the
+slots they had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from shared.data_import import labels
+from shared.data_import import parsers as p
+from shared.data_import import repository as repo
+from shared.data_import.files import CsvRow
+from shared.data_import.loaders.common import RunState, count, parse_rows, resolved
+from shared.data_import.parsers import RowError
+from shared.data_import.report import FileReport
+
+FILE = "caregiver_availability.csv"
+
+
+@dataclass(frozen=True)
+class AvailabilityRow:
+    caregiver_id: str
+    day: str
+    start: time
+    end: time
+    available: bool
+
+
+def parse_availability(row: CsvRow) -> AvailabilityRow:
+    slot = AvailabilityRow(
+        caregiver_id=p.source_id(row["caregiver_id"], "caregiver_id"),
+        day=labels.day(row["day_of_week"]),
+        start=p.time_value(row["start_time"], "start_time"),
+        end=p.time_value(row["end_time"], "end_time"),
+        available=p.boolean(row["is_available"], "is_available"),
+    )
+    if slot.start >= slot.end:
+        raise RowError(f"start_time {slot.start:%H:%M} is not before end_time {slot.end:%H:%M}")
+    return slot
+
+
+def load_availability(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+    parsed = parse_rows(rows, report, parse_availability)
+    known = repo.resolve(cur, "caregiver", (s.caregiver_id for _, s in parsed))
+    kept = resolved(
+        parsed, report, known, lambda s: s.caregiver_id, "caregiver_id", "caregivers_profile.csv"
+    )
+    seen: dict[tuple[int, str, time], int] = {}
+    owners: dict[int, None] = {}
+    slots: list[tuple[int, str, time, time]] = []
+    for row, slot, caregiver_id in kept:
+        if slot.available:
+            first = seen.setdefault((caregiver_id, slot.day, slot.start), row.line)
+            if first != row.line:
+                report.reject(
+                    row.line,
+                    f"duplicate slot {slot.caregiver_id} {slot.day} {slot.start:%H:%M}"
+                    f" (first on line {first})",
+                )
+                continue
+            slots.append((caregiver_id, slot.day, slot.start, slot.end))
+        else:
+            report.skipped += 1
+        owners[caregiver_id] = None
+    existing = repo.existing_slots(cur, owners)
+    repo.replace_availability(cur, list(owners), slots)
+    count(report, (slot in existing for slot in slots))
