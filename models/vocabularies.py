@@ -16,7 +16,14 @@ class LabeledEnum(StrEnum):
     _value_: str
     label: str
 
-    if not TYPE_CHECKING:
+    if TYPE_CHECKING:
+
+        @property
+        def value(self) -> str:
+            """The code (a type checker would otherwise see the (code, label) declaration)."""
+            ...
+
+    else:
         # Members are declared as (code, label); a type checker sees them looked up by code
         # (`Condition("dementia")`), which is how every caller uses them.
         def __new__(cls, code: str, label: str) -> LabeledEnum:
