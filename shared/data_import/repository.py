@@ -1,5 +1,7 @@
-"""All the SQL of the CSV import. Batches only: every function is a few statements, however many
-rows it is given (execute_values pages of PAGE_SIZE rows, or arrays through unnest).
+"""All the SQL of the CSV import but the rating rule, which is the reviews area's
+(`shared.reviews.repository.refresh_caregiver_ratings`). Batches only: every function is a few
+statements, however many rows it is given (execute_values pages of PAGE_SIZE rows, or arrays
+through unnest).
 
 Updates compare before they write (`IS DISTINCT FROM`), so a re-run of an unchanged file changes
 no row: no updated_at moves and the incremental backups have nothing new to copy. Table and
@@ -568,20 +570,4 @@ def update_reviews(cur: Any, rows: Sequence[tuple]) -> None:
         + ", coalesce(v.created_at, r.created_at))",
         rows,
         template=_REVIEW_TEMPLATE,
-    )
-
-
-def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
-    """avg_rating and total_reviews from the guardians' reviews (API.md: a guardian's review
-    updates them), for the given caregivers."""
-    cur.execute(
-        "UPDATE caregivers c SET avg_rating = s.avg_rating, total_reviews = s.total"
-        " FROM (SELECT g.caregiver_id, coalesce(round(avg(r.rating), 2), 0) AS avg_rating,"
-        "              count(r.review_id) AS total"
-        "       FROM caregivers g LEFT JOIN reviews r"
-        "         ON r.caregiver_id = g.caregiver_id AND r.reviewer_role = 'guardian'"
-        "       WHERE g.caregiver_id = ANY(%s) GROUP BY g.caregiver_id) AS s"
-        " WHERE c.caregiver_id = s.caregiver_id"
-        " AND (c.avg_rating, c.total_reviews) IS DISTINCT FROM (s.avg_rating, s.total)",
-        (list(caregiver_ids),),
     )

@@ -6,6 +6,7 @@ one reviewer ever race past the matching lock, the second is told it was already
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypedDict, cast
 
@@ -118,20 +119,33 @@ def lock_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
     )
 
 
-def refresh_caregiver_rating(cur: Any, caregiver_id: int) -> dict[str, Any]:
-    """Recompute avg_rating and total_reviews from the guardians' reviews; the new values."""
+def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
+    """The one rating rule (API.md: a guardian's review updates them): recompute each given
+    caregiver's avg_rating (the mean of its guardians' ratings, 2 decimals; 0 with none) and
+    total_reviews (how many guardian reviews) from the reviews table.
+
+    One statement however many caregivers (the CSV import passes every caregiver it reviewed); a
+    caregiver whose values are unchanged is not written. The reviews service locks the caregiver
+    first (`lock_caregiver_rating`), so concurrent reviews cannot store a stale value.
+    """
     cur.execute(
         """
-        UPDATE caregivers SET (avg_rating, total_reviews) = (
-            SELECT coalesce(round(avg(rating), 2), 0), count(*)
-            FROM reviews WHERE caregiver_id = %(caregiver_id)s AND reviewer_role = 'guardian'
-        )
-        WHERE caregiver_id = %(caregiver_id)s
-        RETURNING avg_rating, total_reviews
+        UPDATE caregivers c SET avg_rating = s.avg_rating, total_reviews = s.total
+        FROM (SELECT g.caregiver_id, coalesce(round(avg(r.rating), 2), 0) AS avg_rating,
+                     count(r.review_id) AS total
+              FROM caregivers g LEFT JOIN reviews r
+                ON r.caregiver_id = g.caregiver_id AND r.reviewer_role = 'guardian'
+              WHERE g.caregiver_id = ANY(%s) GROUP BY g.caregiver_id) AS s
+        WHERE c.caregiver_id = s.caregiver_id
+          AND (c.avg_rating, c.total_reviews) IS DISTINCT FROM (s.avg_rating, s.total)
         """,
-        {"caregiver_id": caregiver_id},
+        (list(caregiver_ids),),
     )
-    return cur.fetchone()
+
+
+def refresh_caregiver_rating(cur: Any, caregiver_id: int) -> None:
+    """`refresh_caregiver_ratings` for one caregiver (the name shared.reviews.service calls)."""
+    refresh_caregiver_ratings(cur, [caregiver_id])
 
 
 def count_public_reviews(cur: Cursor, caregiver_id: int) -> int | None:

@@ -1,8 +1,8 @@
 """reviews.csv: one review per review_id, upserted; then the reviewed caregivers' ratings.
 
 Only a completed matching is reviewed, by its guardian or its caregiver, once per reviewer.
-avg_rating and total_reviews of the caregivers the file reviewed are recomputed from their
-reviews.
+avg_rating and total_reviews of the caregivers the file reviewed are recomputed by the one rule
+of the reviews area (`shared.reviews.repository.refresh_caregiver_ratings`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, dangling, first_only, parse_rows
 from shared.data_import.report import FileReport
+from shared.reviews.repository import refresh_caregiver_ratings
 
 FILE = "reviews.csv"
 
@@ -106,7 +107,7 @@ def load_reviews(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
     repo.update_reviews(cur, [values(*a) for a in accepted if a[0].source_id in known])
     repo.insert_reviews(cur, [values(*a) for a in accepted if a[0].source_id not in known])
     repo.remember(cur, "review", {r.source_id: ids[r.source_id] for r, _, _ in accepted})
-    repo.refresh_caregiver_ratings(cur, {m["caregiver_id"] for _, m, _ in accepted})
+    refresh_caregiver_ratings(cur, {m["caregiver_id"] for _, m, _ in accepted})
     count(report, (r.source_id in known for r, _, _ in accepted))
     for _, matching, _ in accepted:
         run.touch(matching["patient_id"], report.file)
