@@ -21,6 +21,7 @@ from typing import Any
 from models.vocabularies import Role
 from shared.auth.care_relationships import OFFERED, SERVING, caregiver_holds_matching
 from shared.auth.principal import Principal
+from shared.db import Cursor
 from shared.errors import ForbiddenError, NotFoundError
 
 
@@ -87,7 +88,7 @@ def check_role_may(principal: Principal, action: PatientAction) -> Scope:
 
 
 def authorize_patient(
-    cur: Any, principal: Principal, patient_id: int | None, action: PatientAction
+    cur: Cursor, principal: Principal, patient_id: int | None, action: PatientAction
 ) -> PatientAccess:
     """Allow the action on the patient or raise 403/404 (see the module docstring).
 

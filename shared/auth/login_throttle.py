@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import Any
 
+from shared.db import Cursor
 from shared.errors import RateLimitedError
 
 MAX_FAILURES = 5
@@ -24,14 +24,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def lock_email(cur: Any, email: str) -> None:
+def lock_email(cur: Cursor, email: str) -> None:
     """Serialise attempts for one email until the transaction ends."""
     cur.execute(
         "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, normalize_email(email))
     )
 
 
-def check_not_locked(cur: Any, email: str) -> None:
+def check_not_locked(cur: Cursor, email: str) -> None:
     """Raise 429 with Retry-After when the email has MAX_FAILURES recent failures."""
     cur.execute(
         """
@@ -54,6 +54,7 @@ def check_not_locked(cur: Any, email: str) -> None:
         {"email": normalize_email(email), "window": WINDOW, "limit": MAX_FAILURES},
     )
     row = cur.fetchone()
+    assert row is not None  # an aggregate always returns one row
     if row["failures"] >= MAX_FAILURES:
         retry_after = max(1, math.ceil(float(row["retry_after"])))
         raise RateLimitedError(
@@ -61,14 +62,14 @@ def check_not_locked(cur: Any, email: str) -> None:
         )
 
 
-def record_attempt(cur: Any, email: str, *, succeeded: bool, client_ip: str | None) -> None:
+def record_attempt(cur: Cursor, email: str, *, succeeded: bool, client_ip: str | None) -> None:
     cur.execute(
         "INSERT INTO login_attempts (email_normalized, succeeded, client_ip) VALUES (%s, %s, %s)",
         (normalize_email(email), succeeded, client_ip),
     )
 
 
-def prune_expired(cur: Any) -> int:
+def prune_expired(cur: Cursor) -> int:
     """Delete attempts older than the window (db_maintenance); the number deleted."""
     cur.execute("DELETE FROM login_attempts WHERE attempted_at < now() - %s", (WINDOW * 2,))
     return int(cur.rowcount)

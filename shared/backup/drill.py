@@ -22,6 +22,7 @@ from shared.backup.blobio import HashingWriter
 from shared.backup.data_tables import TableInfo
 from shared.backup.locks import job_lock
 from shared.backup.manifest import Manifest
+from shared.backup.ops_records import DrillRow
 from shared.backup.restore import restore_chain
 from shared.backup.sessions import connect, dict_cursor
 from shared.backup.stored_backups import resolve_chain
@@ -57,7 +58,9 @@ def table_checksum(conn: Any, cur: Any, table: TableInfo) -> tuple[int, str]:
     return sink.rows, digest
 
 
-def run_restore_drill(database_url: str, container: Any, *, progress: Any = None) -> dict[str, Any]:
+def run_restore_drill(
+    database_url: str, container: Any, *, progress: Any = None
+) -> DrillRow | dict[str, Any]:
     """Run one drill; returns its `ops_restore_drills` record (or status "skipped")."""
     with job_lock(database_url, DRILL_LOCK) as lock:
         if not lock.acquired:

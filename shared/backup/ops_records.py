@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from psycopg2 import sql
 from psycopg2.extras import Json
+
+from shared.db import Cursor
 
 RUN_COLUMNS = """
     backup_id, kind, status, started_at, finished_at, base_backup_id, previous_backup_id,
@@ -26,11 +28,59 @@ RUN_COLUMNS = """
 _RUN = sql.SQL(RUN_COLUMNS)
 
 
+class BackupRunRow(TypedDict):
+    """One `ops_backup_runs` record (RUN_COLUMNS)."""
+
+    backup_id: str
+    kind: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    base_backup_id: str | None
+    previous_backup_id: str | None
+    snapshot: str | None
+    snapshot_at: datetime | None
+    alembic_revision: str | None
+    blob_prefix: str
+    tables: int | None
+    rows: int | None
+    bytes: int | None
+    requested_by: str
+    error: str | None
+    pruned_at: datetime | None
+    duration_s: float | None
+
+
+class DrillRow(TypedDict):
+    """One `ops_restore_drills` record (DRILL_COLUMNS)."""
+
+    drill_id: int
+    backup_id: str | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    rto_seconds: float | None
+    tables: int | None
+    rows: int | None
+    mismatches: list[dict[str, Any]]
+    error: str | None
+
+
+class HealthSnapshotRow(TypedDict):
+    """One `ops_health_snapshots` record."""
+
+    snapshot_id: int
+    checked_at: datetime
+    status: str
+    checks: dict[str, Any]
+    problems: list[str]
+
+
 # -- backup runs ------------------------------------------------------------------------------
 
 
 def insert_run(
-    cur: Any,
+    cur: Cursor,
     *,
     backup_id: str,
     kind: str,
@@ -39,7 +89,7 @@ def insert_run(
     requested_by: str,
     base_backup_id: str | None = None,
     previous_backup_id: str | None = None,
-) -> dict[str, Any]:
+) -> BackupRunRow:
     cur.execute(
         sql.SQL("""
         INSERT INTO ops_backup_runs (backup_id, kind, blob_prefix, started_at, requested_by,
@@ -57,11 +107,16 @@ def insert_run(
             previous_backup_id,
         ),
     )
-    return cur.fetchone()
+    return cast(BackupRunRow, cur.fetchone())
 
 
 def record_snapshot(
-    cur: Any, backup_id: str, *, snapshot: str, snapshot_at: datetime, alembic_revision: str | None
+    cur: Cursor,
+    backup_id: str,
+    *,
+    snapshot: str,
+    snapshot_at: datetime,
+    alembic_revision: str | None,
 ) -> None:
     cur.execute(
         """
@@ -74,7 +129,7 @@ def record_snapshot(
 
 
 def finish_run(
-    cur: Any,
+    cur: Cursor,
     backup_id: str,
     *,
     status: str,
@@ -82,7 +137,7 @@ def finish_run(
     rows: int | None = None,
     size: int | None = None,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> BackupRunRow:
     cur.execute(
         sql.SQL("""
         UPDATE ops_backup_runs
@@ -93,26 +148,26 @@ def finish_run(
         """).format(cols=_RUN),
         (status, tables, rows, size, error, backup_id),
     )
-    return cur.fetchone()
+    return cast(BackupRunRow, cur.fetchone())
 
 
-def running_runs(cur: Any) -> list[dict[str, Any]]:
+def running_runs(cur: Cursor) -> list[BackupRunRow]:
     """Runs still marked running. Call only while holding the backup lock: they are dead."""
     cur.execute(
         sql.SQL("SELECT {cols} FROM ops_backup_runs WHERE status = 'running'").format(cols=_RUN)
     )
-    return list(cur.fetchall())
+    return cast(list[BackupRunRow], cur.fetchall())
 
 
-def get_run(cur: Any, backup_id: str) -> dict[str, Any] | None:
+def get_run(cur: Cursor, backup_id: str) -> BackupRunRow | None:
     cur.execute(
         sql.SQL("SELECT {cols} FROM ops_backup_runs WHERE backup_id = %s").format(cols=_RUN),
         (backup_id,),
     )
-    return cur.fetchone()
+    return cast(BackupRunRow | None, cur.fetchone())
 
 
-def chain_tip(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def chain_tip(cur: Cursor) -> tuple[BackupRunRow | None, BackupRunRow | None]:
     """(newest succeeded full backup, newest succeeded backup of its chain) or (None, None)."""
     cur.execute(
         sql.SQL("""
@@ -121,7 +176,7 @@ def chain_tip(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         ORDER BY snapshot_at DESC LIMIT 1
         """).format(cols=_RUN)
     )
-    full = cur.fetchone()
+    full = cast(BackupRunRow | None, cur.fetchone())
     if full is None:
         return None, None
     cur.execute(
@@ -133,12 +188,14 @@ def chain_tip(cur: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """).format(cols=_RUN),
         {"full": full["backup_id"]},
     )
-    return full, cur.fetchone()
+    return full, cast(BackupRunRow | None, cur.fetchone())
 
 
-def list_runs(cur: Any, *, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_runs(cur: Cursor, *, limit: int, offset: int) -> tuple[list[BackupRunRow], int]:
     cur.execute("SELECT count(*) AS total FROM ops_backup_runs")
-    total = cur.fetchone()["total"]
+    counted = cur.fetchone()
+    assert counted is not None
+    total = int(counted["total"])
     cur.execute(
         sql.SQL("""
         SELECT {cols} FROM ops_backup_runs
@@ -147,10 +204,10 @@ def list_runs(cur: Any, *, limit: int, offset: int) -> tuple[list[dict[str, Any]
         """).format(cols=_RUN),
         (limit, offset),
     )
-    return list(cur.fetchall()), total
+    return cast(list[BackupRunRow], cur.fetchall()), total
 
 
-def mark_pruned(cur: Any, backup_ids: list[str]) -> None:
+def mark_pruned(cur: Cursor, backup_ids: list[str]) -> None:
     if backup_ids:
         cur.execute(
             "UPDATE ops_backup_runs SET pruned_at = now() WHERE backup_id = ANY(%s)",
@@ -158,9 +215,9 @@ def mark_pruned(cur: Any, backup_ids: list[str]) -> None:
         )
 
 
-def latest_successes(cur: Any) -> dict[str, dict[str, Any] | None]:
+def latest_successes(cur: Cursor) -> dict[str, BackupRunRow | None]:
     """The newest succeeded backup of each kind, and of any kind."""
-    result: dict[str, dict[str, Any] | None] = {}
+    result: dict[str, BackupRunRow | None] = {}
     for kind in ("full", "incremental", None):
         cur.execute(
             sql.SQL("""
@@ -170,20 +227,20 @@ def latest_successes(cur: Any) -> dict[str, dict[str, Any] | None]:
             """).format(cols=_RUN),
             {"kind": kind},
         )
-        result[kind or "any"] = cur.fetchone()
+        result[kind or "any"] = cast(BackupRunRow | None, cur.fetchone())
     return result
 
 
 # -- change log -------------------------------------------------------------------------------
 
 
-def prune_row_changes(cur: Any, snapshot: str) -> int:
+def prune_row_changes(cur: Cursor, snapshot: str) -> int:
     """Forget logged changes every later incremental will see as already backed up."""
     cur.execute(
         "DELETE FROM ops_row_changes WHERE txid < txid_snapshot_xmin(%s::txid_snapshot)",
         (snapshot,),
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 # -- restore drills ---------------------------------------------------------------------------
@@ -195,18 +252,18 @@ DRILL_COLUMNS = """
 _DRILL = sql.SQL(DRILL_COLUMNS)
 
 
-def insert_drill(cur: Any, backup_id: str | None) -> dict[str, Any]:
+def insert_drill(cur: Cursor, backup_id: str | None) -> DrillRow:
     cur.execute(
         sql.SQL("INSERT INTO ops_restore_drills (backup_id) VALUES (%s) RETURNING {cols}").format(
             cols=_DRILL
         ),
         (backup_id,),
     )
-    return cur.fetchone()
+    return cast(DrillRow, cur.fetchone())
 
 
 def finish_drill(
-    cur: Any,
+    cur: Cursor,
     drill_id: int,
     *,
     status: str,
@@ -216,7 +273,7 @@ def finish_drill(
     rows: int | None,
     mismatches: list[dict[str, Any]],
     error: str | None,
-) -> dict[str, Any]:
+) -> DrillRow:
     cur.execute(
         sql.SQL("""
         UPDATE ops_restore_drills
@@ -227,10 +284,10 @@ def finish_drill(
         """).format(cols=_DRILL),
         (status, backup_id, rto_seconds, tables, rows, Json(mismatches), error, drill_id),
     )
-    return cur.fetchone()
+    return cast(DrillRow, cur.fetchone())
 
 
-def fail_running_drills(cur: Any) -> int:
+def fail_running_drills(cur: Cursor) -> int:
     """Drills still marked running. Call only while holding the drill lock: they are dead."""
     cur.execute(
         """
@@ -240,10 +297,10 @@ def fail_running_drills(cur: Any) -> int:
         WHERE status = 'running'
         """
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
-def drills_for(cur: Any, backup_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def drills_for(cur: Cursor, backup_ids: list[str]) -> dict[str, list[DrillRow]]:
     """Drills of these backups, newest first, by backup id."""
     if not backup_ids:
         return {}
@@ -254,27 +311,27 @@ def drills_for(cur: Any, backup_ids: list[str]) -> dict[str, list[dict[str, Any]
         """).format(cols=_DRILL),
         (backup_ids,),
     )
-    result: dict[str, list[dict[str, Any]]] = {}
-    for row in cur.fetchall():
-        result.setdefault(row["backup_id"], []).append(row)
+    result: dict[str, list[DrillRow]] = {}
+    for row in cast(list[DrillRow], cur.fetchall()):
+        result.setdefault(str(row["backup_id"]), []).append(row)
     return result
 
 
-def latest_drill(cur: Any) -> dict[str, Any] | None:
+def latest_drill(cur: Cursor) -> DrillRow | None:
     cur.execute(
         sql.SQL("SELECT {cols} FROM ops_restore_drills ORDER BY started_at DESC LIMIT 1").format(
             cols=_DRILL
         )
     )
-    return cur.fetchone()
+    return cast(DrillRow | None, cur.fetchone())
 
 
 # -- health snapshots -------------------------------------------------------------------------
 
 
 def insert_health_snapshot(
-    cur: Any, *, status: str, checks: dict[str, Any], problems: list[str]
-) -> dict[str, Any]:
+    cur: Cursor, *, status: str, checks: dict[str, Any], problems: list[str]
+) -> HealthSnapshotRow:
     cur.execute(
         """
         INSERT INTO ops_health_snapshots (status, checks, problems) VALUES (%s, %s, %s)
@@ -282,25 +339,25 @@ def insert_health_snapshot(
         """,
         (status, Json(checks, dumps=_dumps), Json(problems)),
     )
-    return cur.fetchone()
+    return cast(HealthSnapshotRow, cur.fetchone())
 
 
-def latest_health_snapshot(cur: Any) -> dict[str, Any] | None:
+def latest_health_snapshot(cur: Cursor) -> HealthSnapshotRow | None:
     cur.execute(
         """
         SELECT snapshot_id, checked_at, status, checks, problems
         FROM ops_health_snapshots ORDER BY checked_at DESC LIMIT 1
         """
     )
-    return cur.fetchone()
+    return cast(HealthSnapshotRow | None, cur.fetchone())
 
 
-def prune_health_snapshots(cur: Any, *, keep_days: int) -> int:
+def prune_health_snapshots(cur: Cursor, *, keep_days: int) -> int:
     cur.execute(
         "DELETE FROM ops_health_snapshots WHERE checked_at < now() - make_interval(days => %s)",
         (keep_days,),
     )
-    return cur.rowcount
+    return int(cur.rowcount)
 
 
 def _dumps(value: Any) -> str:

@@ -77,7 +77,7 @@ def incremental_backup(
     )
 
 
-def restore_drill(*, progress: Progress | None = None) -> dict[str, Any]:
+def restore_drill(*, progress: Progress | None = None) -> ops_records.DrillRow | dict[str, Any]:
     from shared.backup.drill import run_restore_drill
 
     return run_restore_drill(database_url(), backup_container(), progress=progress)
@@ -173,7 +173,7 @@ def _result_record(result: BackupResult) -> dict[str, Any]:
     return {"status": result.status, "kind": result.kind, "error": result.error}
 
 
-def _drill(row: dict[str, Any]) -> dict[str, Any]:
+def _drill(row: ops_records.DrillRow) -> dict[str, Any]:
     return {
         "drill_id": row["drill_id"],
         "status": row["status"],

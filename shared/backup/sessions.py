@@ -9,11 +9,11 @@ lifted here (and only here).
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
+
+from shared.db import Cursor
 
 SESSION_SETTINGS = (
     "SET TimeZone = 'UTC'",
@@ -53,6 +53,6 @@ def connect(
     return conn
 
 
-def dict_cursor(conn: psycopg2.extensions.connection) -> Any:
+def dict_cursor(conn: psycopg2.extensions.connection) -> Cursor:
     """A cursor whose rows are dicts, like shared.db's."""
     return conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)

@@ -11,24 +11,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.backup import ops_records
+from shared.db import Cursor
 
 FULL_MAX_AGE = timedelta(hours=26)
 LATEST_MAX_AGE = timedelta(minutes=30)
 
 
-def backup_ages(cur: Any, now: datetime | None = None) -> dict[str, Any]:
+def backup_ages(cur: Cursor, now: datetime | None = None) -> dict[str, Any]:
     """Newest succeeded backups, their ages in seconds, the latest drill, and what is wrong."""
     now = now or datetime.now(UTC)
     newest = ops_records.latest_successes(cur)
     full, latest = newest["full"], newest["any"]
 
-    def age(run: dict[str, Any] | None) -> float | None:
+    def age(run: ops_records.BackupRunRow | None) -> float | None:
         if run is None or run["snapshot_at"] is None:
             return None
-        snapshot_at: datetime = run["snapshot_at"]
-        return round((now - snapshot_at).total_seconds(), 1)
+        return round((now - run["snapshot_at"]).total_seconds(), 1)
 
-    result = {
+    result: dict[str, Any] = {
         "latest_full_id": full["backup_id"] if full else None,
         "latest_full_age_s": age(full),
         "latest_backup_id": latest["backup_id"] if latest else None,

@@ -30,7 +30,9 @@ from shared.backup.blobio import BlockUploader, CopySink, upload_small
 from shared.backup.data_tables import TableInfo, discover_tables
 from shared.backup.locks import BACKUP_LOCK, job_lock
 from shared.backup.manifest import BlobEntry, Manifest, TableEntry
+from shared.backup.ops_records import BackupRunRow
 from shared.backup.sessions import connect, dict_cursor
+from shared.db import Cursor
 from shared.observability import get_logger, redact_text
 
 log = get_logger("backup")
@@ -50,7 +52,7 @@ class BackupResult:
     status: str
     kind: str
     backup_id: str | None = None
-    run: dict[str, Any] | None = None
+    run: BackupRunRow | None = None
     manifest: Manifest | None = None
     error: str | None = None
     duration_s: float = 0.0
@@ -113,7 +115,7 @@ def run_backup(
     return BackupResult(**{**result.__dict__, "duration_s": duration})
 
 
-def _prune(container: Any, control: Any, retention_days: int, now: datetime) -> None:
+def _prune(container: Any, control: Cursor, retention_days: int, now: datetime) -> None:
     from shared.backup.retention import prune_backups
 
     try:
@@ -123,7 +125,7 @@ def _prune(container: Any, control: Any, retention_days: int, now: datetime) -> 
         log.error("backup_prune_failed", error=redact_text(f"{type(exc).__name__}: {exc}"))
 
 
-def recover_abandoned_runs(control: Any, container: Any) -> None:
+def recover_abandoned_runs(control: Cursor, container: Any) -> None:
     """Settle runs left `running` by a dead worker (we hold the lock, so none is alive)."""
     for run in ops_records.running_runs(control):
         manifest = None
@@ -155,11 +157,11 @@ def recover_abandoned_runs(control: Any, container: Any) -> None:
 def _run_locked(
     database_url: str,
     container: Any,
-    control: Any,
+    control: Cursor,
     *,
     kind: str,
-    full: dict[str, Any] | None,
-    previous: dict[str, Any] | None,
+    full: BackupRunRow | None,
+    previous: BackupRunRow | None,
     requested_by: str,
     progress: Progress,
     clock: Clock,
@@ -238,13 +240,13 @@ def _first(row: Any) -> Any:
 def _write_backup(
     database_url: str,
     container: Any,
-    control: Any,
+    control: Cursor,
     *,
     backup_id: str,
     kind: str,
     started_at: datetime,
-    full: dict[str, Any] | None,
-    previous: dict[str, Any] | None,
+    full: BackupRunRow | None,
+    previous: BackupRunRow | None,
     progress: Progress,
     clock: Clock,
 ) -> Manifest:
@@ -256,7 +258,9 @@ def _write_backup(
         with conn.cursor() as cur:
             # The first statement fixes the transaction's snapshot: everything below sees it.
             cur.execute("SELECT txid_current_snapshot()::text, clock_timestamp()")
-            snapshot, snapshot_at = cur.fetchone()
+            first = cur.fetchone()
+            assert first is not None
+            snapshot, snapshot_at = first
             revision = _alembic_revision(cur)
             ops_records.record_snapshot(
                 control,
@@ -364,21 +368,33 @@ def _backup_table(
     since: str | None,
     changed: dict[str, bool],
 ) -> TableEntry:
-    common = {"name": table.name, "columns": table.columns, "key_columns": table.key_columns}
+    def entry(
+        mode: str, table_rows: int, data: BlobEntry | None = None, keys: BlobEntry | None = None
+    ) -> TableEntry:
+        return TableEntry(
+            name=table.name,
+            columns=table.columns,
+            key_columns=table.key_columns,
+            mode=mode,
+            table_rows=table_rows,
+            data=data,
+            keys=keys,
+        )
+
     if since is None:
         data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name),
                              full_copy_query(table))  # fmt: skip
-        return TableEntry(mode="full", table_rows=data.rows, data=data, **common)
+        return entry("full", data.rows, data)
     if not table.tracked or changed.get(table.name):
         if not table.tracked:
             log.warning("table_not_tracked", table=table.name, action="copied whole")
         data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name),
                              full_copy_query(table))  # fmt: skip
-        return TableEntry(mode="replace", table_rows=data.rows, data=data, **common)
+        return entry("replace", data.rows, data)
     cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table.ident))
     table_rows = cur.fetchone()[0]
     if table.name not in changed:
-        return TableEntry(mode="unchanged", table_rows=table_rows, **common)
+        return entry("unchanged", table_rows)
     keys_query = _changed_keys(table, since)
     keys = _copy_to_blob(
         conn,
@@ -400,7 +416,7 @@ def _backup_table(
         order=table.order_by("t"),
     )
     data = _copy_to_blob(conn, cur, container, layout.rows_blob(backup_id, table.name), rows_query)
-    return TableEntry(mode="upsert", table_rows=table_rows, data=data, keys=keys, **common)
+    return entry("upsert", table_rows, data, keys)
 
 
 def _copy_to_blob(

@@ -19,6 +19,7 @@ from shared.backup import ops_records
 from shared.backup.data_tables import SCHEMA
 from shared.backup.locks import job_lock
 from shared.backup.sessions import database_url, dict_cursor
+from shared.db import Cursor
 from shared.observability import get_logger
 
 log = get_logger("operations.maintenance")
@@ -39,7 +40,7 @@ AUDIT_BATCH = 10_000
 HEALTH_SNAPSHOT_DAYS = 30
 
 
-def tables_to_vacuum(cur: Any) -> list[str]:
+def tables_to_vacuum(cur: Cursor) -> list[str]:
     cur.execute(
         """
         SELECT relname FROM pg_stat_user_tables
@@ -51,7 +52,7 @@ def tables_to_vacuum(cur: Any) -> list[str]:
     return [row["relname"] for row in cur.fetchall()]
 
 
-def prune(cur: Any) -> dict[str, int]:
+def prune(cur: Cursor) -> dict[str, int]:
     """Delete expired rows; {what: rows deleted}."""
     from shared.auth.login_throttle import prune_expired
 
