@@ -23,6 +23,7 @@ from models.vocabularies import (
 from shared.auth import users_repository
 from shared.auth.passwords import hash_password
 from shared.db import Cursor
+from shared.personality import AXES, upsert_statement
 from shared.unit_of_work import UnitOfWork
 
 DEMO_GUARDIAN_EMAIL = "guardian@demo.neulbomcare.kr"
@@ -164,9 +165,5 @@ def _caregivers(cur: Cursor, rng: random.Random, count: int, password_hash: str)
 
 
 def _personality(cur: Cursor, table: str, key: str, owner_id: int, rng: random.Random) -> None:
-    scores = [rng.randint(20, 95) for _ in range(4)]
-    cur.execute(
-        f"INSERT INTO {table} ({key}, empathy, activity, patience, independence, source)"  # noqa: S608 - fixed table names
-        " VALUES (%s, %s, %s, %s, %s, 'manual')",
-        (owner_id, *scores),
-    )
+    scores = [rng.randint(20, 95) for _ in AXES]
+    cur.execute(upsert_statement(table, key), (owner_id, *scores, "manual"))

@@ -28,6 +28,7 @@ from shared.db import Cursor
 from shared.matching.features import build_features
 from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
 from shared.matching.repository import platform_mean_rating
+from shared.personality import axis_array
 from training.frame import (
     CHOSEN,
     KEPT_4_WEEKS,
@@ -38,13 +39,12 @@ from training.frame import (
 )
 
 KEPT_AFTER = timedelta(days=28)
-_AXES = "ARRAY[{0}.empathy, {0}.activity, {0}.patience, {0}.independence]::float8[]"
 
 REQUESTS_SQL = f"""
 SELECT r.request_id, r.care_type, r.days, r.time_slots, r.max_hourly_rate,
        r.required_specialties, r.min_experience_years, r.created_at,
        p.region_code, p.care_level, p.mobility_status,
-       (SELECT {_AXES.format("pp")} FROM patient_personality pp
+       (SELECT {axis_array("pp")} FROM patient_personality pp
          WHERE pp.patient_id = p.patient_id) AS personality,
        coalesce((SELECT array_agg(code) FROM patient_conditions pc
                   WHERE pc.patient_id = p.patient_id), '{{}}') AS conditions
@@ -58,7 +58,7 @@ RESULTS_SQL = f"""
 SELECT m.request_id, m.caregiver_id, m.status, m.status_changed_at, m.contract_start_date,
        c.experience_years, c.service_region, c.hourly_rate,
        c.avg_rating::float8 AS stored_rating, c.total_reviews AS stored_reviews,
-       (SELECT {_AXES.format("cp")} FROM caregiver_personality cp
+       (SELECT {axis_array("cp")} FROM caregiver_personality cp
          WHERE cp.caregiver_id = c.caregiver_id) AS personality,
        coalesce((SELECT array_agg(code) FROM caregiver_specialties s
                   WHERE s.caregiver_id = c.caregiver_id), '{{}}') AS specialties,

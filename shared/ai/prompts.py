@@ -27,6 +27,7 @@ from models.vocabularies import (
     Condition,
     DietType,
     MobilityStatus,
+    PersonalityAxis,
 )
 
 PROMPT_VERSIONS = {
@@ -176,12 +177,7 @@ def personality_messages(
     lines = [f"- 대상: {who}"]
     if age_band_text:
         lines.append(f"- 연령대: {age_band_text}")
-    lines += [
-        f"- 공감(empathy): {scores['empathy']}",
-        f"- 활동성(activity): {scores['activity']}",
-        f"- 인내(patience): {scores['patience']}",
-        f"- 독립성(independence): {scores['independence']}",
-    ]
+    lines += [f"- {axis.label}({axis.value}): {scores[axis.value]}" for axis in PersonalityAxis]
     user = "다음 검사 결과(각 0~100)를 설명해 주세요.\n" + "\n".join(lines)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

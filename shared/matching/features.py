@@ -15,20 +15,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from models.vocabularies import CAPITAL_AREA
+from models.vocabularies import CAPITAL_AREA, PERSONALITY_AXES
 
 if TYPE_CHECKING:
     import numpy as np
 
     from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
 
+#: |patient - caregiver| / 100 on each personality axis (0 identical, 1 opposite), in the
+#: vocabulary's axis order.
+PERSONALITY_FEATURES: tuple[str, ...] = tuple(
+    f"personality_diff_{axis}" for axis in PERSONALITY_AXES
+)
+
 #: Column order of the feature matrix. Changing it (or a definition) needs a retrained model.
 FEATURE_NAMES: tuple[str, ...] = (
-    # |patient - caregiver| / 100 on each personality axis: 0 = identical, 1 = opposite.
-    "personality_diff_empathy",
-    "personality_diff_activity",
-    "personality_diff_patience",
-    "personality_diff_independence",
+    *PERSONALITY_FEATURES,
     # Share of the patient's conditions the caregiver lists as specialties (NaN: no conditions).
     "specialty_coverage",
     # Share of the care needs implied by mobility and conditions (bedridden care, feeding
@@ -161,12 +163,13 @@ def build_features(
     col = FEATURE_INDEX
 
     # Personality: NaN wherever either side has no scores.
-    caregiver_personality = np.asarray(candidates.personality, dtype=np.float64).reshape(n, 4)
+    axes = len(PERSONALITY_AXES)
+    caregiver_personality = np.asarray(candidates.personality, dtype=np.float64).reshape(n, axes)
     if patient.personality is None:
-        diffs = np.full((n, 4), np.nan)
+        diffs = np.full((n, axes), np.nan)
     else:
         diffs = np.abs(caregiver_personality - np.asarray(patient.personality, np.float64)) / 100
-    x[:, col["personality_diff_empathy"] : col["personality_diff_independence"] + 1] = diffs
+    x[:, col[PERSONALITY_FEATURES[0]] : col[PERSONALITY_FEATURES[-1]] + 1] = diffs
 
     conditions = patient.conditions
     if conditions:

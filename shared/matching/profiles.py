@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from models.vocabularies import PERSONALITY_AXES as VOCABULARY_AXES
+
 if TYPE_CHECKING:
     import numpy as np
 
-#: The personality axes in the order every personality tuple and array uses.
-PERSONALITY_AXES: tuple[str, ...] = ("empathy", "activity", "patience", "independence")
+#: The personality axes in the order every personality tuple and array uses (the vocabulary's).
+PERSONALITY_AXES: tuple[str, ...] = VOCABULARY_AXES
 
 
 @dataclass(frozen=True)

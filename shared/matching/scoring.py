@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.matching.features import FEATURE_INDEX, FEATURE_NAMES
+from shared.matching.features import FEATURE_INDEX, FEATURE_NAMES, PERSONALITY_FEATURES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,10 +64,8 @@ class Scorer(Protocol):
 
 #: Points each term can earn; they add up to 100. Terms are in 0..1 (see `rule_terms`).
 RULE_WEIGHTS: dict[str, float] = {
-    "personality_diff_empathy": 6.25,  # term = 1 - difference
-    "personality_diff_activity": 6.25,
-    "personality_diff_patience": 6.25,
-    "personality_diff_independence": 6.25,
+    # 25 points over the personality axes; term = 1 - difference.
+    **{name: 25.0 / len(PERSONALITY_FEATURES) for name in PERSONALITY_FEATURES},
     "specialty_coverage": 20.0,  # term = share of the patient's conditions covered
     "service_need_coverage": 5.0,  # term = share of care needs (bedridden care, ...) offered
     "region_closeness": 15.0,  # term = closeness / 3
@@ -87,12 +85,7 @@ def rule_terms(features: np.ndarray) -> np.ndarray:
 
     x = np.asarray(features, dtype=np.float64)
     terms = np.zeros_like(x)
-    for name in (
-        "personality_diff_empathy",
-        "personality_diff_activity",
-        "personality_diff_patience",
-        "personality_diff_independence",
-    ):
+    for name in PERSONALITY_FEATURES:
         terms[:, FEATURE_INDEX[name]] = 1.0 - x[:, FEATURE_INDEX[name]]
     for name in ("specialty_coverage", "service_need_coverage", "availability_coverage"):
         terms[:, FEATURE_INDEX[name]] = x[:, FEATURE_INDEX[name]]

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from models.personality_tests import ANSWER_LABELS, QUESTION_IDS, QUESTION_SET_VERSION
+from models.vocabularies import PERSONALITY_AXES
 
 VERSION = QUESTION_SET_VERSION
-AXES = ("empathy", "activity", "patience", "independence")
+AXES = PERSONALITY_AXES
 
 
 @dataclass(frozen=True)
