@@ -3,11 +3,12 @@
 statements, however many rows it is given (execute_values pages of PAGE_SIZE rows, or arrays
 through unnest).
 
-Updates compare before they write (`IS DISTINCT FROM`), so a re-run of an unchanged file changes
-no row: no updated_at moves and the incremental backups have nothing new to copy. Table and
-column names in f-strings come from the constants here, never from input. Set differences use
-`NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a hashed subplan (linear), where a
-correlated NOT EXISTS over unnest would compare every row with every row; no value is NULL there.
+Updates compare before they write (`IS DISTINCT FROM`; every upsert is `upsert_if_distinct`),
+so a re-run of an unchanged file changes no row: no updated_at moves and the incremental backups
+have nothing new to copy. Table and column names in f-strings come from the constants here, never
+from input. Set differences use `NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a
+hashed subplan (linear), where a correlated NOT EXISTS over unnest would compare every row with
+every row; no value is NULL there.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, time
 from typing import Any
 
+from psycopg2 import sql
 from psycopg2.extras import Json, execute_values
 
 PAGE_SIZE = 1000
@@ -36,13 +38,73 @@ CODE_SET_TABLES = ("caregiver_certifications", "caregiver_specialties")
 PERSONALITY_TABLES = {"caregiver_personality": "caregiver_id", "patient_personality": "patient_id"}
 
 
-def _values(cur: Any, sql: str, rows: Sequence[tuple], template: str | None = None) -> list:
+def _values(
+    cur: Any,
+    statement: str | sql.Composable,
+    rows: Sequence[tuple[Any, ...]],
+    template: str | None = None,
+) -> list[Any]:
     """execute_values in pages; the fetched rows when the statement returns any."""
     if not rows:
         return []
-    fetch = "RETURNING" in sql
-    result = execute_values(cur, sql, rows, template=template, page_size=PAGE_SIZE, fetch=fetch)
+    if isinstance(statement, sql.Composable):
+        statement = statement.as_string(cur)
+    fetch = "RETURNING" in statement
+    result = execute_values(
+        cur, statement, rows, template=template, page_size=PAGE_SIZE, fetch=fetch
+    )
     return result or []
+
+
+def _update_if_distinct(
+    table: str, key_columns: Sequence[str], value_columns: Sequence[str]
+) -> sql.Composed:
+    """The ON CONFLICT clause of `upsert_if_distinct` (see there)."""
+    table_id = sql.Identifier(table)
+    values = [sql.Identifier(column) for column in value_columns]
+    return sql.SQL(
+        "ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE ({current}) IS DISTINCT FROM"
+        " ({incoming})"
+    ).format(
+        keys=sql.SQL(", ").join(sql.Identifier(column) for column in key_columns),
+        assignments=sql.SQL(", ").join(
+            sql.SQL("{column} = EXCLUDED.{column}").format(column=column) for column in values
+        ),
+        current=sql.SQL(", ").join(sql.SQL("{}.{}").format(table_id, column) for column in values),
+        incoming=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(column) for column in values),
+    )
+
+
+def upsert_if_distinct(
+    cur: Any,
+    table: str,
+    key_columns: Sequence[str],
+    value_columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    template: str | None = None,
+) -> None:
+    """Insert `rows` (the key columns, then the value columns); where the key exists, update the
+    value columns, but only when one of them differs. For table t, keys (k) and values (a, b):
+
+        INSERT INTO t (k, a, b) VALUES %s
+        ON CONFLICT (k) DO UPDATE SET a = EXCLUDED.a, b = EXCLUDED.b
+        WHERE (t.a, t.b) IS DISTINCT FROM (EXCLUDED.a, EXCLUDED.b)
+
+    The key columns must carry a unique constraint. `template` is execute_values' row template
+    (casts, constants). Names are quoted as identifiers (psycopg2.sql).
+    """
+    columns = [*key_columns, *value_columns]
+    _values(
+        cur,
+        sql.SQL("INSERT INTO {table} ({columns}) VALUES %s {on_conflict}").format(
+            table=sql.Identifier(table),
+            columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
+            on_conflict=_update_if_distinct(table, key_columns, value_columns),
+        ),
+        rows,
+        template=template,
+    )
 
 
 # -- run-wide --------------------------------------------------------------------------------
@@ -106,7 +168,7 @@ def allocate_ids(cur: Any, entity: str, count: int) -> list[int]:
 
 
 def insert_audit_events(
-    cur: Any, run_id: str, events: Sequence[tuple[str, int, str, dict[str, Any]]]
+    cur: Any, run_id: str, events: Sequence[tuple[str, int, str | None, dict[str, Any]]]
 ) -> None:
     """(action, patient_id, source id, detail) per patient; the actor is the import itself."""
     _values(
@@ -173,17 +235,11 @@ def upsert_caregivers(
 ) -> dict[int, int]:
     """(user_id, experience_years, service_region, has_vehicle, hourly_rate, birth_date) rows;
     returns user_id -> caregiver_id for all of them."""
-    _values(
+    upsert_if_distinct(
         cur,
-        "INSERT INTO caregivers (user_id, experience_years, service_region, has_vehicle,"
-        " hourly_rate, birth_date) VALUES %s"
-        " ON CONFLICT (user_id) DO UPDATE SET experience_years = EXCLUDED.experience_years,"
-        " service_region = EXCLUDED.service_region, has_vehicle = EXCLUDED.has_vehicle,"
-        " hourly_rate = EXCLUDED.hourly_rate, birth_date = EXCLUDED.birth_date"
-        " WHERE (caregivers.experience_years, caregivers.service_region, caregivers.has_vehicle,"
-        " caregivers.hourly_rate, caregivers.birth_date) IS DISTINCT FROM"
-        " (EXCLUDED.experience_years, EXCLUDED.service_region, EXCLUDED.has_vehicle,"
-        " EXCLUDED.hourly_rate, EXCLUDED.birth_date)",
+        "caregivers",
+        ("user_id",),
+        ("experience_years", "service_region", "has_vehicle", "hourly_rate", "birth_date"),
         rows,
     )
     cur.execute(
@@ -267,18 +323,11 @@ def existing_personality(cur: Any, table: str, owner_ids: Iterable[int]) -> set[
 
 def upsert_personality(cur: Any, table: str, rows: Sequence[tuple[int, int, int, int, int]]):
     """(owner id, empathy, activity, patience, independence) rows, source 'import'."""
-    column = PERSONALITY_TABLES[table]
-    axes = ("empathy", "activity", "patience", "independence")
-    _values(
+    upsert_if_distinct(
         cur,
-        f"INSERT INTO {table} ({column}, {', '.join(axes)}, source) VALUES %s"  # noqa: S608
-        f" ON CONFLICT ({column}) DO UPDATE SET "
-        + ", ".join(f"{axis} = EXCLUDED.{axis}" for axis in axes)
-        + ", source = EXCLUDED.source WHERE ("
-        + ", ".join(f"{table}.{axis}" for axis in (*axes, "source"))
-        + ") IS DISTINCT FROM ("
-        + ", ".join(f"EXCLUDED.{axis}" for axis in (*axes, "source"))
-        + ")",
+        table,
+        (PERSONALITY_TABLES[table],),
+        ("empathy", "activity", "patience", "independence", "source"),
         rows,
         template="(%s, %s, %s, %s, %s, 'import')",
     )
@@ -385,9 +434,12 @@ def replace_conditions(
         params,
     )
     cur.execute(
-        "INSERT INTO patient_conditions (patient_id, code, note)"  # noqa: S608 (constant)
-        f" SELECT * FROM {unnest} ON CONFLICT (patient_id, code) DO UPDATE"
-        " SET note = EXCLUDED.note WHERE patient_conditions.note IS DISTINCT FROM EXCLUDED.note",
+        sql.SQL(
+            "INSERT INTO patient_conditions (patient_id, code, note) SELECT * FROM {} {}"
+        ).format(
+            sql.SQL(unnest),
+            _update_if_distinct("patient_conditions", ("patient_id", "code"), ("note",)),
+        ),
         params,
     )
 
@@ -401,12 +453,11 @@ def existing_diets(cur: Any, patient_ids: Iterable[int]) -> set[int]:
 
 def upsert_diets(cur: Any, rows: Sequence[tuple[int, str, list[str]]]) -> None:
     """(patient_id, diet_type, allergens) rows."""
-    _values(
+    upsert_if_distinct(
         cur,
-        "INSERT INTO patient_diets (patient_id, diet_type, allergens) VALUES %s"
-        " ON CONFLICT (patient_id) DO UPDATE SET diet_type = EXCLUDED.diet_type,"
-        " allergens = EXCLUDED.allergens WHERE (patient_diets.diet_type, patient_diets.allergens)"
-        " IS DISTINCT FROM (EXCLUDED.diet_type, EXCLUDED.allergens)",
+        "patient_diets",
+        ("patient_id",),
+        ("diet_type", "allergens"),
         rows,
         template="(%s, %s, %s::text[])",
     )

@@ -120,7 +120,7 @@ def lock_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
 
 
 def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
-    """The one rating rule (API.md: a guardian's review updates them): recompute each given
+    """The one rating rule (docs/api.md: a guardian's review updates them): recompute each given
     caregiver's avg_rating (the mean of its guardians' ratings, 2 decimals; 0 with none) and
     total_reviews (how many guardian reviews) from the reviews table.
 
