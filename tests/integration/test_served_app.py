@@ -21,9 +21,10 @@ CLOSED_PORT_DATABASE = "postgresql://postgres@127.0.0.1:1/neulbomcare"
 def contract_routes() -> list[tuple[str, str]]:
     """(METHOD, /path) of every route listed in docs/api-routes.txt."""
     lines = ROUTES_FILE.read_text(encoding="utf-8").splitlines()
-    routes = [tuple(line.split()) for line in lines if line.strip() and not line.startswith("#")]
-    assert all(len(route) == 2 for route in routes), f"not METHOD PATH: {routes}"
-    return routes
+    fields = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    malformed = [f for f in fields if len(f) != 2]
+    assert not malformed, f"not METHOD PATH in docs/api-routes.txt: {malformed}"
+    return [(method, path) for method, path in fields]
 
 
 def test_health_is_cheap_and_shaped_as_the_contract(app_server):
