@@ -32,11 +32,16 @@ CHROMIUM_FLAGS = (
 )
 
 
+#: Debian's package first; the other names serve the same flags (developer machines, CI images).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
 def chromium() -> str:
     """The Chromium binary; a missing one fails (skips only where it could not be installed)."""
-    found = shutil.which("chromium") or shutil.which("chromium", path="/usr/bin")
-    if found:
-        return found
+    for name in BROWSERS:
+        found = shutil.which(name) or shutil.which(name, path="/usr/bin")
+        if found:
+            return found
     message = "Chromium is missing: `make deps` installs Debian's chromium package as root."
     if os.geteuid() != 0 and not os.environ.get("CI"):
         pytest.skip(message + " Not root here, so it could not install it.")
