@@ -23,6 +23,7 @@ import random
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def exercise(current: dict, url: str) -> None:
     from shared.matching import service as matching
     from shared.patients import service as patients
     from shared.reviews import service as reviews
+    from shared.unit_of_work import UnitOfWork
 
     conn = psycopg2.connect(url, cursor_factory=psycopg2.extras.RealDictCursor)
     with conn, conn.cursor() as cur:
@@ -144,34 +146,39 @@ def exercise(current: dict, url: str) -> None:
     guardian = actor(guardian_user, Role.GUARDIAN)
     caregiver = actor(caregiver_user, Role.CAREGIVER)
     admin = actor(admin_user, Role.ADMIN)
-    db = get_database()
     page = PageQuery()
     today = date.today()
-    calls = {
-        "patients list (guardian)": lambda: patients.list_patients(db, guardian, page),
-        "patients list (admin)": lambda: patients.list_patients(db, admin, page),
-        "patient read": lambda: patients.get_patient(db, guardian, patient_id),
-        "medications list": lambda: patients.list_medications(db, guardian, patient_id, page),
-        "schedules of a day (guardian)": lambda: care.schedules_on(db, guardian, today),
-        "schedules of a day (caregiver)": lambda: care.schedules_on(db, caregiver, today),
-        "patient schedules": lambda: care.patient_schedules(
-            db, guardian, patient_id, SchedulesQuery.model_validate({})
+
+    def run(caller: Actor, service: Callable[..., object], *args: object, **kw: object) -> None:
+        """One service call in its own unit of work, as the HTTP pipeline would make it."""
+        with UnitOfWork(caller) as uow:
+            service(uow, *args, **kw)
+
+    calls: dict[str, Callable[[], None]] = {
+        "patients list (guardian)": lambda: run(guardian, patients.list_patients, page),
+        "patients list (admin)": lambda: run(admin, patients.list_patients, page),
+        "patient read": lambda: run(guardian, patients.get_patient, patient_id),
+        "medications list": lambda: run(guardian, patients.list_medications, patient_id, page),
+        "schedules of a day (guardian)": lambda: run(guardian, care.schedules_on, today),
+        "schedules of a day (caregiver)": lambda: run(caregiver, care.schedules_on, today),
+        "patient schedules": lambda: run(
+            guardian, care.patient_schedules, patient_id, SchedulesQuery.model_validate({})
         ),
-        "care reports list": lambda: care.list_care_reports(
-            db, guardian, patient_id, CareReportQuery.model_validate({})
+        "care reports list": lambda: run(
+            guardian, care.list_care_reports, patient_id, CareReportQuery.model_validate({})
         ),
-        "matching results": lambda: matching.list_results(
-            db, guardian, patient_id, status=None, limit=50, offset=0
+        "matching results": lambda: run(
+            guardian, matching.list_results, patient_id, status=None, limit=50, offset=0
         ),
-        "offers": lambda: matching.offers(db, caregiver),
-        "caregiver reviews": lambda: reviews.list_caregiver_reviews(
-            db, caregiver_id, limit=50, offset=0
+        "offers": lambda: run(caregiver, matching.offers),
+        "caregiver reviews": lambda: run(
+            guardian, reviews.list_caregiver_reviews, caregiver_id, limit=50, offset=0
         ),
-        "dashboard (guardian)": lambda: get_dashboard(db, guardian),
-        "dashboard (caregiver)": lambda: get_dashboard(db, caregiver),
-        "matching request": lambda: matching.create_request(
-            db,
+        "dashboard (guardian)": lambda: run(guardian, get_dashboard),
+        "dashboard (caregiver)": lambda: run(caregiver, get_dashboard),
+        "matching request": lambda: run(
             guardian,
+            matching.create_request,
             patient_id,
             MatchingRequestIn.model_validate(
                 {
@@ -187,7 +194,7 @@ def exercise(current: dict, url: str) -> None:
         current["label"] = label
         call()
     current["label"] = "audit events (admin)"
-    with db.transaction(readonly=True) as cur:
+    with get_database().transaction(readonly=True) as cur:
         audit.list_events(
             cur, patient_id=patient_id, actor_id=None, since=None, until=None, limit=50, offset=0
         )
