@@ -131,10 +131,8 @@ class SchedulesQuery(PageQuery):
     @model_validator(mode="after")
     def _default_window(self) -> SchedulesQuery:
         span = timedelta(days=DEFAULT_WINDOW_DAYS - 1)
-        if self.from_ is None and self.to is None:
-            self.from_ = korea_today()
         if self.from_ is None:
-            self.from_ = self.to - span
+            self.from_ = korea_today() if self.to is None else self.to - span
         if self.to is None:
             self.to = self.from_ + span
         return self

@@ -8,7 +8,7 @@ birth date or gender).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -32,9 +32,10 @@ ClockTime = Annotated[
     Field(description="`HH:MM`, 24 h, Korea local time.", examples=["09:00"]),
 ]
 Axis = Annotated[int, Field(ge=0, le=100, strict=True)]
+_Code = TypeVar("_Code")
 
 
-def _unique(codes: list) -> list:
+def _unique(codes: list[_Code]) -> list[_Code]:
     """The codes once each, in the order given: the lists are sets."""
     return list(dict.fromkeys(codes))
 
@@ -44,7 +45,7 @@ class CaregiverProfileIn(ApiModel):
 
     experience_years: int = Field(ge=0, le=MAX_EXPERIENCE_YEARS, strict=True)
     certifications: list[Certification] = Field(max_length=len(Certification))
-    specialties: list[Specialty] = Field(max_length=len(Specialty))  # type: ignore[valid-type]
+    specialties: list[Specialty] = Field(max_length=len(Specialty))
     service_region: RegionCode
     has_vehicle: bool = Field(strict=True)
     hourly_rate: int = Field(ge=1, le=MAX_HOURLY_RATE, strict=True, description="KRW per hour.")
@@ -111,7 +112,7 @@ class CaregiverCard(ResponseModel):
     name: str
     experience_years: int
     certifications: list[Certification]
-    specialties: list[Specialty]  # type: ignore[valid-type]
+    specialties: list[Specialty]
     service_region: str
     has_vehicle: bool
     hourly_rate: int = Field(description="KRW per hour.")

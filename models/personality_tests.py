@@ -68,7 +68,7 @@ class PersonalityTestIn(ApiModel):
     patient_id: int | None = Field(
         None, ge=1, le=2**63 - 1, validate_default=True, description="Required for patient."
     )
-    answers: PersonalityAnswers  # type: ignore[valid-type]
+    answers: PersonalityAnswers
 
     @field_validator("patient_id")
     @classmethod

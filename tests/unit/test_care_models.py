@@ -12,9 +12,9 @@ from models.care import (
     CareLogUpdate,
     CareReportCreate,
     SchedulesQuery,
-    korea_today,
     parse_iso_date,
 )
+from models.dates import korea_today
 
 
 def locs(exc: ValidationError) -> set[tuple]:
@@ -40,6 +40,8 @@ def test_dates_parse():
 def test_the_default_window_is_seven_days_from_today():
     query = SchedulesQuery.model_validate({})
     assert query.from_ == korea_today()
+    assert query.to is not None
+    assert query.from_ is not None
     assert (query.to - query.from_).days == 6
     only_from = SchedulesQuery.model_validate({"from": "2026-03-02"})
     assert (only_from.from_, only_from.to) == (date(2026, 3, 2), date(2026, 3, 8))
@@ -72,8 +74,10 @@ def test_care_log_times_are_hh_mm():
 
 def test_vitals_keep_only_the_readings_given():
     update = CareLogUpdate.model_validate({"is_completed": True, "vitals": {"pulse": 70}})
+    assert update.vitals is not None
     assert update.vitals.readings() == {"pulse": 70}
     empty = CareLogUpdate.model_validate({"is_completed": True, "vitals": {}})
+    assert empty.vitals is not None
     assert empty.vitals.readings() is None
     assert "vitals" not in CareLogUpdate.model_validate({"is_completed": False}).model_fields_set
 
