@@ -26,13 +26,20 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 #: Statements that read whole caregiver tables on purpose (the hard filters count everyone).
 EXPECTED_FULL_READS = {"caregivers", "caregiver_certifications", "caregiver_specialties", "users"}
+
+
+def one(cur: Any) -> dict[str, Any]:
+    """The row a statement that always returns one row returned."""
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
 
 
 def add_care_history(url: str, rng: random.Random, days: int) -> None:
@@ -98,7 +105,7 @@ def record_statements(statements: list[tuple[str, str]]):
             statements.append((current["label"], sql))
         return original(self, query, vars)
 
-    psycopg2.extras.RealDictCursor.execute = execute
+    setattr(psycopg2.extras.RealDictCursor, "execute", execute)  # noqa: B010 (a patch, on purpose)
     return current
 
 
@@ -121,23 +128,23 @@ def exercise(current: dict, url: str) -> None:
     from shared.reviews import service as reviews
     from shared.unit_of_work import UnitOfWork
 
-    conn = psycopg2.connect(url, cursor_factory=psycopg2.extras.RealDictCursor)
-    with conn, conn.cursor() as cur:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute(
             "SELECT g.user_id, p.patient_id FROM patients p JOIN guardians g USING (guardian_id)"
             " ORDER BY p.patient_id LIMIT 1"
         )
-        guardian_user, patient_id = cur.fetchone().values()
+        guardian_user, patient_id = one(cur).values()
         cur.execute(
             "SELECT c.user_id, c.caregiver_id FROM caregivers c"
             " JOIN matching_results m USING (caregiver_id) WHERE m.status = 'completed' LIMIT 1"
         )
-        caregiver_user, caregiver_id = cur.fetchone().values()
+        caregiver_user, caregiver_id = one(cur).values()
         cur.execute(
             "INSERT INTO users (email, name, role) VALUES ('ops@bench.invalid', '운영', 'admin')"
             " RETURNING user_id"
         )
-        admin_user = cur.fetchone()["user_id"]
+        admin_user = one(cur)["user_id"]
     conn.close()
 
     def actor(user_id: int, role: Role) -> Actor:
@@ -224,8 +231,7 @@ def main() -> int:
 
     os.environ["LOCAL_SETTINGS_PATH"] = os.devnull
     os.environ["APP_ENV"] = "development"
-    import import_csv
-
+    from benchmarks import import_csv
     from devtools.database import (
         create_database,
         drop_database,
@@ -264,13 +270,14 @@ def main() -> int:
 def report(statements: list[tuple[str, str]], min_rows: int) -> int:
     from shared.db import get_database
 
-    problems, expected = defaultdict(set), defaultdict(set)
+    problems: defaultdict[str, set[str]] = defaultdict(set)
+    expected: defaultdict[str, set[str]] = defaultdict(set)
     with get_database().transaction(readonly=True) as cur:
         cur.execute("SELECT relname, n_live_tup FROM pg_stat_user_tables")
         sizes = {row["relname"]: row["n_live_tup"] for row in cur.fetchall()}
         for label, sql in statements:
             cur.execute("EXPLAIN (FORMAT JSON) " + sql)
-            plan = cur.fetchone()["QUERY PLAN"][0]["Plan"]
+            plan = one(cur)["QUERY PLAN"][0]["Plan"]
             for table in seq_scans(plan):
                 if sizes.get(table, 0) < min_rows:
                     continue

@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import requests
@@ -43,6 +44,7 @@ from devtools.database import (  # noqa: E402
     resolve_server_url,
     with_database,
 )
+from shared.personality import AXES, axis_columns  # noqa: E402
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 REGIONS = [
@@ -53,13 +55,20 @@ SPECIALTIES = ["dementia", "stroke", "diabetes", "hypertension", "arthritis", "h
                "bedridden_care", "feeding_assist", "rehabilitation", "parkinsons"]  # fmt: skip
 
 
+def one(cur: Any) -> dict[str, Any]:
+    """The row a statement that always returns one row returned."""
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
 def seed(database_url: str, caregivers: int, rng: random.Random) -> tuple[int, int]:
     """Insert the caregivers and one guardian with a patient: (patient_id, guardian user_id)."""
     import psycopg2
     import psycopg2.extras
 
     conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
-    with conn, conn.cursor() as cur:
+    with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         users = execute_values(
             cur,
             "INSERT INTO users (email, name, role, gender) VALUES %s RETURNING user_id",
@@ -109,9 +118,8 @@ def seed(database_url: str, caregivers: int, rng: random.Random) -> tuple[int, i
         )
         execute_values(
             cur,
-            "INSERT INTO caregiver_personality (caregiver_id, empathy, activity, patience,"
-            " independence) VALUES %s",
-            [(i, *(rng.randint(20, 95) for _ in range(4))) for i in ids],
+            f"INSERT INTO caregiver_personality (caregiver_id, {axis_columns()}) VALUES %s",  # noqa: S608
+            [(i, *(rng.randint(20, 95) for _ in AXES)) for i in ids],
             page_size=5000,
         )
         slots = []
@@ -132,19 +140,19 @@ def seed(database_url: str, caregivers: int, rng: random.Random) -> tuple[int, i
             "INSERT INTO users (email, name, role, password_hash) VALUES"
             " ('bench-guardian@bench.invalid', '보호자', 'guardian', NULL) RETURNING user_id"
         )
-        guardian_user = cur.fetchone()["user_id"]
+        guardian_user = one(cur)["user_id"]
         cur.execute(
             "INSERT INTO guardians (user_id, address) VALUES (%s, '서울') RETURNING guardian_id",
             (guardian_user,),
         )
-        guardian_id = cur.fetchone()["guardian_id"]
+        guardian_id = one(cur)["guardian_id"]
         cur.execute(
             "INSERT INTO patients (guardian_id, name, birth_date, gender, care_address,"
             " region_code, care_level) VALUES (%s, '환자', '1941-03-14', 'female', '서울',"
             " 'SEOUL_GANGNAM', 'grade_3') RETURNING patient_id",
             (guardian_id,),
         )
-        patient_id = cur.fetchone()["patient_id"]
+        patient_id = one(cur)["patient_id"]
         cur.execute(
             "INSERT INTO patient_conditions (patient_id, code) VALUES (%s, 'dementia'),"
             " (%s, 'hypertension')",
@@ -207,9 +215,12 @@ def measure_floor(patient_id: int, bodies: list[dict]) -> list[float]:
     from shared.matching.features import build_features
     from shared.matching.model_registry import get_active_model
     from shared.matching.ranking import candidates_from_columns, patient_profile, request_profile
+    from shared.matching.scoring import XGBoostScorer
     from shared.matching.service import _filter_input
 
     scorer = get_active_model().scorer
+    if not isinstance(scorer, XGBoostScorer):
+        raise SystemExit("the benchmark needs the XGBoost model (train-model, publish-model)")
     db = get_database()
     timings = []
     for index, raw in enumerate([*bodies[:10], *bodies]):
@@ -217,6 +228,7 @@ def measure_floor(patient_id: int, bodies: list[dict]) -> list[float]:
         started = time.perf_counter()
         with db.transaction(readonly=True) as cur:
             patient = repository.patient_profile(cur, patient_id)
+            assert patient is not None
             outcome = filters.run_hard_filters(cur, _filter_input(body, patient["region_code"]))
             columns = repository.candidate_columns(cur, outcome.survivors)
             mean = repository.platform_mean_rating(cur)

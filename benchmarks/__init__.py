@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print each figure beside its target and a baseline (not tests)."""
