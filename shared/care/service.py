@@ -16,7 +16,7 @@ Who may do what (shared.auth.authorization's table, plus the task rules here):
 
 Day rules: a patient has at most one `scheduled` or `completed` schedule a day (409 otherwise);
 drafts belong to an unconfirmed care plan and change only through it (409 here); a cancelled
-day takes no new or changed care logs (409).
+day and a draft day take no new or changed care logs through the API (409).
 
 Every function takes the request's unit of work (shared.unit_of_work): it authorises, reads or
 writes, and writes its audit events in the transaction the unit of work holds, so they commit
@@ -192,6 +192,13 @@ def _found(row: RowT | None, what: str) -> RowT:
 
 # -- care logs -------------------------------------------------------------------------------
 
+#: Schedules whose care logs the API does not add or change (409), with why. A draft belongs to
+#: an unconfirmed care plan: the care-plan flow writes its logs through the repository itself.
+_CLOSED_TO_CARE_LOGS = {
+    "cancelled": "The schedule is cancelled;",
+    "draft": "The schedule is a draft of an unconfirmed care plan (confirm the plan first);",
+}
+
 
 def add_care_log(uow: UnitOfWork, schedule_id: int, body: CareLogCreate) -> CareLog:
     """A task on a schedule, by the owning guardian or the active caregiver."""
@@ -200,8 +207,10 @@ def add_care_log(uow: UnitOfWork, schedule_id: int, body: CareLogCreate) -> Care
         repo.schedule_patient_id(cur, schedule_id), PatientAction.WRITE_CARE_LOG
     ).patient_id
     schedule = _found(repo.get_schedule(cur, schedule_id), "schedule")
-    if schedule["status"] == "cancelled":
-        raise ConflictError("The schedule is cancelled; it takes no new care logs.")
+    if schedule["status"] in _CLOSED_TO_CARE_LOGS:
+        raise ConflictError(
+            _CLOSED_TO_CARE_LOGS[schedule["status"]] + " it takes no new care logs."
+        )
     row = repo.insert_care_log(
         cur,
         schedule_id=schedule_id,
@@ -228,8 +237,10 @@ def update_care_log(uow: UnitOfWork, care_log_id: int, body: CareLogUpdate) -> C
         raise ForbiddenError(
             "Only the caregiver of the active matching may complete a caregiver task."
         )
-    if current["schedule_status"] == "cancelled":
-        raise ConflictError("The schedule is cancelled; its care logs cannot change.")
+    if current["schedule_status"] in _CLOSED_TO_CARE_LOGS:
+        raise ConflictError(
+            _CLOSED_TO_CARE_LOGS[current["schedule_status"]] + " its care logs cannot change."
+        )
     given = body.model_fields_set
     row = repo.update_care_log(
         cur,
