@@ -6,7 +6,7 @@ Services never build HTTP responses; they raise one of these and the HTTP adapte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -68,7 +68,7 @@ class NotFoundError(AppError):
 class MethodNotAllowedError(AppError):
     status, code, title = 405, "method_not_allowed", "Method Not Allowed"
 
-    def __init__(self, detail: str, allowed: Sequence[str]):
+    def __init__(self, detail: str, allowed: Iterable[str]):
         super().__init__(detail, headers={"Allow": ", ".join(sorted(set(allowed)))})
 
 

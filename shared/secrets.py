@@ -18,11 +18,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import SecretStr
 
 from shared.config import Settings, env_name, get_settings
 from shared.errors import ConfigurationError
 from shared.observability import get_logger, register_secret
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.keyvault.secrets import SecretClient
 
 log = get_logger("secrets")
 
@@ -55,7 +61,7 @@ class SettingsSecretSource:
 
     def fetch(self, secret_name: str) -> str | None:
         for field_name in SECRET_SETTINGS.get(secret_name, ()):
-            value = getattr(self._settings, field_name)
+            value: SecretStr | None = getattr(self._settings, field_name)
             if value is not None and value.get_secret_value():
                 return value.get_secret_value()
         return None
@@ -69,13 +75,13 @@ class KeyVaultSecretSource:
 
     name = "key_vault"
 
-    def __init__(self, vault_url: str, credential: Any = None):
+    def __init__(self, vault_url: str, credential: TokenCredential | None = None):
         self.vault_url = vault_url
         self._credential = credential
-        self._client: Any = None
+        self._client: SecretClient | None = None
         self._lock = threading.Lock()
 
-    def _get_client(self) -> Any:
+    def _get_client(self) -> SecretClient:
         with self._lock:
             if self._client is None:
                 from azure.identity import DefaultAzureCredential

@@ -32,19 +32,23 @@ def build_blob_service(
     from azure.storage.blob import BlobServiceClient
 
     settings = get_settings()
-    timeouts = {
-        "connection_timeout": connection_timeout,
-        "read_timeout": read_timeout,
-        "retry_total": retry_total,
-    }
     if settings.storage_account_url:
         from azure.identity import DefaultAzureCredential
 
         return BlobServiceClient(
-            settings.storage_account_url, credential=DefaultAzureCredential(), **timeouts
+            settings.storage_account_url,
+            credential=DefaultAzureCredential(),
+            connection_timeout=connection_timeout,
+            read_timeout=read_timeout,
+            retry_total=retry_total,
         )
     connection_string = expand_connection_string(get_secrets().get("StorageConnectionString"))
-    return BlobServiceClient.from_connection_string(connection_string, **timeouts)
+    return BlobServiceClient.from_connection_string(
+        connection_string,
+        connection_timeout=connection_timeout,
+        read_timeout=read_timeout,
+        retry_total=retry_total,
+    )
 
 
 def get_blob_service() -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
@@ -72,8 +72,10 @@ class _Components:
     """
 
     def __init__(self, routes: list[RouteSpec]):
-        models = {Problem, *(m for r in routes for m in _models_of(r))}
-        inputs = [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)]
+        models: set[type[BaseModel]] = {Problem, *(m for r in routes for m in _models_of(r))}
+        inputs: list[tuple[type[BaseModel], Literal["validation"]]] = [
+            (m, "validation") for m in sorted(models, key=lambda m: m.__name__)
+        ]
         refs, document = models_json_schema(inputs, ref_template=_REF)
         self.schemas: dict[str, Any] = document.get("$defs", {})
         self._refs = {model: ref for (model, _mode), ref in refs.items()}
@@ -82,7 +84,8 @@ class _Components:
         return dict(self._refs[model])
 
     def schema_of(self, model: type[BaseModel]) -> dict[str, Any]:
-        return self.schemas.get(self.ref(model)["$ref"].rsplit("/", 1)[-1], {})
+        schema: dict[str, Any] = self.schemas.get(self.ref(model)["$ref"].rsplit("/", 1)[-1], {})
+        return schema
 
     def response_schema(self, route: RouteSpec) -> dict[str, Any] | None:
         if route.response is None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth.principal import Principal
 from shared.config import Settings, get_settings
@@ -311,7 +311,7 @@ def _to_response(spec: RouteSpec, result: Any) -> ApiResponse:
     return ApiResponse(body=result, status=spec.status)
 
 
-def _serialise(spec_adapter: Any, body: Any) -> bytes:
+def _serialise(spec_adapter: TypeAdapter[Any] | None, body: Any) -> bytes:
     if isinstance(body, BaseModel):
         return body.model_dump_json().encode("utf-8")
     if spec_adapter is not None:
@@ -342,7 +342,9 @@ def problem_response(exc: AppError, request_id: str) -> ApiResponse:
     )
 
 
-def _finish(response: ApiResponse, request_id: str, adapter: Any) -> func.HttpResponse:
+def _finish(
+    response: ApiResponse, request_id: str, adapter: TypeAdapter[Any] | None
+) -> func.HttpResponse:
     headers = {
         "X-Request-ID": request_id,
         "X-Content-Type-Options": "nosniff",

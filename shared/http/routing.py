@@ -20,7 +20,10 @@ class Api:
     def __init__(self, tag: str, registry: RouteRegistry | None = None):
         self.tag = tag
         self.registry = registry if registry is not None else default_registry
-        self.blueprint = func.Blueprint(http_auth_level=func.AuthLevel.ANONYMOUS)
+        # azure-functions leaves Blueprint.__init__ unannotated (its mixins are typed).
+        self.blueprint = func.Blueprint(  # type: ignore[no-untyped-call]
+            http_auth_level=func.AuthLevel.ANONYMOUS
+        )
 
     def route(
         self,

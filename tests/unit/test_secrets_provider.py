@@ -160,10 +160,10 @@ def test_missing_storage_secret_names_both_settings(clock: FakeClock):
 
 
 def test_missing_secret_error_names_the_vault_secret_when_a_vault_is_a_source(
-    clock: FakeClock,
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ):
     vault = KeyVaultSecretSource("https://unused.vault.example")
-    vault.fetch = lambda _name: None  # type: ignore[method-assign] - no network in a unit test
+    monkeypatch.setattr(vault, "fetch", lambda _name: None)  # no network in a unit test
     provider = SecretsProvider([vault, DictSource("settings")], ttl_seconds=300, clock=clock)
 
     with pytest.raises(SecretNotFoundError) as caught:
