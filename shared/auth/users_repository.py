@@ -1,8 +1,10 @@
 """SQL for user accounts: sign-up, sign-in, the token check and the operator commands.
 
 Every account the app itself creates or changes goes through here (the API, `manage.py`
-commands and the demo seed). One other writer of the users table exists: the bulk CSV import
-(shared.data_import.repository) inserts its accounts with its own multi-row statement.
+commands and the demo seed). Two other writers of the users table exist: the
+bulk CSV import (shared.data_import.repository: `ensure_users` inserts its accounts and
+`update_users` sets their name and gender, each one multi-row statement) and a backup restore
+(shared.backup.restore), which reloads the table whole.
 """
 
 from __future__ import annotations

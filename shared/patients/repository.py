@@ -1,5 +1,6 @@
-"""SQL for guardians and patients as the API reads and writes them (the CSV import and the demo
-seed also write these tables, with bulk statements of their own).
+"""SQL for guardians and patients as the API reads and writes them. Three other writers exist:
+the CSV import (bulk statements of its own), the demo seed (row-by-row INSERTs of its own) and
+a backup restore, which reloads the tables whole.
 
 Reads return rows in the API's shapes (TypedDicts below), so other areas can reuse them:
 `get_patient` and `get_patients` give the whole Patient (age, Korean labels, conditions,
