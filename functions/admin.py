@@ -9,6 +9,9 @@ from models.vocabularies import Role
 from shared import audit
 from shared.errors import ConflictError, ServiceUnavailableError
 from shared.http import Api, ApiRequest, ApiResponse
+from shared.observability import get_logger, redact_text
+
+log = get_logger("admin")
 
 api = Api(tag="admin")
 bp = api.blueprint
@@ -95,7 +98,16 @@ def start_backup(request: ApiRequest) -> ApiResponse:
     if run.get("status") == "skipped":
         raise ConflictError("Another backup is running; try again when it has finished.")
     if not run.get("backup_id") or run.get("status") == "failed":
+        # The cause (storage, database, a path or host name) is for the operators' log, not the
+        # caller: the answer says what happened and which request id to look up.
+        log.error(
+            "backup_on_demand_not_started",
+            backup_id=run.get("backup_id"),
+            error=redact_text(str(run.get("error") or "unknown error"))[:2000],
+        )
         raise ServiceUnavailableError(
-            f"The backup could not start: {run.get('error') or 'unknown error'}", retry_after=60
+            "The backup could not start; the cause is logged under request id "
+            f"{request.request_id}.",
+            retry_after=60,
         )
     return ApiResponse(body=BackupStarted.model_validate(run), status=202)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.factories import PARTY_NAMES, Parties
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -60,3 +61,24 @@ def test_the_model_report_says_what_serves(app_server, parties: Parties):
     reloaded = app_server.request("POST", "api/admin/model/reload", headers=parties.admin.headers)
     assert reloaded.status_code == 200
     assert reloaded.json()["kind"] == status["kind"]
+
+
+def test_a_backup_that_cannot_start_answers_503_without_its_cause(
+    start_app_server, parties: Parties
+):
+    # Azure refuses the container name (upper case, underscores): the backup fails to start
+    # with the storage service's error, which names the storage account and the container.
+    app = start_app_server(BACKUP_CONTAINER="Not_A_Valid_Container")
+
+    response = app.request("POST", "api/admin/backups", headers=parties.admin.headers)
+
+    body = assert_problem(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "60"
+    assert body["request_id"] in body["detail"]
+    for leak in ("Not_A_Valid_Container", "devstoreaccount1", "127.0.0.1", "Error", "Exception"):
+        assert leak not in body["detail"], body["detail"]
+    # The operators' log keeps the cause, under the same request id.
+    logged = [line for line in app.logs().splitlines() if "backup_on_demand_not_started" in line]
+    assert logged
+    assert body["request_id"] in logged[-1]
+    assert "Not_A_Valid_Container" in logged[-1] or "InvalidResourceName" in logged[-1]
