@@ -180,6 +180,17 @@ class Settings(BaseSettings):
     #: Entries further left are the caller's own words and never taken as its address.
     trusted_proxy_hops: int = Field(1, ge=1, le=5, validation_alias=_env("TRUSTED_PROXY_HOPS"))
 
+    # Cost limits: calls per signed-in user and hour (shared.rate_limits), and list sizes.
+    rate_limit_ai_per_hour: int = Field(
+        20, ge=1, le=100_000, validation_alias=_env("RATE_LIMIT_AI_PER_HOUR")
+    )
+    rate_limit_matching_per_hour: int = Field(
+        30, ge=1, le=100_000, validation_alias=_env("RATE_LIMIT_MATCHING_PER_HOUR")
+    )
+    max_medications_per_patient: int = Field(
+        50, ge=1, le=10_000, validation_alias=_env("MAX_MEDICATIONS_PER_PATIENT")
+    )
+
     # Observability.
     applicationinsights_connection_string: SecretStr | None = Field(
         None, validation_alias=_env("APPLICATIONINSIGHTS_CONNECTION_STRING")
