@@ -132,7 +132,7 @@ def update_care_log(request: ApiRequest) -> CareLog:
     body=CareReportCreate,
     response=CareReport,
     status=201,
-    errors=(403, 404),
+    errors=(403, 404, 429),
 )
 def create_care_report(request: ApiRequest) -> CareReport:
     """A weekly (<= 7 days) or monthly (<= 31 days) care report of completion rates and vitals."""

@@ -23,7 +23,7 @@ GUARDIAN_ONLY = (Role.GUARDIAN,)
     body=CarePlanCreate,
     response=CarePlan,
     status=201,
-    errors=(403, 404),
+    errors=(403, 404, 429),
 )
 def create_care_plan(request: ApiRequest) -> CarePlan:
     """Draft a care plan of 1..7 days (AI, or templates): one draft schedule a day."""

@@ -27,7 +27,7 @@ bp = api.blueprint
     body=MatchingRequestIn,
     response=MatchingResponse,
     status=201,
-    errors=(403, 404, 422, 503),
+    errors=(403, 404, 422, 429, 503),
 )
 def create_request(request: ApiRequest) -> MatchingResponse:
     """Rank caregivers for the patient (hard filters, then the model) and store the top_k."""

@@ -19,7 +19,7 @@ bp = api.blueprint
     body=MealPlanCreate,
     response=MealPlanSet,
     status=201,
-    errors=(403, 404),
+    errors=(403, 404, 429),
 )
 def create_meal_plans(request: ApiRequest) -> MealPlanSet:
     """One menu per requested meal type, free of the patient's allergens, within its caps."""

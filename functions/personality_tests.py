@@ -36,7 +36,7 @@ def questions(request: ApiRequest) -> QuestionSet:
     body=PersonalityTestIn,
     response=PersonalityTestResult,
     status=201,
-    errors=(403, 404, 409),
+    errors=(403, 404, 409, 429),
 )
 def take_test(request: ApiRequest) -> PersonalityTestResult:
     """Score the answers by the rubric, store them on the subject, add an analysis."""

@@ -47,6 +47,7 @@ from models.care import (
 )
 from models.common import Page
 from models.vocabularies import Role
+from shared import rate_limits
 from shared.ai import report_summary
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, require_role
@@ -62,6 +63,7 @@ from shared.errors import (
     ValidationFailedError,
 )
 from shared.patients import repository as patients_repo
+from shared.rate_limits import LimitedAction
 from shared.unit_of_work import UnitOfWork
 
 #: An audit target: (patient_id, resource_id).
@@ -272,13 +274,15 @@ def create_care_report(uow: UnitOfWork, patient_id: int, body: CareReportCreate)
     The text is written between two transactions: the figures are read in a read-only one,
     which is committed before the AI call (it may take two timeouts and must not hold a
     database connection meanwhile); the next use of the unit of work begins the second
-    transaction, which authorises again before the report is stored."""
+    transaction, which authorises again before the report is stored. Between them the report is
+    counted against the caller's hourly AI allowance (shared.rate_limits; 429 over it)."""
     if not uow.in_transaction:
         uow.begin(readonly=True)
     uow.authorize(patient_id, PatientAction.MANAGE)
     counts = repo.completion_counts(uow.cursor, patient_id, body.start_date, body.end_date)
     vital_rows = repo.vital_stats(uow.cursor, patient_id, body.start_date, body.end_date)
     uow.commit()
+    rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
 
     by_category = {
         r["category"]: float(r["rate"])

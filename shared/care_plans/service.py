@@ -2,13 +2,14 @@
 
 Every function takes the request's unit of work (shared.unit_of_work).
 
-Create (owning guardian, MANAGE): the patient's care profile is read, AI (or the template)
-writes the days, then one transaction stores the plan (`draft`), one `draft` schedule per day
-and one care log per activity, the generation record, and the audit events. The AI call runs
-between two transactions, never inside one: it may take up to two timeouts and must not hold
-a database connection meanwhile, so the unit of work is committed before it (`uow.commit()`)
-and its next use begins the second transaction, which authorises again (the patient may have
-been deleted or handed over in between).
+Create (owning guardian, MANAGE): the patient's care profile is read, the call is counted
+against the caller's hourly AI allowance (shared.rate_limits: its own committed transaction, 429
+over it, before AI is asked), AI (or the template) writes the days, then one transaction stores
+the plan (`draft`), one `draft` schedule per day and one care log per activity, the generation
+record, and the audit events. The AI call runs between two transactions, never inside one: it
+may take up to two timeouts and must not hold a database connection meanwhile, so the unit of
+work is committed before it (`uow.commit()`) and its next use begins the second transaction,
+which authorises again (the patient may have been deleted or handed over in between).
 
 Confirm (owning guardian, MANAGE): the plan's draft days become `scheduled` and the plan
 `confirmed`, under the patient lock of the one-active-schedule-a-day rule
@@ -26,6 +27,7 @@ from collections import defaultdict
 
 from models.care_plans import CarePlan, CarePlanCreate, CarePlanQuery
 from models.common import Page
+from shared import rate_limits
 from shared.ai import care_plans as ai_care_plans
 from shared.ai import generations
 from shared.ai.prompts import CareProfile
@@ -38,6 +40,7 @@ from shared.care_plans.repository import CarePlanRow
 from shared.db import Cursor
 from shared.errors import ConflictError, NotFoundError
 from shared.patients import repository as patients_repo
+from shared.rate_limits import LimitedAction
 from shared.unit_of_work import UnitOfWork
 
 #: An audit target: (patient_id, resource_id).
@@ -63,6 +66,7 @@ def create_care_plan(uow: UnitOfWork, patient_id: int, body: CarePlanCreate) -> 
     docstring for its two transactions."""
     profile = read_care_profile(uow, patient_id)
     uow.commit()  # no connection is held while AI writes
+    rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
     written = ai_care_plans.write(profile, body.start_date, body.days)
 
     uow.authorize(patient_id, PatientAction.MANAGE)  # begins the second transaction

@@ -1,8 +1,10 @@
 """Matching: rank caregivers for a guardian's request, and run the matching's lifecycle.
 
-A request goes: authorise (the owning guardian) -> hard filters in SQL (counts per filter) ->
-features for the survivors (numpy) -> the serving model's scores (XGBoost, or the rule scorer)
--> top_k with Korean reasons -> the request and its results stored in the same transaction.
+A request goes: authorise (the owning guardian) -> count it against the caller's hourly
+allowance (shared.rate_limits, in a transaction of its own, committed; 429 over it) -> hard
+filters in SQL (counts per filter) -> features for the survivors (numpy) -> the serving model's
+scores (XGBoost, or the rule scorer) -> top_k with Korean reasons -> the request and its
+results stored in one transaction, which authorises again.
 
 Every function takes the request's unit of work (shared.unit_of_work): authorisation
 (`uow.authorize`), SQL (`uow.cursor`) and the audit event (`uow.audit`) share its transaction,
@@ -13,6 +15,7 @@ registers (a concurrent second selection of one request is the same 409 as the c
 from __future__ import annotations
 
 from models.common import Page
+from models.dates import korea_today
 from models.matching import (
     Match,
     MatchingRequestIn,
@@ -24,14 +27,17 @@ from models.matching import (
     PatientSummary,
 )
 from models.vocabularies import Role, grade_for
+from shared import rate_limits
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, require_role
 from shared.caregivers.repository import CaregiverCardRow, caregiver_cards, caregiver_id_for_user
+from shared.db import Cursor
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.matching import filters, repository
-from shared.matching.lifecycle import TRANSITIONS, describe_refusal
+from shared.matching.lifecycle import TRANSITIONS, completion_refusal, describe_refusal
 from shared.observability import get_logger
 from shared.patients import repository as patients_repo
+from shared.rate_limits import LimitedAction
 from shared.unit_of_work import UnitOfWork
 
 log = get_logger("matching")
@@ -41,7 +47,14 @@ def create_request(uow: UnitOfWork, patient_id: int, body: MatchingRequestIn) ->
     """Rank caregivers for the patient and store the request with its top results."""
     from shared.matching.ranking import rank_candidates
 
+    if not uow.in_transaction:
+        uow.begin(readonly=True)
     uow.authorize(patient_id, PatientAction.MANAGE)
+    uow.commit()
+    # Counted in its own committed transaction before any filtering or scoring: a request over
+    # the caller's hourly allowance is 429 and runs nothing (shared.rate_limits).
+    rate_limits.charge(uow, LimitedAction.MATCHING_REQUEST)
+    uow.authorize(patient_id, PatientAction.MANAGE)  # again: a new transaction
     cur = uow.cursor
     patient = repository.patient_profile(cur, patient_id)
     if patient is None:  # deleted between the check and now
@@ -150,6 +163,8 @@ def transition(uow: UnitOfWork, matching_id: int, action: str) -> MatchTransitio
         raise ConflictError(describe_refusal(step, matching["status"]))
     if action == "select" and repository.request_has_selection(cur, matching["request_id"]):
         raise ConflictError(repository.ALREADY_SELECTED)
+    if action == "complete":
+        _check_care_happened(cur, matching)
     if action == "accept":
         repository.lock_caregiver(cur, matching["caregiver_id"])
         request = _filter_input_from_row(matching)
@@ -169,6 +184,21 @@ def transition(uow: UnitOfWork, matching_id: int, action: str) -> MatchTransitio
     )
     log.info("matching_transition", matching_id=matching_id, action=action)
     return MatchTransition.model_validate(updated)
+
+
+def _check_care_happened(cur: Cursor, matching: repository.LockedMatchingRow) -> None:
+    """409 unless the contract has started and care was recorded since (lifecycle's rule)."""
+    today = korea_today()
+    start, end = matching["contract_start_date"], matching["contract_end_date"]
+    last = today if end is None else min(end, today)
+    cared = (
+        start is not None
+        and start <= today
+        and repository.care_completed_between(cur, matching["patient_id"], start, last)
+    )
+    refusal = completion_refusal(start, today, cared)
+    if refusal is not None:
+        raise ConflictError(refusal)
 
 
 def offers(uow: UnitOfWork) -> OfferList:

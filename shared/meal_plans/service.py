@@ -1,10 +1,11 @@
 """Meal plans (API.md "Care plans, meals, schedules and logs").
 
 Create (owning guardian, MANAGE): the patient's care profile is read (diet, allergens,
-conditions), AI or the menu catalogue writes one meal per requested meal type, then one
-transaction stores the meals, the generation record and an audit event per meal. As for care
-plans, the AI call runs between the two transactions of the unit of work (it is committed
-before the call) and the second one authorises again.
+conditions), the call is counted against the caller's hourly AI allowance (shared.rate_limits:
+429 over it, before AI is asked), AI or the menu catalogue writes one meal per requested meal
+type, then one transaction stores the meals, the generation record and an audit event per meal.
+As for care plans, the AI call runs between the two transactions of the unit of work (it is
+committed before the call) and the second one authorises again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from models.meal_plans import Meal, MealPlanCreate, MealPlanSet
+from shared import rate_limits
 from shared.ai import generations
 from shared.ai import meal_plans as ai_meal_plans
 from shared.audit import AuditAction
@@ -19,6 +21,7 @@ from shared.auth.authorization import PatientAction
 from shared.care_plans.service import read_care_profile
 from shared.meal_plans import repository as repo
 from shared.meal_plans.repository import NUTRITION_KEYS, MealRow
+from shared.rate_limits import LimitedAction
 from shared.unit_of_work import UnitOfWork
 
 
@@ -26,6 +29,7 @@ def create_meal_plans(uow: UnitOfWork, patient_id: int, body: MealPlanCreate) ->
     """One meal per requested meal type, written by AI (or from the menu catalogue)."""
     profile = read_care_profile(uow, patient_id)
     uow.commit()  # no connection is held while AI writes
+    rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
     meal_types = [str(t) for t in body.meal_types]
     written = ai_meal_plans.write(profile, body.date, meal_types)
 

@@ -9,7 +9,9 @@ The scores come from the fixed rubric only (shared.ai.templates.personality.scor
 stored on the subject with source `test`; AI writes the analysis text, with a rules text as
 its fallback. As elsewhere, the AI call runs between two transactions of the request's unit of
 work (`uow.commit()` before it, so no connection is held while AI writes); the second one
-authorises again and locks the subject before storing.
+authorises again and locks the subject before storing. Between them, the test is counted against
+the caller's hourly AI allowance (shared.rate_limits: its own committed transaction; 429 over it,
+before AI is asked).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from models.personality_tests import (
     QuestionsQuery,
 )
 from models.vocabularies import Role
+from shared import rate_limits
 from shared.ai import generations
 from shared.ai import personality as ai_personality
 from shared.ai.prompts import age_band
@@ -33,6 +36,7 @@ from shared.auth.authorization import PatientAction, require_role
 from shared.caregivers import repository as caregivers_repo
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.patients import repository as patients_repo
+from shared.rate_limits import LimitedAction
 from shared.unit_of_work import UnitOfWork
 
 NO_CAREGIVER_PROFILE = (
@@ -69,6 +73,7 @@ def take_test(uow: UnitOfWork, body: PersonalityTestIn) -> PersonalityTestResult
         if caregivers_repo.caregiver_id_for_user(cur, principal.user_id) is None:
             raise ConflictError(NO_CAREGIVER_PROFILE)
         uow.commit()  # no connection is held while AI writes
+        rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
         written = ai_personality.write("self", scores)
         return _store_self(uow, scores, written)
     patient_id = body.patient_id
@@ -80,6 +85,7 @@ def take_test(uow: UnitOfWork, body: PersonalityTestIn) -> PersonalityTestResult
     uow.commit()  # no connection is held while AI writes
     if patient is None:
         raise NotFoundError("No such patient, or it is not in your care.")
+    rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
     written = ai_personality.write("patient", scores, age_band=age_band(patient["age"]))
     return _store_patient(uow, patient_id, scores, written)
 
