@@ -137,7 +137,7 @@ def put_conditions(request: ApiRequest) -> ConditionSet:
     body=MedicationIn,
     response=Medication,
     status=201,
-    errors=(403, 404, 422),
+    errors=(403, 404, 409, 422),
 )
 def add_medication(request: ApiRequest) -> Medication:
     """Record a medication the patient takes."""

@@ -35,6 +35,7 @@ from models.patients import (
 from models.vocabularies import MobilityStatus, Role
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, check_role_may, require_role
+from shared.config import get_settings
 from shared.db import Cursor
 from shared.errors import ConflictError, NotFoundError
 from shared.patients import repository
@@ -165,8 +166,17 @@ def put_conditions(uow: UnitOfWork, patient_id: int, body: ConditionsIn) -> Cond
 
 
 def add_medication(uow: UnitOfWork, patient_id: int, body: MedicationIn) -> Medication:
-    """Record a medication the patient takes."""
+    """Record a medication the patient takes; 409 when the patient already has
+    `MAX_MEDICATIONS_PER_PATIENT` (counted under the patient lock, so concurrent additions
+    cannot pass the cap together)."""
     cur = _lock_for_change(uow, patient_id)
+    cap = get_settings().max_medications_per_patient
+    _, count = repository.page_medications(cur, patient_id, limit=0, offset=0)  # the count only
+    if count >= cap:
+        raise ConflictError(
+            f"This patient already has {count} medications, the most one patient may have"
+            f" ({cap}). Remove one that is no longer taken before adding another."
+        )
     row = repository.insert_medication(
         cur,
         patient_id,
