@@ -364,6 +364,25 @@ def set_status(
     return cast(MatchResultRow, row)
 
 
+def care_completed_between(cur: Cursor, patient_id: int, first: date, last: date) -> bool:
+    """Whether a care log of the patient is completed on a scheduled or completed schedule
+    dated `first`..`last` (what completing a matching requires: shared.matching.lifecycle)."""
+    cur.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM care_logs l JOIN schedules s ON s.schedule_id = l.schedule_id
+            WHERE l.patient_id = %s AND l.is_completed
+              AND s.status IN ('scheduled', 'completed')
+              AND s.schedule_date BETWEEN %s AND %s
+        ) AS found
+        """,
+        (patient_id, first, last),
+    )
+    row = cur.fetchone()
+    assert row is not None  # SELECT EXISTS returns one row
+    return bool(row["found"])
+
+
 def offers_for(cur: Cursor, caregiver_id: int) -> list[OfferRow]:
     """Selected matchings waiting for the caregiver, with their request's days and slots."""
     cur.execute(

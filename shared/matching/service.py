@@ -15,6 +15,7 @@ registers (a concurrent second selection of one request is the same 409 as the c
 from __future__ import annotations
 
 from models.common import Page
+from models.dates import korea_today
 from models.matching import (
     Match,
     MatchingRequestIn,
@@ -30,9 +31,10 @@ from shared import rate_limits
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, require_role
 from shared.caregivers.repository import CaregiverCardRow, caregiver_cards, caregiver_id_for_user
+from shared.db import Cursor
 from shared.errors import ConflictError, ForbiddenError, NotFoundError
 from shared.matching import filters, repository
-from shared.matching.lifecycle import TRANSITIONS, describe_refusal
+from shared.matching.lifecycle import TRANSITIONS, completion_refusal, describe_refusal
 from shared.observability import get_logger
 from shared.patients import repository as patients_repo
 from shared.rate_limits import LimitedAction
@@ -161,6 +163,8 @@ def transition(uow: UnitOfWork, matching_id: int, action: str) -> MatchTransitio
         raise ConflictError(describe_refusal(step, matching["status"]))
     if action == "select" and repository.request_has_selection(cur, matching["request_id"]):
         raise ConflictError(repository.ALREADY_SELECTED)
+    if action == "complete":
+        _check_care_happened(cur, matching)
     if action == "accept":
         repository.lock_caregiver(cur, matching["caregiver_id"])
         request = _filter_input_from_row(matching)
@@ -180,6 +184,21 @@ def transition(uow: UnitOfWork, matching_id: int, action: str) -> MatchTransitio
     )
     log.info("matching_transition", matching_id=matching_id, action=action)
     return MatchTransition.model_validate(updated)
+
+
+def _check_care_happened(cur: Cursor, matching: repository.LockedMatchingRow) -> None:
+    """409 unless the contract has started and care was recorded since (lifecycle's rule)."""
+    today = korea_today()
+    start, end = matching["contract_start_date"], matching["contract_end_date"]
+    last = today if end is None else min(end, today)
+    cared = (
+        start is not None
+        and start <= today
+        and repository.care_completed_between(cur, matching["patient_id"], start, last)
+    )
+    refusal = completion_refusal(start, today, cared)
+    if refusal is not None:
+        raise ConflictError(refusal)
 
 
 def offers(uow: UnitOfWork) -> OfferList:

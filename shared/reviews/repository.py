@@ -122,7 +122,9 @@ def lock_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
 def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
     """The one rating rule (docs/api.md: a guardian's review updates them): recompute each given
     caregiver's avg_rating (the mean of its guardians' ratings, 2 decimals; 0 with none) and
-    total_reviews (how many guardian reviews) from the reviews table.
+    total_reviews (how many guardians reviewed it) from the reviews table. One review counts per
+    (guardian, caregiver) pair: a guardian's newest review of the caregiver replaces its older
+    ones, so one guardian account completing many matchings cannot stack ratings.
 
     One statement however many caregivers (the CSV import passes every caregiver it reviewed); a
     caregiver whose values are unchanged is not written. The reviews service locks the caregiver
@@ -132,9 +134,11 @@ def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
         """
         UPDATE caregivers c SET avg_rating = s.avg_rating, total_reviews = s.total
         FROM (SELECT g.caregiver_id, coalesce(round(avg(r.rating), 2), 0) AS avg_rating,
-                     count(r.review_id) AS total
-              FROM caregivers g LEFT JOIN reviews r
-                ON r.caregiver_id = g.caregiver_id AND r.reviewer_role = 'guardian'
+                     count(r.rating) AS total
+              FROM caregivers g LEFT JOIN LATERAL (
+                  SELECT DISTINCT ON (x.reviewer_id) x.rating FROM reviews x
+                  WHERE x.caregiver_id = g.caregiver_id AND x.reviewer_role = 'guardian'
+                  ORDER BY x.reviewer_id, x.created_at DESC, x.review_id DESC) r ON true
               WHERE g.caregiver_id = ANY(%s) GROUP BY g.caregiver_id) AS s
         WHERE c.caregiver_id = s.caregiver_id
           AND (c.avg_rating, c.total_reviews) IS DISTINCT FROM (s.avg_rating, s.total)

@@ -17,13 +17,16 @@ from models.matching import FILTER_ORDER
 from tests.factories import (
     PARTY_NAMES,
     Parties,
+    TestUser,
     add_caregiver_availability,
     add_caregiver_specialties,
     cursor,
+    make_care_log,
     make_caregiver,
     make_guardian,
     make_matching,
     make_patient,
+    make_schedule,
 )
 
 pytestmark = pytest.mark.integration
@@ -89,7 +92,7 @@ def add_caregivers(cur, count: int, slot: Slot, *, region: str = "JEJU_JEJU") ->
 
 @dataclass
 class World:
-    guardian: object
+    guardian: TestUser
     patient_id: int
     caregivers: list
     slot: Slot
@@ -274,7 +277,7 @@ def _ranked(app_server, world):
     )
 
 
-def test_the_lifecycle_from_select_to_complete(app_server, world, parties: Parties):
+def test_the_lifecycle_from_select_to_complete(app_server, world, parties: Parties, database_url):
     guardian, _, ranked = _ranked(app_server, world)
     (first, first_cg), (second, second_cg) = ranked[0], ranked[1]
 
@@ -303,7 +306,18 @@ def test_the_lifecycle_from_select_to_complete(app_server, world, parties: Parti
     assert transition(app_server, first_cg, first, "decline").status_code == 409
     assert transition(app_server, guardian, second, "select").status_code == 409
 
+    # Completing needs a started contract and completed care (test_review_integrity.py).
+    early = transition(app_server, guardian, first, "complete")
+    assert early.status_code == 409, early.text
+    with cursor(database_url) as cur:
+        cur.execute(
+            "UPDATE matching_results SET contract_start_date = %s WHERE matching_id = %s",
+            (korea_today() - timedelta(days=1), first),
+        )
+        schedule_id = make_schedule(cur, world.patient_id, korea_today())
+        make_care_log(cur, schedule_id, is_completed=True)
     done = transition(app_server, guardian, first, "complete")
+    assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed"
     assert transition(app_server, guardian, first, "cancel").status_code == 409
     assert transition(app_server, parties.other_guardian, first, "complete").status_code == 404
