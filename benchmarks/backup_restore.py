@@ -26,13 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg2  # noqa: E402
-from azure.storage.blob import BlobServiceClient  # noqa: E402
+from azure.storage.blob import BlobServiceClient, ContainerClient  # noqa: E402
 
 from devtools.azurite import Azurite  # noqa: E402
 from devtools.database import (  # noqa: E402
@@ -43,9 +45,9 @@ from devtools.database import (  # noqa: E402
     resolve_server_url,
     with_database,
 )
-from shared.backup.restore import restore_chain  # noqa: E402
+from shared.backup.restore import RestoreReport, restore_chain  # noqa: E402
 from shared.backup.stored_backups import resolve_chain  # noqa: E402
-from shared.backup.writer import run_backup  # noqa: E402
+from shared.backup.writer import BackupResult, run_backup  # noqa: E402
 from tests.fixtures.backup import populate  # noqa: E402
 
 TARGET_RATIO = 1.5
@@ -62,7 +64,10 @@ def find_tool(name: str) -> str:
     return candidates[-1]
 
 
-def timed(label: str, fn) -> tuple[float, object]:
+_T = TypeVar("_T")
+
+
+def timed(label: str, fn: Callable[[], _T]) -> tuple[float, _T]:
     print(f"  {label} ...", end="", flush=True, file=sys.stderr)
     started = time.perf_counter()
     result = fn()
@@ -121,13 +126,20 @@ def prepare_source(source_url: str, care_logs: int) -> dict[str, int]:
     return sizes
 
 
-def measure(args: argparse.Namespace, server: str, names: dict[str, str], work: Path, container):
+def measure(
+    args: argparse.Namespace,
+    server: str,
+    names: dict[str, str],
+    work: Path,
+    container: ContainerClient,
+) -> tuple[dict[str, float], float, BackupResult, RestoreReport, BackupResult, int]:
     """Alternate ours and theirs `--repeat` times; median seconds of each step."""
     pg_dump, pg_restore = find_tool("pg_dump"), find_tool("pg_restore")
     source_url = with_database(server, names["source"])
     dump_file = work / "source.dump"
     times: dict[str, list[float]] = {"dump": [], "backup": [], "pg_restore": [], "restore": []}
-    full = report = None
+    full: BackupResult | None = None
+    report: RestoreReport | None = None
     for _ in range(args.repeat):
         elapsed, _ = timed(
             "pg_dump -Fc",
@@ -136,8 +148,9 @@ def measure(args: argparse.Namespace, server: str, names: dict[str, str], work: 
             ),
         )
         times["dump"].append(elapsed)
-        elapsed, full = timed("full backup", lambda: run_backup(source_url, container))
-        assert full.status == "succeeded", full.error
+        elapsed, backup = timed("full backup", lambda: run_backup(source_url, container))
+        assert backup.status == "succeeded", backup.error
+        full = backup
         times["backup"].append(elapsed)
         theirs = fresh_database(server, names["theirs"])
         elapsed, _ = timed(
@@ -151,11 +164,12 @@ def measure(args: argparse.Namespace, server: str, names: dict[str, str], work: 
         times["pg_restore"].append(elapsed)
         ours = fresh_database(server, names["ours"])
         chain = resolve_chain(container)
-        elapsed, report = timed(
+        elapsed, restored = timed(
             "restore",
             lambda: restore_chain(container, chain, ours),  # noqa: B023 - called at once
         )
-        assert all(table.ok for table in report.tables)
+        assert all(table.ok for table in restored.tables)
+        report = restored
         times["restore"].append(elapsed)
     step = max(1, round(1 / args.changed))
     execute(
@@ -166,6 +180,8 @@ def measure(args: argparse.Namespace, server: str, names: dict[str, str], work: 
         "incremental backup", lambda: run_backup(source_url, container, kind="incremental")
     )
     assert incremental.kind == "incremental", incremental.error
+    assert full is not None, "--repeat must be at least 1"
+    assert report is not None
     medians = {key: statistics.median(values) for key, values in times.items()}
     return medians, elapsed, full, report, incremental, dump_file.stat().st_size
 
@@ -203,6 +219,8 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     changed = int(args.care_logs * args.changed)
+    assert full.manifest is not None
+    assert incremental.manifest is not None
     print()
     print(f"database: {sizes['care_logs']:,} care logs, {full.manifest.rows:,} rows in total")
     print(f"median of {args.repeat} run(s) each")

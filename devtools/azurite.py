@@ -85,7 +85,8 @@ class Azurite:
     @property
     def pid(self) -> int | None:
         """PID of the running node server, or None when stopped."""
-        return self._process.pid if self.is_running else None
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
 
     @property
     def is_running(self) -> bool:

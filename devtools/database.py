@@ -20,7 +20,7 @@ from alembic.config import Config
 from psycopg2 import sql
 
 if TYPE_CHECKING:
-    from pgserver import PostgresServer
+    from pgserver.postgres_server import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
@@ -56,10 +56,11 @@ def _answers(url: str) -> bool:
 def _start_embedded_server() -> str:
     """Start (or reuse) the pgserver instance whose data lives in <repo>/.local/pgdata."""
     global _embedded_server  # noqa: PLW0603 - one server per process, by design
-    import pgserver  # slow import, and only needed when no other server answers
+    # slow import, and only needed when no other server answers
+    from pgserver.postgres_server import get_server
 
     EMBEDDED_PGDATA.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(EMBEDDED_PGDATA, cleanup_mode="stop")
+    server = get_server(EMBEDDED_PGDATA, cleanup_mode="stop")
     _embedded_server = server
     return server.get_uri(MAINTENANCE_DB)
 
@@ -173,7 +174,8 @@ def current_revision(url: str) -> str | None:
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT to_regclass('public.alembic_version') IS NOT NULL")
-            if not cur.fetchone()[0]:
+            exists = cur.fetchone()
+            if exists is None or not exists[0]:
                 return None
             cur.execute("SELECT version_num FROM alembic_version")
             row = cur.fetchone()

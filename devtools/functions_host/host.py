@@ -80,7 +80,7 @@ class TimerFunction:
         return {"name": self.name, "trigger": "timer", "schedule": self.schedule}
 
 
-class _Out(func.Out):
+class _Out(func.Out[Any]):
     """Stand-in for the worker's output binding object when the HTTP output is not $return."""
 
     def __init__(self) -> None:
@@ -178,7 +178,8 @@ class FunctionsHost:
 
     def describe(self) -> list[dict[str, Any]]:
         """The function list that GET /admin/functions returns."""
-        return [fn.describe() for fn in (*self._http, *self._timers)]
+        functions: tuple[HttpFunction | TimerFunction, ...] = (*self._http, *self._timers)
+        return [fn.describe() for fn in functions]
 
     def close(self) -> None:
         """Stop the event loop thread that async functions run on (if one was started)."""

@@ -12,14 +12,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote, urlsplit
 from wsgiref.util import is_hop_by_hop
 
 import azure.functions as func
-import waitress
 from waitress.channel import HTTPChannel
-from waitress.server import BaseWSGIServer
+from waitress.server import BaseWSGIServer, create_server
 
 from devtools.functions_host.host import FunctionsHost, HostResponse
 
@@ -78,14 +77,18 @@ class RunningServer:
         # Close sockets on the server's own loop thread (waitress is not thread-safe here);
         # once its socket map is empty the loop returns and the thread ends.
         try:
-            self._server.trigger.pull_trigger(lambda: _close_all(self._socket_map))
+            # types-waitress declares `trigger` an int; it is the loop's trigger object.
+            self._server.trigger.pull_trigger(  # type: ignore[attr-defined]
+                lambda: _close_all(self._socket_map)
+            )
         except OSError:
             # The trigger's pipe was closed under us (seen once in a long test run, as an fd
             # number reused after another object's late close). Close from here instead.
             logger.warning("server trigger unusable; closing the sockets from the caller")
             _close_all(self._socket_map)
         self._thread.join(timeout)
-        self._server.task_dispatcher.shutdown(timeout=timeout)
+        # types-waitress says int; waitress only adds the timeout to time.time().
+        self._server.task_dispatcher.shutdown(timeout=timeout)  # type: ignore[arg-type]
         self.host.close()
 
     def __enter__(self) -> RunningServer:
@@ -101,7 +104,7 @@ def serve(
     """Serve the app in the foreground until interrupted (Ctrl+C), like ``func start``."""
     functions_host = FunctionsHost(app)
     server = _create_server(functions_host, host, port, threads, {})
-    print(summary_line(functions_host, _base_url(host, server.effective_port)), flush=True)
+    print(summary_line(functions_host, _base_url(host, _effective_port(server))), flush=True)
     try:
         server.run()  # returns after Ctrl+C, having shut its worker threads down
     finally:
@@ -116,13 +119,12 @@ def start_background_server(
     functions_host = FunctionsHost(app)
     socket_map: dict[int, Any] = {}
     server = _create_server(functions_host, host, port, threads, socket_map)
-    base_url = _base_url(host, server.effective_port)
+    port = _effective_port(server)
+    base_url = _base_url(host, port)
     thread = threading.Thread(target=server.run, name="functions-host-server", daemon=True)
     thread.start()
     logger.info("%s", summary_line(functions_host, base_url))
-    return RunningServer(
-        base_url, int(server.effective_port), functions_host, server, socket_map, thread
-    )
+    return RunningServer(base_url, port, functions_host, server, socket_map, thread)
 
 
 def summary_line(host: FunctionsHost, base_url: str) -> str:
@@ -144,7 +146,7 @@ def _create_server(
 ) -> BaseWSGIServer:
     """One listening socket only: a name resolving to several addresses (``localhost`` to ::1
     and 127.0.0.1) would give several servers, and with port 0 several ports."""
-    server = waitress.create_server(
+    server = create_server(
         WsgiApp(functions_host),
         map=socket_map,
         host=host,
@@ -158,6 +160,12 @@ def _create_server(
         server.close()
         raise ValueError(f"{host!r} resolves to several addresses; pass one IP, e.g. 127.0.0.1")
     return server
+
+
+def _effective_port(server: BaseWSGIServer) -> int:
+    """The port the server listens on (the one chosen for port 0)."""
+    # BaseWSGIServer.__init__ sets effective_port; types-waitress does not declare it.
+    return int(server.effective_port)  # type: ignore[attr-defined]
 
 
 def _close_all(socket_map: dict[int, Any]) -> None:
@@ -194,7 +202,7 @@ def _raw_path(environ: dict[str, Any]) -> str:
 def _read_body(environ: dict[str, Any]) -> bytes:
     """Read exactly CONTENT_LENGTH bytes; without one, read to EOF only if the server says the
     stream is terminated (waitress de-chunks and does)."""
-    stream = environ["wsgi.input"]
+    stream: IO[bytes] = environ["wsgi.input"]
     length_text = str(environ.get("CONTENT_LENGTH") or "").strip()
     if length_text:
         length = int(length_text)

@@ -25,6 +25,7 @@ def start_without_nagle(server: HTTPServer) -> None:
     server.start()
     assert server.server is not None
     handler = server.server.RequestHandlerClass
+    assert isinstance(handler, type)  # typeshed says a callable; werkzeug sets a class
     server.server.RequestHandlerClass = type(
         "NoDelayRequestHandler", (handler,), {"disable_nagle_algorithm": True}
     )

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Protocol, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -57,6 +58,20 @@ def labels(admin: psycopg2.extensions.connection, table: sql.Identifier) -> set[
         return {row[0] for row in cur.fetchall()}
 
 
+_Row_co = TypeVar("_Row_co", covariant=True)
+
+
+class _FetchesRows(Protocol[_Row_co]):
+    def fetchone(self) -> _Row_co | None: ...
+
+
+def one(cur: _FetchesRows[_Row_co]) -> _Row_co:
+    """The row a statement that always answers one row answered."""
+    row = cur.fetchone()
+    assert row is not None
+    return row
+
+
 def insert(table: sql.Identifier) -> sql.Composed:
     return sql.SQL("INSERT INTO {} (label) VALUES (%s)").format(table)
 
@@ -64,18 +79,18 @@ def insert(table: sql.Identifier) -> sql.Composed:
 def backend_pid() -> int:
     with get_database().transaction() as cur:
         cur.execute("SELECT pg_backend_pid() AS pid")
-        return cur.fetchone()["pid"]
+        return one(cur)["pid"]
 
 
 def terminate(admin: psycopg2.extensions.connection, pid: int) -> None:
     """Kill a backend and wait until the server has really let it go."""
     with admin.cursor() as cur:
         cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        assert cur.fetchone()[0] is True
+        assert one(cur)[0] is True
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
-            if cur.fetchone()[0] == 0:
+            if one(cur)[0] == 0:
                 return
             time.sleep(0.02)
     raise AssertionError(f"backend {pid} did not exit")
@@ -159,11 +174,11 @@ def test_readonly_does_not_stick_to_the_pooled_connection(
     db = get_database()
     with db.transaction(readonly=True) as cur:
         cur.execute("SHOW transaction_read_only")
-        assert cur.fetchone()["transaction_read_only"] == "on"
+        assert one(cur)["transaction_read_only"] == "on"
 
     with db.transaction() as cur:
         cur.execute("SHOW transaction_read_only")
-        assert cur.fetchone()["transaction_read_only"] == "off"
+        assert one(cur)["transaction_read_only"] == "off"
         cur.execute(insert(probe_table), ("writable-again",))
 
     assert labels(admin, probe_table) == {"writable-again"}
@@ -174,11 +189,11 @@ def test_isolation_level_applies_to_one_transaction(db_env, monkeypatch: pytest.
     db = get_database()
     with db.transaction(isolation="SERIALIZABLE") as cur:
         cur.execute("SHOW transaction_isolation")
-        assert cur.fetchone()["transaction_isolation"] == "serializable"
+        assert one(cur)["transaction_isolation"] == "serializable"
 
     with db.transaction() as cur:
         cur.execute("SHOW transaction_isolation")
-        assert cur.fetchone()["transaction_isolation"] == "read committed"
+        assert one(cur)["transaction_isolation"] == "read committed"
 
 
 # -- dead connections ----------------------------------------------------------------------------
@@ -219,7 +234,7 @@ def test_connection_that_died_while_borrowed_is_not_pooled_again(
     monkeypatch.setenv("DB_POOL_MAX", "1")
     with get_database().connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")  # leaves a transaction open
-        first_pid = cur.fetchone()[0]
+        first_pid = one(cur)[0]
         terminate(admin, first_pid)
     # Giving it back tried to roll back, failed, and closed it instead of pooling it.
 
@@ -307,7 +322,7 @@ def test_statement_timeout_from_settings_cancels_slow_queries(
     db = get_database()
     with db.transaction() as cur:
         cur.execute("SHOW statement_timeout")
-        assert cur.fetchone()["statement_timeout"] == "200ms"
+        assert one(cur)["statement_timeout"] == "200ms"
 
     started = time.monotonic()
     with pytest.raises(psycopg2.errors.QueryCanceled), db.transaction() as cur:

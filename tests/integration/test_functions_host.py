@@ -430,7 +430,12 @@ def test_get_functions_is_called_once(monkeypatch: pytest.MonkeyPatch) -> None:
     app = build_app(Recorder())
     calls = []
     original = app.get_functions
-    monkeypatch.setattr(app, "get_functions", lambda: calls.append(1) or original())
+
+    def counting_get_functions() -> list[func.Function]:
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(app, "get_functions", counting_get_functions)
     host = FunctionsHost(app)
     host.handle_http("GET", "/items/1", "", {}, b"")
     host.run_timer("nightly_backup")

@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import certifi
 import pytest
@@ -120,7 +121,11 @@ def test_vault_refuses_forged_and_missing_tokens_but_accepts_issued_ones(
     fake_key_vault.set_secret("JwtSecret", "s3cret")
     url = f"{fake_key_vault.url}/secrets/JwtSecret"
     # verify per request: requests lets REQUESTS_CA_BUNDLE override a Session's verify.
-    tls = {"params": {"api-version": API_VERSION}, "verify": str(trust_ca.pem_path), "timeout": 5}
+    tls: dict[str, Any] = {
+        "params": {"api-version": API_VERSION},
+        "verify": str(trust_ca.pem_path),
+        "timeout": 5,
+    }
     token = _token_for(fake_managed_identity, fake_key_vault.resource)
 
     anonymous = requests.get(url, **tls)

@@ -368,7 +368,9 @@ def test_updated_at_changes_on_update_and_created_at_does_not(cur: Cursor) -> No
         "SELECT created_at, updated_at, updated_at = now() FROM users WHERE user_id = %s",
         (user_id,),
     )
-    created_at, updated_at, is_now = cur.fetchone()
+    row = cur.fetchone()
+    assert row is not None
+    created_at, updated_at, is_now = row
     assert created_at == LONG_AGO
     assert updated_at > LONG_AGO
     assert is_now is True

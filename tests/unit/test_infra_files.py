@@ -14,7 +14,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -67,7 +67,8 @@ INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
 
 @cache
 def bicep(path: Path) -> dict[str, Any]:
-    return BicepParser().parse(file_path=path)
+    # pycep declares a TypedDict of the top level; these tests walk the tree as plain JSON.
+    return cast(dict[str, Any], BicepParser().parse(file_path=path))
 
 
 def section(path: Path, name: str) -> dict[str, Any]:
@@ -396,6 +397,7 @@ def test_the_identity_holds_key_vault_secrets_user_and_storage_blob_data_owner()
         props = config["properties"]
         role = props["roleDefinitionId"]["function"]["parameters"]
         role_key = accessor_chain(next(v for k, v in role.items() if k != "resource_type"))
+        assert role_key is not None
         granted.add((props["principalId"], role_key[-1], config["scope"]))
     assert ("appPrincipalId", "storageBlobDataOwner", "storage") in granted
     assert ("appPrincipalId", "keyVaultSecretsUser", "vault") in granted
@@ -448,13 +450,18 @@ def test_secret_settings_are_key_vault_references_to_their_own_secret() -> None:
     for setting, value in settings.items():
         if not (isinstance(value, str) and value.startswith("@Microsoft.KeyVault(")):
             continue
-        param = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", value).group(1)
-        module, _, output = accessor_chain(main_params[param])
+        reference = re.fullmatch(r"@Microsoft\.KeyVault\(SecretUri=\$\{(\w+)\}\)", value)
+        assert reference is not None
+        param_chain = accessor_chain(main_params[reference.group(1)])
+        assert param_chain is not None
+        module, _, output = param_chain
         assert module == "secrets"
         uri = secret_outputs[output]["value"]
         if "operator" in uri and uri["operator"]["type"] == "conditional":
             uri = uri["operator"]["operands"]["false_value"]
-        symbol, *rest = accessor_chain(uri)
+        uri_chain = accessor_chain(uri)
+        assert uri_chain is not None
+        symbol, *rest = uri_chain
         assert rest == ["properties", "secretUri"]
         secret = secret_resources[symbol]["config"]
         secret_name = secret.get("config", secret)["name"]

@@ -105,7 +105,9 @@ def test_ci_tests_against_a_postgres_service_on_the_projects_python() -> None:
     assert "POSTGRES_PASSWORD" not in postgres.get("env", {})
     assert {"push", "pull_request", "workflow_call"} <= set(ci["on"])
     pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    requires = re.search(r"requires-python = (.*)", pyproject)[1]
+    requires_line = re.search(r"requires-python = (.*)", pyproject)
+    assert requires_line is not None
+    requires = requires_line[1]
     assert f'">={ci["env"]["PYTHON_VERSION"]},' in requires  # the Function App runs 3.11 too
     for job in ("lint", "test", "audit"):
         assert any("make" in step.get("run", "") for step in ci["jobs"][job]["steps"]), job
