@@ -9,7 +9,7 @@ the request model and the rubric cannot drift apart.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
@@ -27,11 +27,12 @@ ANSWER_LABELS: dict[int, str] = {
 Subject = Literal["patient", "self"]
 Answer = Annotated[int, Field(ge=1, le=5, description="1 (전혀 그렇지 않다) .. 5 (매우 그렇다)")]
 
-PersonalityAnswers: type[ApiModel] = create_model(  # type: ignore[call-overload]
+_ANSWER_FIELDS: dict[str, Any] = dict.fromkeys(QUESTION_IDS, (Answer, ...))
+PersonalityAnswers: type[ApiModel] = create_model(
     "PersonalityAnswers",
     __base__=ApiModel,
     __doc__="One answer (1..5) per question id of the current question set.",
-    **dict.fromkeys(QUESTION_IDS, (Answer, ...)),
+    **_ANSWER_FIELDS,
 )
 
 
