@@ -155,7 +155,7 @@ def _imported_names(path: Path, module: str) -> set[str]:
             names.update(f"{base}.{alias.name}" for alias in node.names)
 
     Visitor().visit(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
-    with_parents = set()
+    with_parents: set[str] = set()
     for name in names:
         parts = name.split(".")
         with_parents.update(".".join(parts[:depth]) for depth in range(1, len(parts) + 1))
