@@ -30,3 +30,10 @@ class Readiness(BaseModel):
     checks: dict[str, CheckResult] = Field(
         description="database, blob_storage, key_vault, matching_model, openai, backups"
     )
+
+
+class ReadinessStatus(BaseModel):
+    """What `/health/ready` tells a caller without an admin's token: the overall status only
+    (the checks name hosts and ports, backup ages and the model version)."""
+
+    status: OverallStatus

@@ -100,6 +100,23 @@ def run_readiness(timeout_seconds: float = 5.0) -> Readiness:
     )
 
 
+def may_see_readiness_details(authorization: str | None) -> bool:
+    """Whether the caller of `/health/ready` may see the checks: an admin's valid bearer
+    token. Anything else (no token, a bad one, another role, or a database too sick to check
+    the token) gets the status only, never an error."""
+    if not authorization:
+        return False
+    from models.vocabularies import Role
+    from shared.auth.authentication import authenticate_bearer
+
+    try:
+        principal = authenticate_bearer(authorization)
+    except Exception as exc:  # 401, or the database is down: the caller is anonymous here
+        log.info("readiness_details_refused", reason=type(exc).__name__)
+        return False
+    return principal.role is Role.ADMIN
+
+
 def overall_status(checks: list[ReadinessCheck], results: dict[str, CheckResult]) -> str:
     """unhealthy if a critical check is down; degraded if anything else is not ok."""
     by_name = {check.name: check for check in checks}

@@ -37,8 +37,11 @@ def test_health_is_cheap_and_shaped_as_the_contract(app_server):
     assert response.headers["X-Request-ID"]
 
 
-def test_ready_reports_every_dependency(app_server):
-    response = app_server.get("health/ready")
+DETAIL_FIELDS = {"timestamp", "version", "checks"}
+
+
+def test_ready_reports_every_dependency_to_an_admin(app_server, parties):
+    response = app_server.get("health/ready", headers=parties.admin.headers)
     assert response.status_code == 200
     body = response.json()
     assert set(body["checks"]) == {
@@ -58,29 +61,46 @@ def test_ready_reports_every_dependency(app_server):
     assert all(check["latency_ms"] >= 0 for check in body["checks"].values())
 
 
-def test_ready_is_503_when_the_database_is_unreachable(start_app_server):
+@pytest.mark.parametrize("who", ["anonymous", "owner", "assigned_caregiver"])
+def test_ready_tells_anyone_but_an_admin_the_status_only(app_server, parties, who):
+    # The checks name hosts and ports, backup ages and the model version: not for everyone.
+    response = app_server.get("health/ready", headers=parties.headers(who))
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded"}
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Bearer not-a-token", "Basic YWRtaW46YWRtaW4=", "Bearer "]
+)
+def test_ready_with_a_bad_token_is_the_status_only(app_server, authorization):
+    response = app_server.get("health/ready", headers={"Authorization": authorization})
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded"}
+
+
+def test_ready_is_503_when_the_database_is_unreachable(start_app_server, parties):
     app = start_app_server(DATABASE_URL=CLOSED_PORT_DATABASE)
-    response = app.get("health/ready")
-    assert response.status_code == 503
-    assert response.headers["Retry-After"]
-    body = response.json()
-    assert body["status"] == "unhealthy"
-    assert body["checks"]["database"]["status"] == "down"
-    assert body["checks"]["blob_storage"]["status"] == "ok"
+    for headers in ({}, parties.admin.headers):  # no database: no token can be checked either
+        response = app.get("health/ready", headers=headers)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert response.json() == {"status": "unhealthy"}
+    assert "127.0.0.1" not in response.text
     # Liveness does not depend on the database.
     assert app.get("health").status_code == 200
 
 
 def test_ready_reads_secrets_from_key_vault(
-    start_app_server, fake_key_vault, key_vault_env, database_url
+    start_app_server, fake_key_vault, key_vault_env, database_url, parties
 ):
     fake_key_vault.set_secret("DatabaseURL", database_url)
     # The app setting points nowhere: only the vault's value can make the database check pass.
     app = start_app_server(DATABASE_URL=CLOSED_PORT_DATABASE, **key_vault_env)
-    body = app.get("health/ready").json()
+    body = app.get("health/ready", headers=parties.admin.headers).json()
     assert body["checks"]["key_vault"]["status"] == "ok"
     assert body["checks"]["database"]["status"] == "ok"
     assert fake_key_vault.request_count("DatabaseURL") >= 1
+    assert not DETAIL_FIELDS & set(app.get("health/ready").json())
 
 
 def test_unknown_routes_and_methods_are_problems(app_server):
