@@ -11,13 +11,14 @@ Publishing uploads the version's files first and moves `current.json` last, so a
 sees a pointer to a version that is not completely there. A version is immutable: publishing the
 same version again with different bytes is refused.
 
-Reading checks, in order: the pointer names a version, its manifest parses and is compatible
-with this code (schema, format, `FEATURE_NAMES`), the model's sha256 matches the manifest, and
-XGBoost loads it and can score a row. Any failure raises a `ModelStoreError` subclass; the
-registry decides what keeps serving.
+Reading checks, in order: the pointer names a version, its manifest parses (its `model_file` a
+plain `*.ubj` name, never a path) and is compatible with this code (schema, format,
+`FEATURE_NAMES`), the model's sha256 matches the manifest, and XGBoost loads it and can score a
+row. Any failure raises a `ModelStoreError` subclass; the registry decides what keeps serving.
 
 `ModelDiskCache` keeps the last verified model on local disk, so a cold start with Blob Storage
 unreachable still serves it, and a cold start that finds the same version does not download it.
+It reads and writes only inside its directory (a path resolving outside it is refused).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "current.json"
 REPORT_DIR = "report"
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+#: A manifest's `model_file`: a plain file name (no separator, no `..`, not absolute) ending in
+#: `.ubj`, as training writes it (`model.ubj`). It names a blob and a file in the disk cache.
+MODEL_FILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}\.ubj$"
 _CONTENT_TYPES = {
     ".json": "application/json",
     ".md": "text/markdown; charset=utf-8",
@@ -85,7 +89,7 @@ class Manifest(BaseModel):
     kind: Literal["xgboost"] = "xgboost"
     version: str = Field(pattern=VERSION_PATTERN)
     format: Literal["ubj"] = "ubj"
-    model_file: str = MODEL_FILE
+    model_file: str = Field(MODEL_FILE, pattern=MODEL_FILE_PATTERN)
     objective: str
     feature_names: list[str]
     metrics: dict[str, Any] = Field(default_factory=dict)
@@ -364,6 +368,18 @@ class ModelDiskCache:
         key = hashlib.sha256(store_key.encode()).hexdigest()[:16]
         self.directory = Path(root) / key
 
+    def _path(self, *parts: str) -> Path:
+        """`directory/parts...`, resolved; ModelIncompatibleError if that leaves the directory
+        (a separator, `..` or a link out of it: the manifest's names are checked, this is the
+        last line)."""
+        root = self.directory.resolve()
+        path = root.joinpath(*parts).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ModelIncompatibleError(
+                f"{'/'.join(parts)!r} resolves outside the model cache directory"
+            )
+        return path
+
     def _write(self, path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -376,12 +392,9 @@ class ModelDiskCache:
             raise
 
     def save(self, manifest: Manifest, raw: bytes) -> None:
-        version_dir = self.directory / manifest.version
-        self._write(version_dir / manifest.model_file, raw)
-        self._write(version_dir / MANIFEST_FILE, manifest.to_json().encode())
-        self._write(
-            self.directory / POINTER_FILE, json.dumps({"version": manifest.version}).encode()
-        )
+        self._write(self._path(manifest.version, manifest.model_file), raw)
+        self._write(self._path(manifest.version, MANIFEST_FILE), manifest.to_json().encode())
+        self._write(self._path(POINTER_FILE), json.dumps({"version": manifest.version}).encode())
 
     def cached_version(self) -> str | None:
         try:
@@ -394,10 +407,9 @@ class ModelDiskCache:
         version = version or self.cached_version()
         if not version or not re.fullmatch(VERSION_PATTERN, version):
             return None
-        version_dir = self.directory / version
         try:
-            manifest = parse_manifest((version_dir / MANIFEST_FILE).read_bytes())
-            raw = (version_dir / manifest.model_file).read_bytes()
+            manifest = parse_manifest(self._path(version, MANIFEST_FILE).read_bytes())
+            raw = self._path(version, manifest.model_file).read_bytes()
         except OSError:
             return None
         verify(manifest, raw)
