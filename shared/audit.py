@@ -11,11 +11,12 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from psycopg2.extras import execute_values
 
 from shared.auth.principal import Actor
+from shared.db import Cursor
 
 
 class AuditAction(StrEnum):
@@ -26,6 +27,26 @@ class AuditAction(StrEnum):
     EXPORT = "export"
 
 
+class AuditEventRow(TypedDict):
+    """One row of `list_events`."""
+
+    event_id: int
+    occurred_at: datetime
+    actor_user_id: int | None
+    actor_role: str | None
+    action: str
+    patient_id: int | None
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    client_ip: str | None
+    detail: dict[str, Any] | None
+
+
+class _Total(TypedDict):
+    total: int
+
+
 _INSERT = (
     "INSERT INTO audit_events (actor_user_id, actor_role, action, patient_id, resource_type,"
     " resource_id, request_id, client_ip, detail) VALUES %s"
@@ -33,13 +54,13 @@ _INSERT = (
 
 
 def record(
-    cur: Any,
+    cur: Cursor,
     actor: Actor,
     action: AuditAction,
     *,
     patient_id: int | None,
     resource_type: str,
-    resource_id: Any = None,
+    resource_id: object = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one event in the caller's transaction."""
@@ -47,11 +68,11 @@ def record(
 
 
 def record_many(
-    cur: Any,
+    cur: Cursor,
     actor: Actor,
     action: AuditAction,
     resource_type: str,
-    targets: Iterable[tuple[int | None, Any]],
+    targets: Iterable[tuple[int | None, object]],
     *,
     detail: dict[str, Any] | None = None,
 ) -> None:
@@ -76,7 +97,7 @@ def record_many(
 
 
 def list_events(
-    cur: Any,
+    cur: Cursor,
     *,
     patient_id: int | None,
     actor_id: int | None,
@@ -84,7 +105,7 @@ def list_events(
     until: datetime | None,
     limit: int,
     offset: int,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[AuditEventRow], int]:
     """Events matching every given filter, newest first, and how many match in all."""
     params = {
         "patient_id": patient_id,
@@ -101,7 +122,7 @@ def list_events(
           AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)
     """
     cur.execute(f"SELECT count(*) AS total FROM audit_events {where}", params)  # noqa: S608
-    total = cur.fetchone()["total"]
+    total = cast(_Total, cur.fetchone())["total"]
     cur.execute(
         "SELECT event_id, occurred_at, actor_user_id, actor_role, action, patient_id,"  # noqa: S608
         " resource_type, resource_id, request_id, host(client_ip) AS client_ip, detail"
@@ -109,4 +130,4 @@ def list_events(
         " ORDER BY occurred_at DESC, event_id DESC LIMIT %(limit)s OFFSET %(offset)s",
         params,
     )
-    return cur.fetchall(), total
+    return cast(list[AuditEventRow], cur.fetchall()), total
