@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.extras
 
 from shared.config import DEVELOPMENT_JWT_SECRET
+from shared.db import Cursor
 
 #: The password every factory user can sign in with (hashed once per session).
 PASSWORD = "correct-horse-battery"
@@ -65,10 +66,17 @@ def cursor(database_url: str) -> Iterator[Any]:
     """A committing RealDictCursor on the test database."""
     conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
     try:
-        with conn, conn.cursor() as cur:
+        with conn, conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
             yield cur
     finally:
         conn.close()
+
+
+def _returned(cur: Cursor, column: str) -> int:
+    """The id an INSERT ... RETURNING (or a one-row SELECT) just answered."""
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[column])
 
 
 def unique_email(prefix: str) -> str:
@@ -76,7 +84,7 @@ def unique_email(prefix: str) -> str:
 
 
 def make_user(
-    cur: Any,
+    cur: Cursor,
     role: str,
     *,
     email: str | None = None,
@@ -90,23 +98,23 @@ def make_user(
         " VALUES (%s, %s, %s, %s, %s, '010-1234-5678') RETURNING user_id",
         (email, name, role, gender, password_hash() if with_password else None),
     )
-    user_id = cur.fetchone()["user_id"]
+    user_id = _returned(cur, "user_id")
     return TestUser(user_id=user_id, email=email, role=role, token=token_for(user_id, role))
 
 
-def make_guardian(cur: Any, **kwargs: Any) -> TestUser:
+def make_guardian(cur: Cursor, **kwargs: Any) -> TestUser:
     user = make_user(cur, "guardian", **kwargs)
     cur.execute(
         "INSERT INTO guardians (user_id, address) VALUES (%s, '서울특별시 강남구 1')"
         " RETURNING guardian_id",
         (user.user_id,),
     )
-    user.guardian_id = cur.fetchone()["guardian_id"]
+    user.guardian_id = _returned(cur, "guardian_id")
     return user
 
 
 def make_patient(
-    cur: Any,
+    cur: Cursor,
     guardian: TestUser,
     *,
     name: str = "김환자",
@@ -120,11 +128,11 @@ def make_patient(
         " RETURNING patient_id",
         (guardian.guardian_id, name, birth_date, region_code, care_level),
     )
-    return cur.fetchone()["patient_id"]
+    return _returned(cur, "patient_id")
 
 
 def make_caregiver(
-    cur: Any,
+    cur: Cursor,
     *,
     region: str = "SEOUL_MAPO",
     experience_years: int = 5,
@@ -138,7 +146,7 @@ def make_caregiver(
         " VALUES (%s, %s, %s, %s) RETURNING caregiver_id",
         (user.user_id, experience_years, region, hourly_rate),
     )
-    user.caregiver_id = cur.fetchone()["caregiver_id"]
+    user.caregiver_id = _returned(cur, "caregiver_id")
     for code in certifications:
         cur.execute(
             "INSERT INTO caregiver_certifications (caregiver_id, code) VALUES (%s, %s)",
@@ -148,7 +156,7 @@ def make_caregiver(
 
 
 def make_matching(
-    cur: Any,
+    cur: Cursor,
     patient_id: int,
     caregiver: TestUser,
     *,
@@ -161,20 +169,20 @@ def make_matching(
         " WHERE p.patient_id = %s",
         (patient_id,),
     )
-    requester = requested_by.user_id if requested_by else cur.fetchone()["user_id"]
+    requester = requested_by.user_id if requested_by else _returned(cur, "user_id")
     cur.execute(
         "INSERT INTO matching_requests (patient_id, requested_by, care_type, days, time_slots,"
         " start_date) VALUES (%s, %s, 'caregiver', ARRAY['mon'],"
         ' \'[{"start": "09:00", "end": "12:00"}]\', current_date) RETURNING request_id',
         (patient_id, requester),
     )
-    request_id = cur.fetchone()["request_id"]
+    request_id = _returned(cur, "request_id")
     cur.execute(
         "INSERT INTO matching_results (request_id, patient_id, caregiver_id, score, grade, status)"
         " VALUES (%s, %s, %s, 80, 'A', %s) RETURNING matching_id",
         (request_id, patient_id, caregiver.caregiver_id, status),
     )
-    return cur.fetchone()["matching_id"]
+    return _returned(cur, "matching_id")
 
 
 @dataclass
@@ -234,7 +242,7 @@ def make_parties(database_url: str) -> Parties:
 
 
 def add_caregiver_availability(
-    cur: Any, caregiver: TestUser, slots: list[tuple[str, str, str]]
+    cur: Cursor, caregiver: TestUser, slots: list[tuple[str, str, str]]
 ) -> None:
     """Add weekly slots, each (day, "HH:MM" start, "HH:MM" end), to a caregiver's profile."""
     for day, start, end in slots:
@@ -245,7 +253,7 @@ def add_caregiver_availability(
         )
 
 
-def add_caregiver_specialties(cur: Any, caregiver: TestUser, codes: list[str]) -> None:
+def add_caregiver_specialties(cur: Cursor, caregiver: TestUser, codes: list[str]) -> None:
     """Add specialty codes (API.md vocabulary) to a caregiver's profile."""
     for code in codes:
         cur.execute(
@@ -255,7 +263,7 @@ def add_caregiver_specialties(cur: Any, caregiver: TestUser, codes: list[str]) -
 
 
 def set_caregiver_personality(
-    cur: Any,
+    cur: Cursor,
     caregiver: TestUser,
     *,
     empathy: int = 50,
@@ -280,7 +288,7 @@ def set_caregiver_personality(
 
 
 def make_day_schedule(
-    cur: Any,
+    cur: Cursor,
     patient_id: int,
     schedule_date: date,
     *,
@@ -293,7 +301,7 @@ def make_day_schedule(
         " RETURNING schedule_id",
         (patient_id, schedule_date, status),
     )
-    schedule_id = cur.fetchone()["schedule_id"]
+    schedule_id = _returned(cur, "schedule_id")
     for index, done in enumerate(completed):
         cur.execute(
             "INSERT INTO care_logs (schedule_id, patient_id, category, task_name, is_completed,"
@@ -307,7 +315,7 @@ def make_day_schedule(
 
 
 def set_patient_profile(
-    cur: Any,
+    cur: Cursor,
     patient_id: int,
     *,
     conditions: tuple[str, ...] = (),
@@ -331,7 +339,7 @@ def set_patient_profile(
             " RETURNING medication_id",
             (patient_id, name),
         )
-        medication_ids.append(cur.fetchone()["medication_id"])
+        medication_ids.append(_returned(cur, "medication_id"))
     if diet_type is not None:
         cur.execute(
             "INSERT INTO patient_diets (patient_id, diet_type, allergens)"
@@ -354,7 +362,7 @@ def set_patient_profile(
 
 
 def make_schedule(
-    cur: Any,
+    cur: Cursor,
     patient_id: int,
     schedule_date: date,
     *,
@@ -367,11 +375,11 @@ def make_schedule(
         " VALUES (%s, %s, %s, %s) RETURNING schedule_id",
         (patient_id, schedule_date, status, care_plan_id),
     )
-    return cur.fetchone()["schedule_id"]
+    return _returned(cur, "schedule_id")
 
 
 def make_care_log(
-    cur: Any,
+    cur: Cursor,
     schedule_id: int,
     *,
     category: str = "other",
@@ -400,4 +408,4 @@ def make_care_log(
             schedule_id,
         ),
     )
-    return cur.fetchone()["care_log_id"]
+    return _returned(cur, "care_log_id")
