@@ -8,7 +8,9 @@ from cli.common import AddCommand, fail, load_settings, read_password
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    """Set an account's password; it is read from standard input, never from the command line."""
+    """Set an account's password; it is read from standard input, never from the command line.
+
+    Every access token issued before stops working (the account's token version moves on)."""
     from models.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
     from shared.auth import users_repository
     from shared.auth.passwords import hash_password
@@ -25,7 +27,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
         user_id = users_repository.set_password_hash(uow.cursor, args.email, password_hash)
     if user_id is None:
         return fail(f"no account with email {args.email}")
-    print(f"password set for {args.email} (user_id {user_id})")
+    print(f"password set for {args.email} (user_id {user_id}); earlier access tokens revoked")
     return 0
 
 

@@ -18,7 +18,7 @@ bp = api.blueprint
     body=RegisterRequest,
     response=TokenResponse,
     status=201,
-    errors=(409, 422),
+    errors=(409, 422, 503),
 )
 def register(request: ApiRequest) -> TokenResponse:
     """Create a guardian or caregiver account and return an access token."""
@@ -32,10 +32,11 @@ def register(request: ApiRequest) -> TokenResponse:
     public=True,
     body=LoginRequest,
     response=TokenResponse,
-    errors=(401, 422, 429),
+    errors=(401, 422, 429, 503),
 )
 def login(request: ApiRequest) -> TokenResponse:
-    """Sign in with email and password; throttled per email (429 with Retry-After)."""
+    """Sign in with email and password; throttled per account and client address (429 with
+    Retry-After); 503 with Retry-After while too many sign-ins are being checked."""
     return accounts.login(request.uow, request.body, client_ip=request.client_ip)
 
 

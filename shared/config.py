@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     jwt_lifetime_hours: float = Field(
         12.0, gt=0, le=24 * 30, validation_alias=_env("JWT_LIFETIME_HOURS")
     )
+    #: Password hashings and verifications (argon2, CPU- and memory-bound) run at once per
+    #: process: the cores. More only queue on the CPU while holding host threads.
+    login_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("LOGIN_CONCURRENCY"))
 
     # Azure OpenAI.
     azure_openai_endpoint: str | None = Field(None, validation_alias=_env("AZURE_OPENAI_ENDPOINT"))

@@ -1,8 +1,9 @@
 """Who is calling: a bearer token checked, then its user loaded and checked to be active.
 
 Every non-public route goes through `authenticate_bearer` before its input is even validated.
-A token is only as good as its user: a deleted or deactivated account, or one whose role changed
-since the token was issued, is refused with 401 like a forged token.
+A token is only as good as its user: a deleted or deactivated account, one whose role changed
+since the token was issued, or one whose token version moved on (a password change or a
+deactivation since) is refused with 401 like a forged token.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def authenticate_bearer(authorization: str | None) -> Principal:
         user = users_repository.find_active_by_id(cur, claims.user_id)
     if user is None or user["role"] != claims.role:
         log.info("token_refused", reason="user inactive, deleted or role changed")
+        raise UnauthorizedError(_INVALID)
+    if user["token_version"] != claims.version:
+        log.info("token_refused", reason="token revoked (password changed or deactivated)")
         raise UnauthorizedError(_INVALID)
     return Principal(
         user_id=user["user_id"], role=Role(user["role"]), email=user["email"], name=user["name"]

@@ -2,9 +2,13 @@
 
 Only HS256 is accepted when decoding, so a token claiming `alg: none` or an asymmetric
 algorithm is refused before its signature is even looked at. `sub`, `role`, `iat` and `exp` are
-required. Rotating `JwtSecret` invalidates every token signed with the old value: after a
-signature failure the secret is re-read (at most once a minute, so forged tokens cannot hammer
-Key Vault), which also lets this instance accept tokens that a rotated sibling signed.
+required. `ver` is the account's token version when the token was issued (missing counts as 0,
+as in tokens issued before versions existed): authentication refuses a token whose version is no
+longer the account's, which revokes every token at a password change or deactivation.
+
+Rotating `JwtSecret` invalidates every token signed with the old value: after a signature
+failure the secret is re-read (at most once a minute, so forged tokens cannot hammer Key Vault),
+which also lets this instance accept tokens that a rotated sibling signed.
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ class TokenClaims:
     role: str
     issued_at: datetime
     expires_at: datetime
+    version: int = 0
 
 
-def issue_token(user_id: int, role: str, *, now: datetime | None = None) -> tuple[str, int]:
-    """A signed access token for the user and its lifetime in seconds."""
+def issue_token(
+    user_id: int, role: str, *, version: int = 0, now: datetime | None = None
+) -> tuple[str, int]:
+    """A signed access token for the user (at its token `version`) and its lifetime in seconds."""
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     lifetime = int(timedelta(hours=get_settings().jwt_lifetime_hours).total_seconds())
     claims = {
@@ -49,6 +56,7 @@ def issue_token(user_id: int, role: str, *, now: datetime | None = None) -> tupl
         "role": role,
         "iat": issued,
         "exp": issued + timedelta(seconds=lifetime),
+        "ver": version,
     }
     return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), lifetime
 
@@ -70,11 +78,15 @@ def decode_token(token: str) -> TokenClaims:
     subject, role = claims["sub"], claims["role"]
     if not (isinstance(subject, str) and subject.isdigit() and isinstance(role, str)):
         raise InvalidTokenError("malformed sub or role claim")
+    version = claims.get("ver", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidTokenError("malformed ver claim")
     return TokenClaims(
         user_id=int(subject),
         role=role,
         issued_at=datetime.fromtimestamp(claims["iat"], UTC),
         expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        version=version,
     )
 
 

@@ -117,6 +117,14 @@ def test_unknown_fields_are_refused(app_server):
     assert ["body", "is_admin"] in [e["loc"] for e in problem["errors"]]
 
 
+@pytest.fixture(autouse=True)
+def forget_local_failures(database_url):
+    """Every request to the served app comes from 127.0.0.1, and the address ceiling counts the
+    failures of every test in the window: forget them, so each test starts from its own."""
+    with cursor(database_url) as cur:
+        cur.execute("DELETE FROM login_attempts WHERE client_ip = '127.0.0.1'")
+
+
 @pytest.fixture
 def account(database_url):
     with cursor(database_url) as cur:
@@ -185,8 +193,8 @@ def test_sixth_failure_is_throttled_until_the_window_passes(app_server, account,
     with cursor(database_url) as cur:  # the window passes
         cur.execute(
             "UPDATE login_attempts SET attempted_at = attempted_at - interval '16 minutes'"
-            " WHERE email_normalized = lower(%s)",
-            (account.email,),
+            " WHERE user_id = %s",
+            (account.user_id,),
         )
     assert login(app_server, account.email, PASSWORD).status_code == 200
 
@@ -198,8 +206,7 @@ def test_throttled_attempts_do_not_extend_the_lock(app_server, account, database
         assert login(app_server, account.email, "wrong-password-123").status_code == 429
     with cursor(database_url) as cur:
         cur.execute(
-            "SELECT count(*) AS n FROM login_attempts WHERE email_normalized = lower(%s)",
-            (account.email,),
+            "SELECT count(*) AS n FROM login_attempts WHERE user_id = %s", (account.user_id,)
         )
         assert cur.fetchone()["n"] == 5
 
@@ -214,6 +221,8 @@ def test_a_success_resets_the_failure_count(app_server, account):
 
 
 def test_concurrent_failures_cannot_slip_past_the_limit(app_server, account):
+    """Eight at once: at most five are verified and refused (the others are throttled, or told
+    to come back while the verification slots are busy); then the account is locked here."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
@@ -222,7 +231,16 @@ def test_concurrent_failures_cannot_slip_past_the_limit(app_server, account):
                 lambda _: login(app_server, account.email, "wrong-pw-12345").status_code, range(8)
             )
         )
-    assert sorted(statuses) == [401] * 5 + [429] * 3
+    assert set(statuses) <= {401, 429, 503}
+    assert statuses.count(401) <= 5
+    refused = statuses.count(401)
+    for _ in range(10):  # the rest one by one, until the lock holds
+        status = login(app_server, account.email, "wrong-pw-12345").status_code
+        if status == 429:
+            break
+        refused += status == 401
+    assert status == 429
+    assert refused == 5  # never more than the limit, however the attempts interleaved
 
 
 def test_login_validation(app_server):
