@@ -35,8 +35,11 @@ def register(request: ApiRequest) -> TokenResponse:
     errors=(401, 422, 429, 503),
 )
 def login(request: ApiRequest) -> TokenResponse:
-    """Sign in with email and password; throttled per account and client address (429 with
-    Retry-After); 503 with Retry-After while too many sign-ins are being checked."""
+    """Sign in with email and password (429 or 503 with Retry-After when throttled or busy).
+
+    Throttled per account and client address, per account and per client address (see
+    docs/api.md); 503 while too many sign-ins are being checked at once.
+    """
     return accounts.login(request.uow, request.body, client_ip=request.client_ip)
 
 
