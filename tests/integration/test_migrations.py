@@ -64,7 +64,13 @@ OUR_FUNCTIONS = {
     "ops_track_changes",
     "ops_attach_change_tracking",
     "ops_detach_change_tracking",
+    # 0006: the audit log's TRUNCATE guard and retention pruning for the app's role.
+    "audit_events_no_truncate",
+    "ops_prune_audit_events",
 }
+
+#: The app's group role (0006): cluster-wide, so it outlives a downgrade.
+APP_ROLE = "neulbomcare_app"
 
 ALEMBIC = Path(sys.executable).with_name("alembic")
 
@@ -158,6 +164,51 @@ def _alembic_cli(*args: str, database_url: str | None) -> subprocess.CompletedPr
         timeout=120,
         check=False,
     )
+
+
+def _app_role_grants(url: str) -> set[str]:
+    """Every privilege the app's group role holds in this database (tables, routines, schema,
+    default privileges)."""
+    return _query_column(
+        url,
+        f"""
+        SELECT 'table ' || table_name || ' ' || privilege_type
+        FROM information_schema.role_table_grants WHERE grantee = '{APP_ROLE}'
+        UNION ALL
+        SELECT 'routine ' || routine_name FROM information_schema.role_routine_grants
+        WHERE grantee = '{APP_ROLE}'
+        UNION ALL
+        SELECT 'schema public' FROM pg_namespace
+        WHERE nspname = 'public' AND array_to_string(nspacl, ',') LIKE '%{APP_ROLE}=U%'
+        UNION ALL
+        SELECT 'default ' || defaclobjtype::text FROM pg_default_acl
+        WHERE array_to_string(defaclacl, ',') LIKE '%{APP_ROLE}=%'
+        """,
+    )
+
+
+def test_app_role_is_granted_at_head_and_revoked_by_downgrade(empty_database_url: str) -> None:
+    migrate(empty_database_url)
+
+    grants = _app_role_grants(empty_database_url)
+    assert {"table audit_events SELECT", "table audit_events INSERT"} <= grants
+    assert not {"table audit_events UPDATE", "table audit_events DELETE"} & grants
+    assert "table audit_events TRUNCATE" not in grants
+    assert {"table patients UPDATE", "table ops_rate_limits DELETE"} <= grants
+    assert {"schema public", "routine ops_prune_audit_events"} <= grants
+    assert {"default r", "default S", "default f"} <= grants
+
+    downgrade(empty_database_url, "0005")
+
+    assert _app_role_grants(empty_database_url) == set()
+    assert _functions(empty_database_url) == OUR_FUNCTIONS - {
+        "audit_events_no_truncate",
+        "ops_prune_audit_events",
+    }
+
+    migrate(empty_database_url)
+
+    assert _app_role_grants(empty_database_url) == grants
 
 
 def test_cli_as_operators_run_it_with_database_url(empty_database_url: str) -> None:
