@@ -48,9 +48,9 @@ def test_every_step_passes_on_a_served_app(app_server: ServedApp) -> None:
     assert "all steps passed" in result.stdout
 
 
-def test_the_ready_line_names_the_checks_that_are_not_ok(app_server: ServedApp) -> None:
+def test_the_ready_line_carries_the_status_anyone_is_told(app_server: ServedApp) -> None:
     ready = app_server.get("health/ready").json()
-    not_ok = [name for name, check in ready["checks"].items() if check["status"] != "ok"]
+    assert set(ready) == {"status"}  # the checks are for an admin's token only
 
     ready_line = next(
         line for line in run_smoke(app_server.base_url).stdout.splitlines() if " ready " in line
@@ -58,8 +58,6 @@ def test_the_ready_line_names_the_checks_that_are_not_ok(app_server: ServedApp) 
 
     assert ready_line.startswith("PASS")
     assert ready["status"] in ready_line
-    for name in not_ok:
-        assert name in ready_line
 
 
 def test_nothing_listening_fails_at_health_and_exits_non_zero() -> None:
