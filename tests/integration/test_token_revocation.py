@@ -20,6 +20,15 @@ from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(autouse=True)
+def forget_local_failures(database_url):
+    """The served app sees every test as 127.0.0.1: forget earlier tests' failed sign-ins from
+    there, so the per-address ceiling counts only this test's."""
+    with cursor(database_url) as cur:
+        cur.execute("DELETE FROM login_attempts WHERE client_ip = '127.0.0.1'")
+
+
 NEW_PASSWORD = "a-brand-new-password-7"
 
 
