@@ -2,10 +2,13 @@
 churn, and pruning.
 
 VACUUM cannot run in a transaction, so this uses its own autocommit connection. The busy
-tables are the ones the app writes all day, plus any other table with dead rows. Pruning:
-login attempts past the throttle's window, audit events past their two-year retention (the
-table's trigger refuses anything younger, so a bug here cannot delete what the law keeps),
-health snapshots older than 30 days.
+tables are the ones the app writes all day, plus any other table with dead rows; only tables the
+connected role owns are vacuumed (PostgreSQL skips others with a warning), so under the app's
+own role (migration 0006, which owns nothing) autovacuum does that work and `vacuumed` is empty.
+Pruning: login attempts past the throttle's window, audit events past their two-year retention
+(through `ops_prune_audit_events`, which refuses a younger cutoff, as the table's trigger refuses
+younger rows, so a bug here cannot delete what the law keeps), health snapshots older than 30
+days.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def tables_to_vacuum(cur: Cursor) -> list[str]:
         """
         SELECT relname FROM pg_stat_user_tables
         WHERE schemaname = %s AND (relname = ANY(%s) OR n_dead_tup > 0)
+          AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = relid), 'USAGE')
         ORDER BY n_dead_tup DESC, relname
         """,
         (SCHEMA, list(BUSY_TABLES)),
@@ -59,17 +63,16 @@ def prune(cur: Cursor) -> dict[str, int]:
     pruned = {"login_attempts": prune_expired(cur)}
     audit = 0
     while True:
+        # The app's role may not DELETE audit events: the owner's SECURITY DEFINER function
+        # does, and refuses a cutoff younger than the retention (migration 0006).
         cur.execute(
-            """
-            DELETE FROM audit_events WHERE event_id IN (
-                SELECT event_id FROM audit_events
-                WHERE occurred_at < now() - %s::interval
-                LIMIT %s)
-            """,
+            "SELECT ops_prune_audit_events(now() - %s::interval, %s) AS deleted",
             (AUDIT_RETENTION, AUDIT_BATCH),
         )
-        audit += cur.rowcount
-        if cur.rowcount < AUDIT_BATCH:
+        row = cur.fetchone()
+        deleted = int(row["deleted"]) if row else 0
+        audit += deleted
+        if deleted < AUDIT_BATCH:
             break
     pruned["audit_events"] = audit
     pruned["ops_health_snapshots"] = ops_records.prune_health_snapshots(

@@ -98,13 +98,20 @@ def module_database_url(pg_server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def url(module_database_url: str) -> str:
-    """The module's database, emptied: every table truncated and every id sequence restarted."""
+    """The module's database, emptied: every table truncated and every id sequence restarted.
+
+    The audit log refuses TRUNCATE (migration 0006); this fixture, as the owner, lifts that guard
+    for its own transaction only (ALTER TABLE holds the table's lock until the commit).
+    """
     with cursor(module_database_url) as cur:
         cur.execute(
             "SELECT string_agg(format('%I', tablename), ', ') AS tables FROM pg_tables"
             " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
         )
-        cur.execute(f"TRUNCATE {cur.fetchone()['tables']} RESTART IDENTITY CASCADE")
+        tables = cur.fetchone()["tables"]
+        cur.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate")
+        cur.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        cur.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate")
     return module_database_url
 
 
