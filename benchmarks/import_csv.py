@@ -29,6 +29,10 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import cursor as PgCursor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -258,6 +262,13 @@ INVARIANTS = (
 )
 
 
+def _scalar(cur: PgCursor) -> int:
+    """The first column of the one row the last query returned (a count or an id)."""
+    row = cur.fetchone()
+    assert row is not None  # an aggregate query always returns a row
+    return int(row[0])
+
+
 def check(url: str, expected: dict[str, int], change_mark: int) -> list[str]:
     import psycopg2
 
@@ -267,14 +278,14 @@ def check(url: str, expected: dict[str, int], change_mark: int) -> list[str]:
         with conn.cursor() as cur:
             for label, sql, key in COUNTS:
                 cur.execute(sql)
-                actual = cur.fetchone()[0]
+                actual = _scalar(cur)
                 status = "ok" if actual == expected[key] else f"EXPECTED {expected[key]}"
                 print(f"  {label:<24} {actual:>7}  {status}")
                 if actual != expected[key]:
                     problems.append(f"{label}: {actual} rows, expected {expected[key]}")
             for label, sql in INVARIANTS:
                 cur.execute(sql)
-                if (bad := cur.fetchone()[0]) != 0:
+                if (bad := _scalar(cur)) != 0:
                     problems.append(f"{label}: {bad}")
             cur.execute(
                 "SELECT DISTINCT table_name FROM ops_row_changes WHERE change_id > %s",
@@ -337,14 +348,14 @@ def _measure(directory: Path, url: str, expected: dict[str, int], budget: float)
     from shared.db import get_database
 
     db = get_database()
-    times = []
+    times: list[float] = []
     change_mark = 0
     for label in ("first import", "re-run (same files)"):
         if times:  # before the re-run: remember where the change log stands
             conn = psycopg2.connect(url)
             with conn, conn.cursor() as cur:
                 cur.execute("SELECT coalesce(max(change_id), 0) FROM ops_row_changes")
-                change_mark = cur.fetchone()[0]
+                change_mark = _scalar(cur)
             conn.close()
         started = time.perf_counter()
         report = import_directory(db, directory)

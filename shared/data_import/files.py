@@ -8,7 +8,7 @@ number of fields is not fatal: it is rejected with its line number and the rest 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,7 +155,12 @@ def read_rows(
         raise FileProblem(f"{spec.name}: cannot be read ({exc.strerror or exc})") from exc
 
 
-def _read(spec, handle, report: FileReport, progress) -> list[CsvRow]:
+def _read(
+    spec: FileSpec,
+    handle: Iterable[str],
+    report: FileReport,
+    progress: Callable[[str], None] | None,
+) -> list[CsvRow]:
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None:

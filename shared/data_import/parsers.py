@@ -69,7 +69,9 @@ def date_value(value: str, column: str, *, required: bool = True) -> date | None
         raise RowError(f"bad date in {column}: {_show(value)} (expected YYYY-MM-DD)") from None
 
 
-def birth_date(value: str, column: str, *, required: bool = True, today: date | None = None):
+def birth_date(
+    value: str, column: str, *, required: bool = True, today: date | None = None
+) -> date | None:
     """A date of birth: after 1900-01-01 and not in the future."""
     born = date_value(value, column, required=required)
     if born is None:

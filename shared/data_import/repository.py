@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, time
-from typing import Any
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, TypedDict, cast
 
 from psycopg2 import sql
 from psycopg2.extras import Json, execute_values
+
+from shared.db import Cursor
 
 PAGE_SIZE = 1000
 #: pg_advisory_xact_lock key: two imports never interleave (the lookup decides insert vs update).
@@ -37,9 +40,46 @@ ENTITY_TARGETS: dict[str, tuple[str, str]] = {
 CODE_SET_TABLES = ("caregiver_certifications", "caregiver_specialties")
 PERSONALITY_TABLES = {"caregiver_personality": "caregiver_id", "patient_personality": "patient_id"}
 
+#: A patients row in _PATIENT_COLUMNS order: patient_id, guardian_id, name, birth_date, gender,
+#: height_cm, weight_kg, care_level, care_address, region_code.
+PatientValues = tuple[int, int, str, date, str, Decimal | None, Decimal | None, str, str, str]
+#: A synthetic request: request_id, patient_id, requested_by, days, time_slots, start_date,
+#: created_at.
+RequestValues = tuple[int, int, int, list[str], list[dict[str, str]], date, datetime | None]
+#: A matching_results row in _RESULT_COLUMNS order.
+ResultValues = tuple[
+    int,  # matching_id
+    int,  # request_id
+    int,  # patient_id
+    int,  # caregiver_id
+    Decimal,  # score
+    str,  # grade
+    str,  # status
+    Decimal | None,  # personality_score
+    Decimal | None,  # specialty_score
+    Decimal | None,  # region_score
+    str | None,  # ai_comment
+    date | None,  # contract_start_date
+    date | None,  # contract_end_date
+    datetime | None,  # created_at
+]
+#: A reviews row in _REVIEW_COLUMNS order: review_id, matching_id, caregiver_id, reviewer_id,
+#: reviewer_role, rating, comment, created_at.
+ReviewValues = tuple[int, int, int, int, str, int, str | None, datetime | None]
+
+
+class MatchingResultRow(TypedDict):
+    """The columns of matching_results the import reads back."""
+
+    matching_id: int
+    request_id: int
+    patient_id: int
+    caregiver_id: int
+    status: str
+
 
 def _values(
-    cur: Any,
+    cur: Cursor,
     statement: str | sql.Composable,
     rows: Sequence[tuple[Any, ...]],
     template: str | None = None,
@@ -76,7 +116,7 @@ def _update_if_distinct(
 
 
 def upsert_if_distinct(
-    cur: Any,
+    cur: Cursor,
     table: str,
     key_columns: Sequence[str],
     value_columns: Sequence[str],
@@ -110,12 +150,12 @@ def upsert_if_distinct(
 # -- run-wide --------------------------------------------------------------------------------
 
 
-def lock_import(cur: Any) -> None:
+def lock_import(cur: Cursor) -> None:
     """Serialise imports for the rest of this transaction."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK_KEY,))
 
 
-def resolve(cur: Any, entity: str, source_ids: Iterable[str]) -> dict[str, int]:
+def resolve(cur: Cursor, entity: str, source_ids: Iterable[str]) -> dict[str, int]:
     """source id -> target id for the ids imported before whose target row still exists."""
     table, column = ENTITY_TARGETS[entity]
     ids = sorted(set(source_ids))
@@ -130,7 +170,7 @@ def resolve(cur: Any, entity: str, source_ids: Iterable[str]) -> dict[str, int]:
     return {row["source_id"]: row["target_id"] for row in cur.fetchall()}
 
 
-def remember(cur: Any, entity: str, mapping: dict[str, int]) -> None:
+def remember(cur: Cursor, entity: str, mapping: dict[str, int]) -> None:
     """Record (or re-point) source id -> target id; updated_at says which run applied it last."""
     _values(
         cur,
@@ -141,7 +181,7 @@ def remember(cur: Any, entity: str, mapping: dict[str, int]) -> None:
     )
 
 
-def source_ids(cur: Any, entity: str, target_ids: Iterable[int]) -> dict[int, str]:
+def source_ids(cur: Cursor, entity: str, target_ids: Iterable[int]) -> dict[int, str]:
     """target id -> source id (the most recently applied one, if several point at one row)."""
     cur.execute(
         "SELECT DISTINCT ON (target_id) target_id, source_id FROM import_source_ids"
@@ -151,7 +191,7 @@ def source_ids(cur: Any, entity: str, target_ids: Iterable[int]) -> dict[int, st
     return {row["target_id"]: row["source_id"] for row in cur.fetchall()}
 
 
-def allocate_ids(cur: Any, entity: str, count: int) -> list[int]:
+def allocate_ids(cur: Cursor, entity: str, count: int) -> list[int]:
     """`count` fresh ids from the identity sequence of the entity's table.
 
     Rows without a natural key (patients, matchings, reviews) are inserted with ids taken here,
@@ -168,7 +208,7 @@ def allocate_ids(cur: Any, entity: str, count: int) -> list[int]:
 
 
 def insert_audit_events(
-    cur: Any, run_id: str, events: Sequence[tuple[str, int, str | None, dict[str, Any]]]
+    cur: Cursor, run_id: str, events: Sequence[tuple[str, int, str | None, dict[str, Any]]]
 ) -> None:
     """(action, patient_id, source id, detail) per patient; the actor is the import itself."""
     _values(
@@ -187,7 +227,7 @@ def insert_audit_events(
 
 
 def ensure_users(
-    cur: Any, role: str, users: Sequence[tuple[str, str, str | None]]
+    cur: Cursor, role: str, users: Sequence[tuple[str, str, str | None]]
 ) -> dict[str, tuple[int, str]]:
     """Create the (email, name, gender) accounts that do not exist yet, without a password.
 
@@ -209,7 +249,7 @@ def ensure_users(
     return {row["email"]: (row["user_id"], row["role"]) for row in cur.fetchall()}
 
 
-def update_users(cur: Any, rows: Sequence[tuple[int, str, str | None]]) -> None:
+def update_users(cur: Cursor, rows: Sequence[tuple[int, str, str | None]]) -> None:
     """Set (user_id, name, gender) where they differ."""
     _values(
         cur,
@@ -221,7 +261,7 @@ def update_users(cur: Any, rows: Sequence[tuple[int, str, str | None]]) -> None:
     )
 
 
-def caregiver_users(cur: Any, caregiver_ids: Iterable[int]) -> dict[int, int]:
+def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]:
     """caregiver_id -> user_id."""
     cur.execute(
         "SELECT caregiver_id, user_id FROM caregivers WHERE caregiver_id = ANY(%s)",
@@ -231,7 +271,7 @@ def caregiver_users(cur: Any, caregiver_ids: Iterable[int]) -> dict[int, int]:
 
 
 def upsert_caregivers(
-    cur: Any, rows: Sequence[tuple[int, int, str, bool, int, date | None]]
+    cur: Cursor, rows: Sequence[tuple[int, int, str, bool, int, date | None]]
 ) -> dict[int, int]:
     """(user_id, experience_years, service_region, has_vehicle, hourly_rate, birth_date) rows;
     returns user_id -> caregiver_id for all of them."""
@@ -250,7 +290,7 @@ def upsert_caregivers(
 
 
 def replace_code_sets(
-    cur: Any, table: str, owners: Sequence[int], pairs: Sequence[tuple[int, str]]
+    cur: Cursor, table: str, owners: Sequence[int], pairs: Sequence[tuple[int, str]]
 ) -> None:
     """Make the (caregiver_id, code) set of each owner exactly `pairs` (deletes the rest)."""
     if table not in CODE_SET_TABLES:
@@ -273,7 +313,7 @@ def replace_code_sets(
     )
 
 
-def existing_slots(cur: Any, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
+def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
     cur.execute(
         "SELECT caregiver_id, day, start_time, end_time FROM caregiver_availability"
         " WHERE caregiver_id = ANY(%s)",
@@ -286,7 +326,7 @@ def existing_slots(cur: Any, caregiver_ids: Iterable[int]) -> set[tuple[int, str
 
 
 def replace_availability(
-    cur: Any, owners: Sequence[int], slots: Sequence[tuple[int, str, time, time]]
+    cur: Cursor, owners: Sequence[int], slots: Sequence[tuple[int, str, time, time]]
 ) -> None:
     """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end)."""
     params = {
@@ -312,7 +352,7 @@ def replace_availability(
     )
 
 
-def existing_personality(cur: Any, table: str, owner_ids: Iterable[int]) -> set[int]:
+def existing_personality(cur: Cursor, table: str, owner_ids: Iterable[int]) -> set[int]:
     column = PERSONALITY_TABLES[table]
     cur.execute(
         f"SELECT {column} AS owner FROM {table} WHERE {column} = ANY(%s)",  # noqa: S608
@@ -321,7 +361,9 @@ def existing_personality(cur: Any, table: str, owner_ids: Iterable[int]) -> set[
     return {row["owner"] for row in cur.fetchall()}
 
 
-def upsert_personality(cur: Any, table: str, rows: Sequence[tuple[int, int, int, int, int]]):
+def upsert_personality(
+    cur: Cursor, table: str, rows: Sequence[tuple[int, int, int, int, int]]
+) -> None:
     """(owner id, empathy, activity, patience, independence) rows, source 'import'."""
     upsert_if_distinct(
         cur,
@@ -333,7 +375,7 @@ def upsert_personality(cur: Any, table: str, rows: Sequence[tuple[int, int, int,
     )
 
 
-def guardian_users(cur: Any, guardian_ids: Iterable[int]) -> dict[int, int]:
+def guardian_users(cur: Cursor, guardian_ids: Iterable[int]) -> dict[int, int]:
     """guardian_id -> user_id."""
     cur.execute(
         "SELECT guardian_id, user_id FROM guardians WHERE guardian_id = ANY(%s)",
@@ -342,7 +384,7 @@ def guardian_users(cur: Any, guardian_ids: Iterable[int]) -> dict[int, int]:
     return {row["guardian_id"]: row["user_id"] for row in cur.fetchall()}
 
 
-def ensure_guardians(cur: Any, rows: Sequence[tuple[int, str]]) -> dict[int, int]:
+def ensure_guardians(cur: Cursor, rows: Sequence[tuple[int, str]]) -> dict[int, int]:
     """(user_id, address): a guardian profile for each user that has none (existing ones are
     left alone); returns user_id -> guardian_id for all of them."""
     _values(
@@ -373,13 +415,13 @@ _PATIENT_COLUMNS = (
 )
 
 
-def insert_patients(cur: Any, rows: Sequence[tuple]) -> None:
+def insert_patients(cur: Cursor, rows: Sequence[PatientValues]) -> None:
     """Rows in _PATIENT_COLUMNS order, ids from allocate_ids."""
     columns = ", ".join(_PATIENT_COLUMNS)
     _values(cur, f"INSERT INTO patients ({columns}) VALUES %s", rows)  # noqa: S608
 
 
-def update_patients(cur: Any, rows: Sequence[tuple]) -> None:
+def update_patients(cur: Cursor, rows: Sequence[PatientValues]) -> None:
     """Rows in _PATIENT_COLUMNS order; only what differs is written (mobility is not touched)."""
     fields = _PATIENT_COLUMNS[1:]
     _values(
@@ -398,7 +440,7 @@ def update_patients(cur: Any, rows: Sequence[tuple]) -> None:
     )
 
 
-def patient_guardians(cur: Any, patient_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+def patient_guardians(cur: Cursor, patient_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     """patient_id -> (guardian_id, the guardian's user_id)."""
     cur.execute(
         "SELECT p.patient_id, p.guardian_id, g.user_id FROM patients p"
@@ -408,7 +450,7 @@ def patient_guardians(cur: Any, patient_ids: Iterable[int]) -> dict[int, tuple[i
     return {row["patient_id"]: (row["guardian_id"], row["user_id"]) for row in cur.fetchall()}
 
 
-def existing_conditions(cur: Any, patient_ids: Iterable[int]) -> set[tuple[int, str]]:
+def existing_conditions(cur: Cursor, patient_ids: Iterable[int]) -> set[tuple[int, str]]:
     cur.execute(
         "SELECT patient_id, code FROM patient_conditions WHERE patient_id = ANY(%s)",
         (list(patient_ids),),
@@ -417,7 +459,7 @@ def existing_conditions(cur: Any, patient_ids: Iterable[int]) -> set[tuple[int, 
 
 
 def replace_conditions(
-    cur: Any, owners: Sequence[int], rows: Sequence[tuple[int, str, str | None]]
+    cur: Cursor, owners: Sequence[int], rows: Sequence[tuple[int, str, str | None]]
 ) -> None:
     """Make each patient's conditions exactly `rows` (patient_id, code, note)."""
     params = {
@@ -444,14 +486,14 @@ def replace_conditions(
     )
 
 
-def existing_diets(cur: Any, patient_ids: Iterable[int]) -> set[int]:
+def existing_diets(cur: Cursor, patient_ids: Iterable[int]) -> set[int]:
     cur.execute(
         "SELECT patient_id FROM patient_diets WHERE patient_id = ANY(%s)", (list(patient_ids),)
     )
     return {row["patient_id"] for row in cur.fetchall()}
 
 
-def upsert_diets(cur: Any, rows: Sequence[tuple[int, str, list[str]]]) -> None:
+def upsert_diets(cur: Cursor, rows: Sequence[tuple[int, str, list[str]]]) -> None:
     """(patient_id, diet_type, allergens) rows."""
     upsert_if_distinct(
         cur,
@@ -466,7 +508,7 @@ def upsert_diets(cur: Any, rows: Sequence[tuple[int, str, list[str]]]) -> None:
 # -- matching --------------------------------------------------------------------------------
 
 
-def request_patients(cur: Any, request_ids: Iterable[int]) -> dict[int, int]:
+def request_patients(cur: Cursor, request_ids: Iterable[int]) -> dict[int, int]:
     """request_id -> patient_id."""
     cur.execute(
         "SELECT request_id, patient_id FROM matching_requests WHERE request_id = ANY(%s)",
@@ -475,27 +517,28 @@ def request_patients(cur: Any, request_ids: Iterable[int]) -> dict[int, int]:
     return {row["request_id"]: row["patient_id"] for row in cur.fetchall()}
 
 
-def results_of_requests(cur: Any, request_ids: Iterable[int]) -> list[dict[str, Any]]:
+def results_of_requests(cur: Cursor, request_ids: Iterable[int]) -> list[MatchingResultRow]:
     """matching_id, request_id, patient_id, caregiver_id, status of every result of the requests."""
     cur.execute(
         "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
         " WHERE request_id = ANY(%s)",
         (list(request_ids),),
     )
-    return cur.fetchall()
+    return cast(list[MatchingResultRow], cur.fetchall())
 
 
-def matchings(cur: Any, matching_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def matchings(cur: Cursor, matching_ids: Iterable[int]) -> dict[int, MatchingResultRow]:
     """matching_id -> {request_id, patient_id, caregiver_id, status}."""
     cur.execute(
         "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
         " WHERE matching_id = ANY(%s)",
         (list(matching_ids),),
     )
-    return {row["matching_id"]: row for row in cur.fetchall()}
+    rows = cast(list[MatchingResultRow], cur.fetchall())
+    return {row["matching_id"]: row for row in rows}
 
 
-def insert_requests(cur: Any, rows: Sequence[tuple]) -> None:
+def insert_requests(cur: Cursor, rows: Sequence[RequestValues]) -> None:
     """(request_id, patient_id, requested_by, days, time_slots, start_date, created_at) rows of
     synthetic requests: care_type caregiver, model_version 'pilot-import' marks them."""
     _values(
@@ -530,7 +573,7 @@ _RESULT_TEMPLATE = (
 )
 
 
-def insert_results(cur: Any, rows: Sequence[tuple]) -> None:
+def insert_results(cur: Cursor, rows: Sequence[ResultValues]) -> None:
     """Rows in _RESULT_COLUMNS order; a missing created_at is now()."""
     _values(
         cur,
@@ -543,7 +586,7 @@ def insert_results(cur: Any, rows: Sequence[tuple]) -> None:
     )
 
 
-def update_results(cur: Any, rows: Sequence[tuple]) -> None:
+def update_results(cur: Cursor, rows: Sequence[ResultValues]) -> None:
     """Rows in _RESULT_COLUMNS order; status_changed_at moves only when the status does."""
     fields = _RESULT_COLUMNS[1:-1]
     _values(
@@ -567,7 +610,7 @@ def update_results(cur: Any, rows: Sequence[tuple]) -> None:
 # -- reviews ---------------------------------------------------------------------------------
 
 
-def reviews_of_matchings(cur: Any, matching_ids: Iterable[int]) -> dict[tuple[int, int], int]:
+def reviews_of_matchings(cur: Cursor, matching_ids: Iterable[int]) -> dict[tuple[int, int], int]:
     """(matching_id, reviewer_id) -> review_id for the matchings' reviews."""
     cur.execute(
         "SELECT review_id, matching_id, reviewer_id FROM reviews WHERE matching_id = ANY(%s)",
@@ -592,7 +635,7 @@ _REVIEW_TEMPLATE = (
 )
 
 
-def insert_reviews(cur: Any, rows: Sequence[tuple]) -> None:
+def insert_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> None:
     """Rows in _REVIEW_COLUMNS order; a missing created_at is now()."""
     _values(
         cur,
@@ -605,7 +648,7 @@ def insert_reviews(cur: Any, rows: Sequence[tuple]) -> None:
     )
 
 
-def update_reviews(cur: Any, rows: Sequence[tuple]) -> None:
+def update_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> None:
     """Rows in _REVIEW_COLUMNS order; only what differs is written."""
     fields = _REVIEW_COLUMNS[1:-1]
     _values(

@@ -13,6 +13,7 @@ from shared.ai import care_plans
 from shared.ai.client import MAX_BUDGET_SECONDS, AiConfig, ai_config
 from shared.ai.prompts import CareProfile
 from shared.config import get_settings
+from shared.health import CheckOutcome
 from shared.health_checks import check_openai
 from tests.fakes.azure_openai import FakeAzureOpenAI
 from tests.fixtures.azure_openai import care_plan_answer
@@ -31,6 +32,13 @@ PROFILE = CareProfile(
     takes_medication=True,
     medication_names=("노바스크",),
 )
+
+
+def openai_outcome() -> CheckOutcome:
+    """The openai readiness check's outcome (the registry types checks as possibly None)."""
+    outcome = check_openai()
+    assert outcome is not None  # check_openai always returns one
+    return outcome
 
 
 def write_plan(days: int = 2) -> care_plans.WrittenPlan:
@@ -188,7 +196,7 @@ def test_an_identity_that_gets_no_token_ends_in_the_template(
     assert plan.source == "template"
     assert plan.generation.failures[0].startswith("client_error: unexpected ")
     assert fake_openai.requests == []
-    assert check_openai().status == "degraded"
+    assert openai_outcome().status == "degraded"
 
 
 def test_ai_off_means_templates_and_no_call(ai_settings, fake_openai, monkeypatch):
@@ -201,7 +209,7 @@ def test_ai_off_means_templates_and_no_call(ai_settings, fake_openai, monkeypatc
     assert plan.generation.attempts == 0
     assert plan.generation.deployment is None
     assert fake_openai.requests == []
-    outcome = check_openai()
+    outcome = openai_outcome()
     assert (outcome.status, outcome.detail) == (
         "disabled",
         "ENABLE_AI_CARE_PLAN is false; templates serve",
@@ -212,26 +220,26 @@ def test_no_endpoint_means_ai_is_disabled(app_env, fake_openai, monkeypatch):
     monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
 
     assert write_plan().source == "template"
-    assert check_openai().status == "disabled"
-    assert "AZURE_OPENAI_ENDPOINT" in (check_openai().detail or "")
+    assert openai_outcome().status == "disabled"
+    assert "AZURE_OPENAI_ENDPOINT" in (openai_outcome().detail or "")
 
 
 def test_readiness_reports_the_last_calls_without_calling(
     ai_settings, fake_openai: FakeAzureOpenAI
 ):
-    first = check_openai()
+    first = openai_outcome()
     assert first.status == "ok"
     assert fake_openai.requests == []  # the check never calls the model
 
     fake_openai.always(status=500)
     write_plan()
-    degraded = check_openai()
+    degraded = openai_outcome()
     assert degraded.status == "degraded"
     assert "server_error" in (degraded.detail or "")
 
     fake_openai.reply(content=care_plan_answer(START, 2))
     assert write_plan().source == "ai"
-    assert check_openai().status == "ok"
+    assert openai_outcome().status == "ok"
 
 
 def test_a_refused_answer_is_not_a_service_failure(ai_settings, fake_openai):
@@ -240,7 +248,7 @@ def test_a_refused_answer_is_not_a_service_failure(ai_settings, fake_openai):
     fake_openai.always(content=spoiled)
 
     assert write_plan().source == "template"
-    assert check_openai().status == "ok"  # the service answered; the answer was at fault
+    assert openai_outcome().status == "ok"  # the service answered; the answer was at fault
 
 
 @pytest.mark.parametrize(("timeout", "budget"), [(1, 2), (30, 60), (45, 90), (120, 200)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models.vocabularies import Role
 from shared.auth.authorization import RULES, PatientAction, authorize_patient, require_role
 from shared.auth.principal import Principal
 from shared.errors import ForbiddenError, NotFoundError
@@ -79,6 +80,6 @@ def test_caregiver_access_ends_with_the_matching(parties: Parties, database_url)
 
 
 def test_require_role(parties: Parties):
-    require_role(principal(parties.admin), "admin")
+    require_role(principal(parties.admin), Role.ADMIN)
     with pytest.raises(ForbiddenError):
-        require_role(principal(parties.owner), "admin", "caregiver")
+        require_role(principal(parties.owner), Role.ADMIN, Role.CAREGIVER)

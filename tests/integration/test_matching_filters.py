@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
-from types import SimpleNamespace
+from typing import Any
 
 import psycopg2
 import psycopg2.extras
 import pytest
 
 from models.matching import FILTER_ORDER
+from shared.db import Cursor
 from shared.matching.filters import FilterInput, run_hard_filters
 from tests.factories import (
+    TestUser,
     add_caregiver_availability,
     add_caregiver_specialties,
     make_caregiver,
     make_guardian,
     make_matching,
     make_patient,
+    token_for,
 )
 from tests.fixtures.database import throwaway_database
 
@@ -49,21 +53,22 @@ def cur(filters_database: str) -> Iterator[psycopg2.extensions.cursor]:
         conn.close()
 
 
-def request(**overrides) -> FilterInput:
-    values = {
-        "care_type": "caregiver",
-        "patient_region": "SEOUL_GANGNAM",
-        "days": ("mon", "wed"),
-        "time_slots": (("09:00", "12:00"),),
-        "start_date": START,
-        "end_date": START + timedelta(days=60),
-        "gender_preference": "any",
-        "min_experience_years": 0,
-        "required_specialties": (),
-        "max_hourly_rate": None,
-    }
-    values.update(overrides)
-    return FilterInput(**values)
+BASE_REQUEST = FilterInput(
+    care_type="caregiver",
+    patient_region="SEOUL_GANGNAM",
+    days=("mon", "wed"),
+    time_slots=(("09:00", "12:00"),),
+    start_date=START,
+    end_date=START + timedelta(days=60),
+    gender_preference="any",
+    min_experience_years=0,
+    required_specialties=(),
+    max_hourly_rate=None,
+)
+
+
+def request(**overrides: Any) -> FilterInput:
+    return replace(BASE_REQUEST, **overrides)
 
 
 def caregiver(
@@ -76,6 +81,7 @@ def caregiver(
     user = make_caregiver(cur, **kwargs)
     add_caregiver_availability(cur, user, list(slots))
     add_caregiver_specialties(cur, user, list(specialties))
+    assert user.caregiver_id is not None  # make_caregiver sets it
     return user.caregiver_id
 
 
@@ -190,12 +196,28 @@ def test_budget_is_inclusive(cur, rate, passes):
     assert failed_filter(cur, cid, max_hourly_rate=None) is None
 
 
+def _caregiver_user(cur: Cursor, caregiver_id: int) -> TestUser:
+    """The caregiver's account, as make_matching takes it."""
+    cur.execute(
+        "SELECT u.user_id, u.email FROM users u JOIN caregivers c USING (user_id)"
+        " WHERE c.caregiver_id = %s",
+        (caregiver_id,),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return TestUser(
+        user_id=row["user_id"],
+        email=row["email"],
+        role="caregiver",
+        token=token_for(row["user_id"], "caregiver"),
+        caregiver_id=caregiver_id,
+    )
+
+
 def _book(cur, caregiver_id: int, *, days, slots, start, end=None, status="active"):
     """Give the caregiver a matching for another patient on these days, slots and dates."""
     patient = make_patient(cur, make_guardian(cur))
-    matching = make_matching(
-        cur, patient, SimpleNamespace(caregiver_id=caregiver_id), status=status
-    )
+    matching = make_matching(cur, patient, _caregiver_user(cur, caregiver_id), status=status)
     cur.execute(
         "UPDATE matching_requests SET days = %s, time_slots = %s::jsonb, start_date = %s,"
         " end_date = %s WHERE request_id = (SELECT request_id FROM matching_results"

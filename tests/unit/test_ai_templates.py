@@ -5,8 +5,10 @@ safe as an accepted AI answer."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from itertools import product
+from typing import Any
 
 import pytest
 
@@ -21,18 +23,19 @@ MEAL_TYPES = [m.value for m in MealType]
 ALL_ALLERGENS = tuple(a.value for a in Allergen)
 
 
-def profile(**overrides) -> CareProfile:
-    values = {
-        "age_band": "80대",
-        "care_level": "grade_3",
-        "mobility_status": "independent",
-        "conditions": (),
-        "diet_type": "regular",
-        "allergens": (),
-        "takes_medication": False,
-    }
-    values.update(overrides)
-    return CareProfile(**values)
+BASE_PROFILE = CareProfile(
+    age_band="80대",
+    care_level="grade_3",
+    mobility_status="independent",
+    conditions=(),
+    diet_type="regular",
+    allergens=(),
+    takes_medication=False,
+)
+
+
+def profile(**overrides: Any) -> CareProfile:
+    return replace(BASE_PROFILE, **overrides)
 
 
 def assert_meals_pass(patient: CareProfile) -> None:

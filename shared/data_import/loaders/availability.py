@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time
-from typing import Any
 
 from shared.data_import import labels
 from shared.data_import import parsers as p
@@ -19,6 +18,7 @@ from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, parse_rows, resolved
 from shared.data_import.parsers import RowError
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "caregiver_availability.csv"
 
@@ -45,7 +45,7 @@ def parse_availability(row: CsvRow) -> AvailabilityRow:
     return slot
 
 
-def load_availability(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_availability(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = parse_rows(rows, report, parse_availability)
     known = repo.resolve(cur, "caregiver", (s.caregiver_id for _, s in parsed))
     kept = resolved(

@@ -6,17 +6,16 @@ The columns and the loading are those of patient_personality.csv: see
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, load_personality
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "caregiver_personality.csv"
 
 
 def load_caregiver_personality(
-    cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
+    cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState
 ) -> None:
     load_personality(
         cur, rows, report, run, entity="caregiver", parent_file="caregivers_profile.csv"

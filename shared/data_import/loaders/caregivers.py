@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from shared.data_import import labels
 from shared.data_import import parsers as p
@@ -23,6 +22,7 @@ from shared.data_import.loaders.common import (
     parse_rows,
 )
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "caregivers_profile.csv"
 
@@ -46,9 +46,12 @@ class CaregiverRow:
 
 
 def parse_caregiver(row: CsvRow, today: date) -> CaregiverRow:
+    source_id = p.source_id(row["caregiver_id"], "caregiver_id")
+    name = p.text(row["name"], "name", max_length=100)
+    assert name is not None  # required
     return CaregiverRow(
-        source_id=p.source_id(row["caregiver_id"], "caregiver_id"),
-        name=p.text(row["name"], "name", max_length=100),
+        source_id=source_id,
+        name=name,
         gender=labels.gender(row["gender"], required=False),
         birth_date=p.birth_date(row["birth_date"], "birth_date", required=False, today=today),
         experience_years=p.integer(row["experience_years"], "experience_years", low=0, high=70),
@@ -60,7 +63,7 @@ def parse_caregiver(row: CsvRow, today: date) -> CaregiverRow:
     )
 
 
-def load_caregivers(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, lambda row: parse_caregiver(row, run.today)),
         report,

@@ -13,6 +13,7 @@ from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.parsers import RowError
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 T = TypeVar("T")
 Parsed = list[tuple[CsvRow, T]]
@@ -106,7 +107,7 @@ def count(report: FileReport, existed: Iterable[bool]) -> None:
 
 
 def ensure_accounts(
-    cur: Any,
+    cur: Cursor,
     report: FileReport,
     role: str,
     parsed: Parsed[T],
@@ -143,17 +144,19 @@ class PersonalityRow:
 
 
 def parse_personality(row: CsvRow, owner_column: str) -> PersonalityRow:
+    owner_id = p.source_id(row[owner_column], owner_column)
+
+    def score(axis: str) -> int:
+        return p.score(row[f"{axis}_score"], f"{axis}_score")
+
     return PersonalityRow(
-        owner_id=p.source_id(row[owner_column], owner_column),
-        scores=tuple(  # type: ignore[arg-type]
-            p.score(row[f"{axis}_score"], f"{axis}_score")
-            for axis in ("empathy", "activity", "patience", "independence")
-        ),
+        owner_id=owner_id,
+        scores=(score("empathy"), score("activity"), score("patience"), score("independence")),
     )
 
 
 def load_personality(
-    cur: Any,
+    cur: Cursor,
     rows: list[CsvRow],
     report: FileReport,
     run: RunState,
@@ -183,7 +186,7 @@ def load_personality(
 # -- audit -----------------------------------------------------------------------------------
 
 
-def write_audit(cur: Any, run: RunState, run_id: str) -> None:
+def write_audit(cur: Cursor, run: RunState, run_id: str) -> None:
     """One event per patient whose data the run wrote: create if the run created the patient,
     else update; the detail lists the files. actor_role 'import', no actor user."""
     if not run.patients:

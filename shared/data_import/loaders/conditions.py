@@ -8,7 +8,6 @@ conditions they had.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from shared.data_import import labels
 from shared.data_import import parsers as p
@@ -16,6 +15,7 @@ from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, first_only, parse_rows, resolved
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "health_conditions.csv"
 
@@ -35,7 +35,7 @@ def parse_condition(row: CsvRow) -> ConditionRow:
     )
 
 
-def load_conditions(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_conditions(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, parse_condition),
         report,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from shared.data_import import labels
 from shared.data_import import parsers as p
@@ -11,6 +10,7 @@ from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, first_only, parse_rows, resolved
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "dietary_preferences.csv"
 
@@ -30,7 +30,7 @@ def parse_diet(row: CsvRow) -> DietRow:
     )
 
 
-def load_diets(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_diets(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, parse_diet),
         report,

@@ -21,6 +21,7 @@ from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, dangling, first_only, parse_rows
 from shared.data_import.parsers import PILOT_TIMEZONE, RowError
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "matching_results.csv"
 
@@ -101,7 +102,7 @@ class _RequestState:
         return None
 
 
-def load_matchings(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_matchings(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, parse_matching),
         report,
@@ -141,7 +142,10 @@ def load_matchings(cur: Any, rows: list[CsvRow], report: FileReport, run: RunSta
         if reason:
             report.reject(row.line, reason)
         else:
-            accepted.append((m, patient_id, caregiver_id))  # type: ignore[arg-type]
+            # No reason: the last branch ran, so both ids were found.
+            assert patient_id is not None
+            assert caregiver_id is not None
+            accepted.append((m, patient_id, caregiver_id))
 
     request_ids = _write_requests(cur, run, requests, accepted)
     new = [m for m, _, _ in accepted if m.source_id not in known]
@@ -150,7 +154,7 @@ def load_matchings(cur: Any, rows: list[CsvRow], report: FileReport, run: RunSta
         zip((m.source_id for m in new), repo.allocate_ids(cur, "matching", len(new)), strict=True)
     )
 
-    def values(m: MatchingRow, patient_id: int, caregiver_id: int) -> tuple[Any, ...]:
+    def values(m: MatchingRow, patient_id: int, caregiver_id: int) -> repo.ResultValues:
         return (
             ids[m.source_id],
             request_ids[m.request_id],
@@ -177,7 +181,7 @@ def load_matchings(cur: Any, rows: list[CsvRow], report: FileReport, run: RunSta
         run.touch(patient_id, report.file)
 
 
-def _known_requests(cur: Any, source_ids: Iterable[str]) -> dict[str, _RequestState]:
+def _known_requests(cur: Cursor, source_ids: Iterable[str]) -> dict[str, _RequestState]:
     """Requests imported before, with their matchings as they are now."""
     known = repo.resolve(cur, "matching_request", source_ids)
     patients = repo.request_patients(cur, known.values())
@@ -190,7 +194,7 @@ def _known_requests(cur: Any, source_ids: Iterable[str]) -> dict[str, _RequestSt
 
 
 def _write_requests(
-    cur: Any,
+    cur: Cursor,
     run: RunState,
     requests: dict[str, _RequestState],
     accepted: list[tuple[MatchingRow, int, int]],

@@ -6,16 +6,15 @@ The columns and the loading are those of caregiver_personality.csv: see
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, load_personality
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "patient_personality.csv"
 
 
 def load_patient_personality(
-    cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
+    cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState
 ) -> None:
     load_personality(cur, rows, report, run, entity="patient", parent_file="patients_profile.csv")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from shared.data_import import labels
 from shared.data_import import parsers as p
@@ -26,6 +25,7 @@ from shared.data_import.loaders.common import (
     parse_rows,
 )
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 
 FILE = "patients_profile.csv"
 
@@ -49,21 +49,30 @@ def parse_patient(row: CsvRow, today: date) -> PatientRow:
     gender = labels.gender(row["gender"])
     assert born is not None  # required
     assert gender is not None  # required
+    source_id = p.source_id(row["patient_id"], "patient_id")
+    guardian_id = p.source_id(row["guardian_id"], "guardian_id")
+    name = p.text(row["name"], "name", max_length=100)
+    assert name is not None  # required
+    height_cm = p.decimal(row["height"], "height", low=50, high=250, places=1)
+    weight_kg = p.decimal(row["weight"], "weight", low=20, high=300, places=1)
+    care_level = labels.care_level(row["care_level"])
+    care_address = p.text(row["care_address"], "care_address", max_length=500)
+    assert care_address is not None  # required
     return PatientRow(
-        source_id=p.source_id(row["patient_id"], "patient_id"),
-        guardian_id=p.source_id(row["guardian_id"], "guardian_id"),
-        name=p.text(row["name"], "name", max_length=100),
+        source_id=source_id,
+        guardian_id=guardian_id,
+        name=name,
         birth_date=born,
         gender=gender,
-        height_cm=p.decimal(row["height"], "height", low=50, high=250, places=1),
-        weight_kg=p.decimal(row["weight"], "weight", low=20, high=300, places=1),
-        care_level=labels.care_level(row["care_level"]),
-        care_address=p.text(row["care_address"], "care_address", max_length=500),
+        height_cm=height_cm,
+        weight_kg=weight_kg,
+        care_level=care_level,
+        care_address=care_address,
         region_code=labels.region(row["region_code"], "region_code"),
     )
 
 
-def load_patients(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_patients(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, lambda row: parse_patient(row, run.today)),
         report,
@@ -79,7 +88,7 @@ def load_patients(cur: Any, rows: list[CsvRow], report: FileReport, run: RunStat
         zip((i.source_id for i in new), repo.allocate_ids(cur, "patient", len(new)), strict=True)
     )
 
-    def values(item: PatientRow) -> tuple[Any, ...]:
+    def values(item: PatientRow) -> repo.PatientValues:
         return (
             ids[item.source_id],
             guardians[item.guardian_id],
@@ -101,7 +110,7 @@ def load_patients(cur: Any, rows: list[CsvRow], report: FileReport, run: RunStat
         run.touch(ids[item.source_id], report.file, created=item.source_id not in known)
 
 
-def _guardians(cur: Any, report: FileReport, parsed: Parsed[PatientRow]) -> dict[str, int]:
+def _guardians(cur: Cursor, report: FileReport, parsed: Parsed[PatientRow]) -> dict[str, int]:
     """guardian source id -> guardian_id, creating the guardians seen for the first time."""
     known = repo.resolve(cur, "guardian", (item.guardian_id for _, item in parsed))
     known_users = repo.guardian_users(cur, known.values())

@@ -17,6 +17,7 @@ from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, dangling, first_only, parse_rows
 from shared.data_import.report import FileReport
+from shared.db import Cursor
 from shared.reviews.repository import refresh_caregiver_ratings
 
 FILE = "reviews.csv"
@@ -45,7 +46,7 @@ def parse_review(row: CsvRow) -> ReviewRow:
     )
 
 
-def load_reviews(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+def load_reviews(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
     parsed = first_only(
         parse_rows(rows, report, parse_review),
         report,
@@ -67,7 +68,7 @@ def load_reviews(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
 
     # (matching_id, reviewer user) -> who holds it: a review_id, or ("file", source id).
     taken: dict[tuple[int, int], Any] = dict(repo.reviews_of_matchings(cur, matching_ids.values()))
-    accepted: list[tuple[ReviewRow, dict[str, Any], int]] = []
+    accepted: list[tuple[ReviewRow, repo.MatchingResultRow, int]] = []
     for row, r in parsed:
         reason, reviewer = _review_problem(
             r, matching_ids, matchings, guardians, caregivers, patient_guardians
@@ -92,7 +93,7 @@ def load_reviews(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
         zip((r.source_id for r in new), repo.allocate_ids(cur, "review", len(new)), strict=True)
     )
 
-    def values(r: ReviewRow, matching: dict[str, Any], user_id: int) -> tuple[Any, ...]:
+    def values(r: ReviewRow, matching: repo.MatchingResultRow, user_id: int) -> repo.ReviewValues:
         return (
             ids[r.source_id],
             matching["matching_id"],
@@ -116,7 +117,7 @@ def load_reviews(cur: Any, rows: list[CsvRow], report: FileReport, run: RunState
 def _review_problem(  # noqa: PLR0911 (one return per reason)
     r: ReviewRow,
     matching_ids: dict[str, int],
-    matchings: dict[int, dict[str, Any]],
+    matchings: dict[int, repo.MatchingResultRow],
     guardians: dict[str, int],
     caregivers: dict[str, int],
     patient_guardians: dict[int, tuple[int, int]],
