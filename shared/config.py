@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     #: Password hashings and verifications (argon2, CPU- and memory-bound) run at once per
     #: process: the cores. More only queue on the CPU while holding host threads.
     login_concurrency: int = Field(2, ge=1, le=64, validation_alias=_env("LOGIN_CONCURRENCY"))
+    #: Failed sign-ins from one client address across all accounts within the throttle's window
+    #: (15 minutes) before that address gets 429: six accounts' worth of mistakes, far above what
+    #: people behind one shared address make, far below password spraying.
+    login_failures_per_address: int = Field(
+        30, ge=5, le=100_000, validation_alias=_env("LOGIN_FAILURES_PER_ADDRESS")
+    )
 
     # Azure OpenAI.
     azure_openai_endpoint: str | None = Field(None, validation_alias=_env("AZURE_OPENAI_ENDPOINT"))

@@ -13,8 +13,8 @@ so that the owner of an account cannot be locked out by someone else:
   account accepts at most one attempt every ACCOUNT_SLOWDOWN_SECONDS (429 with the seconds left).
   This slows a distributed guesser to a crawl but never locks: the owner waits a few seconds.
   A success for the account ends the slowdown.
-- per client address, across subjects: ADDRESS_MAX_FAILURES failures within WINDOW answer 429, so
-  one client cannot try a password against any number of accounts.
+- per client address, across subjects: LOGIN_FAILURES_PER_ADDRESS failures (30 by default)
+  within WINDOW answer 429, so one client cannot try a password against any number of accounts.
 
 An attempt is *reserved* before the password is verified: `reserve` checks the limits and
 inserts the attempt as a failure in one short transaction, under advisory locks on the subject
@@ -32,6 +32,7 @@ from datetime import timedelta
 from typing import Any, TypedDict
 
 from shared.auth.users_repository import EMAIL_KEY
+from shared.config import get_settings
 from shared.db import Cursor
 from shared.errors import RateLimitedError
 
@@ -44,9 +45,13 @@ ACCOUNT_SLOWDOWN_AFTER = 20
 #: While slowed down, at most one attempt per account this often: about 90 guesses in WINDOW
 #: for a whole botnet, and at most this many seconds of waiting for the owner.
 ACCOUNT_SLOWDOWN_SECONDS = 10
-#: Failures from one client address across all accounts within WINDOW: six accounts' worth of
-#: mistakes, far above what a person behind a shared address makes, far below spraying.
-ADDRESS_MAX_FAILURES = 30
+
+
+def address_max_failures() -> int:
+    """Failures from one client address across all accounts within WINDOW before it gets 429
+    (the setting LOGIN_FAILURES_PER_ADDRESS, 30 by default: see shared.config)."""
+    return get_settings().login_failures_per_address
+
 
 _LOCK_NAMESPACE = 0x4C4F47  # "LOG": keeps these advisory locks apart from other jobs'
 _ADDRESS_LOCK_NAMESPACE = 0x4C4F48
@@ -171,11 +176,11 @@ def _check_address(cur: Cursor, client_ip: str | None) -> None:
             LIMIT %(limit)s
         ) recent
         """,
-        {"ip": client_ip, "window": WINDOW, "limit": ADDRESS_MAX_FAILURES},
+        {"ip": client_ip, "window": WINDOW, "limit": address_max_failures()},
     )
     row = cur.fetchone()
     assert row is not None
-    if row["failures"] >= ADDRESS_MAX_FAILURES:
+    if row["failures"] >= address_max_failures():
         raise RateLimitedError(
             "Too many failed sign-ins from this address; try again later.",
             retry_after=_retry_after(row["retry_after"]),

@@ -139,7 +139,7 @@ def test_one_address_cannot_spray_a_password_across_accounts(app_env, database_u
     with cursor(database_url) as cur:
         victims = [make_user(cur, "guardian") for _ in range(3)]
     emails = [v.email for v in victims] + [
-        unique_email("spray") for _ in range(login_throttle.ADDRESS_MAX_FAILURES - 3)
+        unique_email("spray") for _ in range(login_throttle.address_max_failures() - 3)
     ]
     for email in emails:
         assert sign_in(email, "Winter2026!!", sprayer) == 401
