@@ -28,7 +28,13 @@ ROOT = Path(__file__).resolve().parent
 DEV_DATABASE_NAME = "neulbomcare"
 DEV_BLOB_PORT = 10000
 # Modules of `cli/` that add commands (each has `register(add)`).
-COMMAND_MODULES: tuple[str, ...] = ("cli.accounts", "cli.backup", "cli.data_import", "cli.model")
+COMMAND_MODULES: tuple[str, ...] = (
+    "cli.accounts",
+    "cli.backup",
+    "cli.data_import",
+    "cli.db_roles",
+    "cli.model",
+)
 
 
 def _database_url() -> str:
