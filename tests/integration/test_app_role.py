@@ -17,9 +17,12 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from shared.backup.drill import run_restore_drill
+from shared.backup.writer import run_backup
 from shared.operations.maintenance import run_maintenance
 from tests.factories import PASSWORD, cursor, make_guardian
 from tests.fixtures.app_server import ServedApp
+from tests.fixtures.backup import make_changes
 from tests.manage_cli import manage_env, run_manage
 
 pytestmark = pytest.mark.integration
@@ -294,3 +297,40 @@ def test_db_roles_sets_a_password_from_stdin_and_refuses_bad_names(
     )
     assert short.returncode == 1
     assert "at least 16 characters" in short.stderr
+
+
+# -- the backup timers as that role ------------------------------------------------------------
+
+
+def test_backups_and_the_restore_drill_run_as_the_app_role(
+    populated_database_url: str,
+    pg_server_url: str,
+    backup_container,
+    azurite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The nightly backup and the drill are timers: they run as the app. The drill's scratch
+    database is created (CREATEDB), migrated and restored by the app's login, which owns it."""
+    role = f"neulbom_test_app_{secrets.token_hex(4)}"
+    env = manage_env(APP_ENV="development", DATABASE_URL=populated_database_url)
+    assert run_manage("db-roles", "--app-login", role, env=env).returncode == 0
+    app = as_role(populated_database_url, role)
+    for name, value in {
+        "APP_ENV": "development",
+        "DATABASE_URL": app,
+        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        "BACKUP_CONTAINER": backup_container.container_name,
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        assert run_backup(app, backup_container).status == "succeeded"
+        make_changes(psycopg2.connect(populated_database_url))
+        incremental = run_backup(app, backup_container, kind="incremental")
+        assert incremental.status == "succeeded"
+
+        record = run_restore_drill(app, backup_container)
+
+        assert record["status"] == "succeeded", record
+        assert record["mismatches"] == []
+    finally:
+        _drop_role(pg_server_url, role)
