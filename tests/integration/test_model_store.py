@@ -321,6 +321,8 @@ def test_the_process_registry_reads_the_settings_and_feeds_readiness(
     try:
         assert get_active_model().kind == "rules"
         outcome = check_matching_model()
+        assert outcome is not None
+        assert outcome.detail is not None
         assert outcome.status == "degraded"
         assert outcome.detail.startswith("rule fallback serving")
 
@@ -334,6 +336,7 @@ def test_the_process_registry_reads_the_settings_and_feeds_readiness(
             path,
         )
         outcome = check_matching_model()
+        assert outcome is not None
         assert (outcome.status, outcome.detail) == ("ok", f"xgboost {version} (blob)")
     finally:
         reset_model_registry()

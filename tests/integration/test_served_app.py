@@ -80,7 +80,8 @@ def test_ready_with_a_bad_token_is_the_status_only(app_server, authorization):
 
 def test_ready_is_503_when_the_database_is_unreachable(start_app_server, parties):
     app = start_app_server(DATABASE_URL=CLOSED_PORT_DATABASE)
-    for headers in ({}, parties.admin.headers):  # no database: no token can be checked either
+    every_caller: tuple[dict[str, str], ...] = ({}, parties.admin.headers)
+    for headers in every_caller:  # no database: no token can be checked either
         response = app.get("health/ready", headers=headers)
         assert response.status_code == 503
         assert response.headers["Retry-After"]

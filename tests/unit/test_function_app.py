@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Loaded on first use only: importing them would slow every cold start.
@@ -77,16 +78,22 @@ def test_function_names_are_unique_and_every_route_is_registered():
     functions = function_app.app.get_functions()
     names = [f.get_function_name() for f in functions]
     assert len(names) == len(set(names))
-    http = {
-        f.get_function_name(): f.get_trigger()
-        for f in functions
-        if f.get_trigger().type == "httpTrigger"
+    triggers = {str(f.get_function_name()): f.get_trigger() for f in functions}
+    assert all(trigger is not None for trigger in triggers.values())
+    http: dict[str, Any] = {
+        name: trigger
+        for name, trigger in triggers.items()
+        if trigger is not None and trigger.type == "httpTrigger"
     }
     for route in default_registry.routes():
         assert route.name in http
         assert http[route.name].route == route.path
         assert [m.value for m in http[route.name].methods] == [route.method]
-    timers = {f.get_function_name() for f in functions if f.get_trigger().type == "timerTrigger"}
+    timers = {
+        name
+        for name, trigger in triggers.items()
+        if trigger is not None and trigger.type == "timerTrigger"
+    }
     assert "health_check" in timers
     assert "route_not_found" in http
     assert http["route_not_found"].route == "{*path}"
