@@ -36,8 +36,16 @@ APP_VERSION = "0.1.0"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KEY_VAULT_REFERENCE_PREFIX = "@Microsoft.KeyVault("
 
-#: The JWT secret the development profile signs with. Production refuses to start with it.
+#: The JWT secret the development profile signs with. Staging and production refuse to start
+#: with it.
 DEVELOPMENT_JWT_SECRET = "development-only-jwt-secret-do-not-deploy-0000"  # noqa: S105
+
+#: The key the development profile signs backup manifests with (HMAC-SHA256). Staging and
+#: production refuse it, like the development JWT secret.
+DEVELOPMENT_BACKUP_SIGNING_KEY = "development-only-backup-signing-key-do-not-deploy-0000"
+
+#: Shortest signing key (JWT, backup manifests) a deployed environment accepts.
+MIN_SIGNING_KEY_LENGTH = 32
 
 #: Azurite's documented, public development account (not a secret).
 AZURITE_CONNECTION_STRING = (
@@ -63,6 +71,7 @@ PROFILE_DEFAULTS: dict[AppEnv, dict[str, Any]] = {
     AppEnv.DEVELOPMENT: {
         "LOG_LEVEL": "DEBUG",
         "JWT_SECRET": DEVELOPMENT_JWT_SECRET,
+        "BACKUP_SIGNING_KEY": DEVELOPMENT_BACKUP_SIGNING_KEY,
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/neulbomcare",
         "AzureWebJobsStorage": "UseDevelopmentStorage=true",
         "CORS_ALLOWED_ORIGINS": "http://localhost:3000,http://127.0.0.1:3000",
@@ -175,6 +184,8 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(
         35, ge=1, le=3650, validation_alias=_env("BACKUP_RETENTION_DAYS")
     )
+    #: HMAC-SHA256 key of backup manifests (Key Vault `BackupSigningKey`; shared.backup.signing).
+    backup_signing_key: SecretStr | None = Field(None, validation_alias=_env("BACKUP_SIGNING_KEY"))
 
     # HTTP.
     cors_allowed_origins: CommaList = Field(
@@ -230,6 +241,7 @@ class Settings(BaseSettings):
         "storage_account_url",
         "applicationinsights_connection_string",
         "seed_demo_password",
+        "backup_signing_key",
         mode="before",
     )
     @classmethod
@@ -258,6 +270,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def is_deployed(self) -> bool:
+        """Staging or production: reachable by others, so guarded alike (no development
+        secrets, a list of served host names)."""
+        return self.app_env in (AppEnv.STAGING, AppEnv.PRODUCTION)
 
     @property
     def openai_enabled(self) -> bool:
@@ -365,17 +383,31 @@ def check_settings(settings: Settings) -> list[str]:
         problems.append(
             "CORS_ALLOWED_ORIGINS must list origins: '*' cannot be combined with credentials"
         )
-    if settings.is_production:
-        jwt = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-        if jwt == DEVELOPMENT_JWT_SECRET:
-            problems.append("JWT_SECRET holds the development secret; set a real one in Key Vault")
-        elif jwt is not None and len(jwt) < 32:
-            problems.append("JWT_SECRET is shorter than 32 characters")
+    if settings.is_deployed:
+        for name, value, development in (
+            ("JWT_SECRET", settings.jwt_secret, DEVELOPMENT_JWT_SECRET),
+            ("BACKUP_SIGNING_KEY", settings.backup_signing_key, DEVELOPMENT_BACKUP_SIGNING_KEY),
+        ):
+            problems.extend(deployed_key_problems(name, value, development))
         if not settings.allowed_hosts or "*" in settings.allowed_hosts:
-            problems.append("ALLOWED_HOSTS must list the production host names")
+            problems.append(
+                f"ALLOWED_HOSTS must list the {settings.app_env.value} host names (not '*')"
+            )
     if settings.db_pool_min > settings.db_pool_max:
         problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
     return sorted(set(problems))
+
+
+def deployed_key_problems(
+    name: str, value: SecretStr | str | None, development_value: str
+) -> list[str]:
+    """Why a signing key may not be used in staging or production (empty: it may)."""
+    key = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if key == development_value:
+        return [f"{name} holds the published development value; set a real one in Key Vault"]
+    if key is not None and len(key) < MIN_SIGNING_KEY_LENGTH:
+        return [f"{name} is shorter than {MIN_SIGNING_KEY_LENGTH} characters"]
+    return []
 
 
 def load_settings(**overrides: Any) -> Settings:

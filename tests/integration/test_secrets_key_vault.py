@@ -114,6 +114,7 @@ def test_storage_secret_falls_back_to_azure_web_jobs_storage(
     vault_env: dict[str, str], fake_key_vault: FakeKeyVault, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("APP_ENV", "staging")
+    monkeypatch.setenv("ALLOWED_HOSTS", "staging-api.neulbomcare.example")
     monkeypatch.setenv("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountName=x")
 
     value = get_secret("StorageConnectionString")
@@ -127,6 +128,7 @@ def test_secret_missing_everywhere_names_both_places(
 ):
     # Staging has no development JWT default, so nothing holds the secret.
     monkeypatch.setenv("APP_ENV", "staging")
+    monkeypatch.setenv("ALLOWED_HOSTS", "staging-api.neulbomcare.example")
     monkeypatch.delenv("JWT_SECRET", raising=False)
 
     with pytest.raises(SecretNotFoundError) as caught:
@@ -143,6 +145,7 @@ def test_missing_secret_is_not_cached(
 ):
     """A secret added to the vault after a failed read is found on the next read."""
     monkeypatch.setenv("APP_ENV", "staging")
+    monkeypatch.setenv("ALLOWED_HOSTS", "staging-api.neulbomcare.example")
     with pytest.raises(SecretNotFoundError):
         get_secret("AzureOpenaiKey")
 

@@ -140,7 +140,9 @@ def test_seed_demo_refuses_production(seed_database_url: str, azurite) -> None:
 def test_seed_demo_needs_a_password(
     seed_database_url: str, azurite, app_env: str, password: str | None
 ) -> None:
-    result = _seed(seed_database_url, azurite, password=password, APP_ENV=app_env)
+    # Staging needs its host names like production (shared/config.py).
+    hosts = {"ALLOWED_HOSTS": "staging-api.neulbomcare.example"} if app_env == "staging" else {}
+    result = _seed(seed_database_url, azurite, password=password, APP_ENV=app_env, **hosts)
 
     assert result.returncode != 0
     assert "SEED_DEMO_PASSWORD" in result.stderr

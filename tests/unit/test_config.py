@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from shared.config import DEVELOPMENT_JWT_SECRET, AppEnv, load_settings
+from shared.config import (
+    DEVELOPMENT_BACKUP_SIGNING_KEY,
+    DEVELOPMENT_JWT_SECRET,
+    AppEnv,
+    load_settings,
+)
 from shared.errors import ConfigurationError
 
 KV_REFERENCE = "@Microsoft.KeyVault(VaultName=kv;SecretName=DatabaseURL)"
@@ -15,6 +20,11 @@ PRODUCTION_OK = {
     "JWT_SECRET": "a-real-production-secret-of-forty-chars-x",
     "ALLOWED_HOSTS": "api.neulbomcare.example",
     "CORS_ALLOWED_ORIGINS": "https://app.neulbomcare.example",
+}
+STAGING_OK = {
+    **PRODUCTION_OK,
+    "APP_ENV": "staging",
+    "ALLOWED_HOSTS": "staging-api.neulbomcare.example",
 }
 
 
@@ -36,9 +46,10 @@ def test_development_is_the_default_profile():
 
 
 def test_staging_profile_has_no_development_secrets(env):
-    env({"APP_ENV": "staging"})
+    env({"APP_ENV": "staging", "ALLOWED_HOSTS": "staging-api.neulbomcare.example"})
     settings = load_settings()
     assert settings.jwt_secret is None
+    assert settings.backup_signing_key is None
     assert settings.database_url is None
     assert settings.log_level == "INFO"
 
@@ -72,6 +83,47 @@ def test_production_refuses_unsafe_settings_naming_them(env, change, named):
         load_settings()
     assert named in str(error.value)
     assert "production" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"JWT_SECRET": DEVELOPMENT_JWT_SECRET}, "JWT_SECRET"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"BACKUP_SIGNING_KEY": DEVELOPMENT_BACKUP_SIGNING_KEY}, "BACKUP_SIGNING_KEY"),
+        ({"BACKUP_SIGNING_KEY": "short"}, "BACKUP_SIGNING_KEY"),
+    ],
+)
+def test_staging_refuses_what_production_refuses(env, change, named):
+    # Staging is reachable from outside too: the published development JWT secret would let
+    # anyone sign an admin token there, and '*' hosts would answer any Host header.
+    env({**STAGING_OK, **change})
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    assert named in str(error.value)
+    assert "staging" in str(error.value)
+
+
+def test_staging_starts_with_real_values(env):
+    env(STAGING_OK)
+    settings = load_settings()
+    assert settings.is_deployed
+    assert not settings.is_production
+    assert settings.allowed_hosts == ["staging-api.neulbomcare.example"]
+
+
+def test_production_refuses_the_development_backup_signing_key(env):
+    env({**PRODUCTION_OK, "BACKUP_SIGNING_KEY": DEVELOPMENT_BACKUP_SIGNING_KEY})
+    with pytest.raises(ConfigurationError, match="BACKUP_SIGNING_KEY"):
+        load_settings()
+
+
+def test_development_signs_backups_with_the_development_key():
+    settings = load_settings()
+    assert not settings.is_deployed
+    assert settings.backup_signing_key.get_secret_value() == DEVELOPMENT_BACKUP_SIGNING_KEY
 
 
 def test_debug_is_not_a_setting_and_production_ignores_it(env):
@@ -138,6 +190,7 @@ def test_local_settings_file_is_read_and_environment_wins(env, tmp_path, monkeyp
                     "LOG_LEVEL": "ERROR",
                     "BACKUP_RETENTION_DAYS": "40",
                     "APP_ENV": "staging",
+                    "ALLOWED_HOSTS": "staging-api.neulbomcare.example",
                 },
             }
         )

@@ -184,6 +184,7 @@ def test_settings_source_maps_vault_names_to_app_settings(monkeypatch: pytest.Mo
     from shared.config import load_settings
 
     monkeypatch.setenv("APP_ENV", "staging")
+    monkeypatch.setenv("ALLOWED_HOSTS", "staging-api.neulbomcare.example")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "settings-openai-key")
     monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     source = SettingsSecretSource(load_settings())
