@@ -1,8 +1,9 @@
 """Backup commands: back up now, restore, verify, list, prune, and run a restore drill.
 
 Exit codes: 0 done; 1 failed (the message says why); 2 usage; 3 a blob does not match its
-manifest (nothing was written); 4 the restore target is not empty (pass --replace);
-75 skipped because another run holds the lock (try again later).
+manifest, or a manifest's signature is missing or wrong (nothing was written); 4 the restore
+target is not empty (pass --replace); 75 skipped because another run holds the lock (try again
+later).
 """
 
 from __future__ import annotations
@@ -103,14 +104,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
         restore_chain,
     )
     from shared.backup.service import backup_container
-    from shared.backup.stored_backups import BackupNotFoundError, resolve_chain
+    from shared.backup.signing import ManifestSignatureError
+    from shared.backup.stored_backups import BackupNotFoundError, ManifestKey, resolve_chain
+    from shared.errors import ConfigurationError
 
     load_settings()
     container = backup_container(create=False)
     try:
-        chain = resolve_chain(container, args.backup, args.until)
-    except (BackupNotFoundError, ManifestError) as exc:
+        key = ManifestKey.configured(trust_unsigned=args.trust_unsigned)
+        chain = resolve_chain(container, args.backup, args.until, key=key)
+    except ManifestSignatureError as exc:
+        fail(str(exc))
+        return EXIT_INTEGRITY
+    except (BackupNotFoundError, ManifestError, ConfigurationError) as exc:
         return fail(str(exc))
+    trusted = [m.backup_id for m in chain if m.provenance == "trusted-unsigned"]
+    if trusted:
+        print(f"WARNING: restoring unsigned manifests (--trust-unsigned): {', '.join(trusted)}",
+              file=sys.stderr)  # fmt: skip
     print(
         f"restoring {' + '.join(m.backup_id for m in chain)} "
         f"(data as of {chain[-1].snapshot_at.isoformat()}, revision {chain[-1].alembic_revision})",
@@ -144,14 +155,19 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
     """Check every blob a restore of BACKUP would read against the manifests, without restoring."""
     from shared.backup.manifest import ManifestError
     from shared.backup.service import backup_container
+    from shared.backup.signing import ManifestSignatureError
     from shared.backup.stored_backups import BackupNotFoundError, resolve_chain
     from shared.backup.verify import verify_chain
+    from shared.errors import ConfigurationError
 
     load_settings()
     container = backup_container(create=False)
     try:
         chain = resolve_chain(container, args.backup)
-    except (BackupNotFoundError, ManifestError) as exc:
+    except ManifestSignatureError as exc:
+        fail(str(exc))
+        return EXIT_INTEGRITY
+    except (BackupNotFoundError, ManifestError, ConfigurationError) as exc:
         return fail(str(exc))
     report = verify_chain(container, chain)
     for check in report.failures:
@@ -279,6 +295,12 @@ def register(add: AddCommand) -> None:
         "--replace",
         action="store_true",
         help="drop and recreate the target's public schema when it is not empty",
+    )
+    sub.add_argument(
+        "--trust-unsigned",
+        action="store_true",
+        help="accept manifests without a signature (written before manifests were signed); "
+        "a wrong signature is always refused",
     )
 
     sub = add("verify-backup", cmd_verify_backup)

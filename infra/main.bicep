@@ -53,6 +53,11 @@ param postgresAdminPassword string
 param jwtSecret string
 
 @secure()
+@minLength(32)
+@description('Key that signs backup manifests (Key Vault secret BackupSigningKey). Never in a file. Keep it: backups signed with another key are refused by restores.')
+param backupSigningKey string
+
+@secure()
 @description('Azure OpenAI key (Key Vault secret AzureOpenaiKey). Empty: no secret is created and the app uses its templates.')
 param azureOpenAiApiKey string = ''
 
@@ -204,6 +209,7 @@ module secrets 'app/secrets.bicep' = {
     postgresAdminPassword: postgresAdminPassword
     databaseName: databaseName
     jwtSecret: jwtSecret
+    backupSigningKey: backupSigningKey
     azureOpenAiApiKey: azureOpenAiApiKey
   }
 }
@@ -261,6 +267,7 @@ module appSettings 'app/appsettings.bicep' = {
     keyVaultUri: keyVault.outputs.uri
     databaseUrlSecretUri: secrets.outputs.databaseUrlSecretUri
     jwtSecretUri: secrets.outputs.jwtSecretUri
+    backupSigningKeySecretUri: secrets.outputs.backupSigningKeySecretUri
     azureOpenAiKeySecretUri: secrets.outputs.azureOpenAiKeySecretUri
     azureOpenAiEndpoint: azureOpenAiEndpoint
     azureOpenAiDeployment: azureOpenAiDeployment

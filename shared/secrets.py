@@ -1,10 +1,11 @@
 """One secrets provider: Azure Key Vault when `KEY_VAULT_URL` is set, app settings otherwise.
 
 Secrets are asked for by their Key Vault names (the runbook's): `DatabaseURL`, `AzureOpenaiKey`,
-`JwtSecret`, `StorageConnectionString`. Without a vault each maps to an app setting
-(`DATABASE_URL`, `AZURE_OPENAI_API_KEY`, `JWT_SECRET`, `AZURE_STORAGE_CONNECTION_STRING`, the last
-falling back to `AzureWebJobsStorage`). With a vault, the vault is asked first and the app setting
-second, so a Key Vault reference resolved by the platform also works.
+`JwtSecret`, `StorageConnectionString`, `BackupSigningKey`. Without a vault each maps to an app
+setting (`DATABASE_URL`, `AZURE_OPENAI_API_KEY`, `JWT_SECRET`, `AZURE_STORAGE_CONNECTION_STRING`,
+falling back to `AzureWebJobsStorage`, and `BACKUP_SIGNING_KEY`). With a vault, the vault is
+asked first and the app setting second, so a Key Vault reference resolved by the platform also
+works.
 
 Values are cached for `SECRETS_CACHE_TTL_SECONDS`. A caller whose secret was refused (a rotated
 database password, a rotated JWT key) calls `invalidate(name)` and the next read fetches the new
@@ -38,6 +39,7 @@ SECRET_SETTINGS: dict[str, tuple[str, ...]] = {
     "AzureOpenaiKey": ("azure_openai_api_key",),
     "JwtSecret": ("jwt_secret",),
     "StorageConnectionString": ("azure_storage_connection_string", "azure_web_jobs_storage"),
+    "BackupSigningKey": ("backup_signing_key",),
 }
 
 

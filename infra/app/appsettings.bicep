@@ -20,6 +20,7 @@ param corsAllowedOrigins string = ''
 param keyVaultUri string
 param databaseUrlSecretUri string
 param jwtSecretUri string
+param backupSigningKeySecretUri string
 
 @description('Empty when no Azure OpenAI key was given.')
 param azureOpenAiKeySecretUri string = ''
@@ -50,6 +51,7 @@ var baseSettings = {
   KEY_VAULT_URL: keyVaultUri
   DATABASE_URL: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
   JWT_SECRET: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'
+  BACKUP_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${backupSigningKeySecretUri})'
   DB_POOL_MAX: string(dbPoolMax)
   STORAGE_ACCOUNT_URL: storageBlobEndpoint
   XGBOOST_MODEL_PATH: modelPath

@@ -15,6 +15,9 @@ param databaseName string
 param jwtSecret string
 
 @secure()
+param backupSigningKey string
+
+@secure()
 @description('Empty: no AzureOpenaiKey secret (the app then writes care plans from templates).')
 param azureOpenAiApiKey string = ''
 
@@ -40,6 +43,15 @@ resource jwt 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource backupKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'BackupSigningKey'
+  properties: {
+    contentType: 'HMAC-SHA256 key of backup manifests'
+    value: backupSigningKey
+  }
+}
+
 resource openAiKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(azureOpenAiApiKey)) {
   parent: vault
   name: 'AzureOpenaiKey'
@@ -51,4 +63,5 @@ resource openAiKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(a
 
 output databaseUrlSecretUri string = databaseUrl.properties.secretUri
 output jwtSecretUri string = jwt.properties.secretUri
+output backupSigningKeySecretUri string = backupKey.properties.secretUri
 output azureOpenAiKeySecretUri string = empty(azureOpenAiApiKey) ? '' : openAiKey.properties.secretUri

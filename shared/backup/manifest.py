@@ -9,6 +9,11 @@ recomputes on the restored copy.
 Table modes: `full` (a full backup's table), `upsert` (an incremental: delete `keys`, then load
 rows), `replace` (an incremental that copies the whole table: after a TRUNCATE, or for a table
 without change tracking), `unchanged` (no blob).
+
+The stored document is signed (shared.backup.signing): read stored manifests through
+`signing.read_manifest`, which checks the signature before parsing. `provenance` records how a
+manifest was read ("signed", "trusted-unsigned", or "unverified" for one built or parsed here);
+a restore refuses unverified ones. Ids are checked against the id format (shared.backup.layout).
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.backup import layout
+
 FORMAT_VERSION = 1
 TABLE_MODES = ("full", "upsert", "replace", "unchanged")
+KINDS = ("full", "incremental")
+PROVENANCES = ("unverified", "signed", "trusted-unsigned")
 
 
 class ManifestError(ValueError):
@@ -75,6 +84,8 @@ class Manifest:
     tables: tuple[TableEntry, ...]
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How this object was read (not part of the document): see the module's docstring.
+    provenance: str = field(default="unverified", compare=False, repr=False)
 
     @property
     def rows(self) -> int:
@@ -96,6 +107,7 @@ class Manifest:
 
     def to_json(self) -> builtins.bytes:  # `bytes` is a property of this class
         document = asdict(self)
+        document.pop("provenance")
         for key in ("started_at", "finished_at", "snapshot_at"):
             document[key] = getattr(self, key).isoformat()
         return json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
@@ -107,6 +119,7 @@ class Manifest:
             if document.get("format_version") != FORMAT_VERSION:
                 raise ManifestError(f"unknown manifest format {document.get('format_version')!r}")
             tables = tuple(_table(entry) for entry in document["tables"])
+            _check_ids(document)
             return cls(
                 backup_id=document["backup_id"],
                 kind=document["kind"],
@@ -124,6 +137,25 @@ class Manifest:
             raise
         except (ValueError, KeyError, TypeError) as exc:
             raise ManifestError(f"unreadable manifest: {type(exc).__name__}: {exc}") from None
+
+
+def _check_ids(document: dict[str, Any]) -> None:
+    """The ids a chain walk follows must be ids of ours, of the kinds they claim to be."""
+    backup_id, kind = document["backup_id"], document["kind"]
+    if kind not in KINDS:
+        raise ManifestError(f"unknown backup kind {kind!r}")
+    if not isinstance(backup_id, str) or not layout.is_backup_id(backup_id):
+        raise ManifestError(f"not a backup id: {backup_id!r}")
+    if layout.parse_backup_id(backup_id)[0] != kind:
+        raise ManifestError(f"{backup_id} is not the id of a {kind} backup")
+    for name, wanted in (("base_backup_id", "full"), ("previous_backup_id", None)):
+        value = document.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not layout.is_backup_id(value):
+            raise ManifestError(f"{backup_id}: {name} is not a backup id: {value!r}")
+        if wanted and layout.parse_backup_id(value)[0] != wanted:
+            raise ManifestError(f"{backup_id}: {name} {value} is not a {wanted} backup")
 
 
 def _blob(entry: dict[str, Any] | None) -> BlobEntry | None:

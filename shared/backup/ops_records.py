@@ -191,6 +191,20 @@ def chain_tip(cur: Cursor) -> tuple[BackupRunRow | None, BackupRunRow | None]:
     return full, cast(BackupRunRow | None, cur.fetchone())
 
 
+def count_incrementals(cur: Cursor, base_backup_id: str) -> int:
+    """Succeeded incrementals built on the full backup `base_backup_id` (its chain's length)."""
+    cur.execute(
+        """
+        SELECT count(*) AS incrementals FROM ops_backup_runs
+        WHERE kind = 'incremental' AND status = 'succeeded' AND base_backup_id = %(base)s
+        """,
+        {"base": base_backup_id},
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row["incrementals"])
+
+
 def list_runs(cur: Cursor, *, limit: int, offset: int) -> tuple[list[BackupRunRow], int]:
     cur.execute("SELECT count(*) AS total FROM ops_backup_runs")
     counted = cur.fetchone()

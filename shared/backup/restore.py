@@ -150,6 +150,11 @@ def restore_chain(
 
 
 def _check_chain(chain: list[Manifest]) -> None:
+    unchecked = [m.backup_id for m in chain if m.provenance == "unverified"]
+    if unchecked:  # read through shared.backup.stored_backups, which checks signatures
+        raise ManifestError(
+            f"manifests not read through the signature check: {', '.join(unchecked)}"
+        )
     if not chain or chain[0].kind != "full":
         raise ManifestError("a restore starts from a full backup")
     for previous, current in itertools.pairwise(chain):

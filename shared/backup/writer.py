@@ -32,6 +32,8 @@ from shared.backup.locks import BACKUP_LOCK, job_lock
 from shared.backup.manifest import BlobEntry, Manifest, TableEntry
 from shared.backup.ops_records import BackupRunRow
 from shared.backup.sessions import connect, dict_cursor
+from shared.backup.signing import read_manifest, signed_json, signing_key
+from shared.backup.stored_backups import MAX_CHAIN_INCREMENTALS
 from shared.db import Cursor
 from shared.observability import get_logger, redact_text
 
@@ -98,6 +100,11 @@ def run_backup(
             elif full["alembic_revision"] != revision:
                 log.info("incremental_after_migration", action="running a full backup instead")
                 kind, full, previous = "full", None, None
+            elif ops_records.count_incrementals(control, full["backup_id"]) >= (
+                MAX_CHAIN_INCREMENTALS
+            ):  # a restore would refuse a longer chain
+                log.info("incremental_chain_full", action="running a full backup instead")
+                kind, full, previous = "full", None, None
         result = _run_locked(
             database_url,
             container,
@@ -132,8 +139,10 @@ def recover_abandoned_runs(control: Cursor, container: Any) -> None:
         if run["snapshot"] is not None:
             try:
                 blob = container.get_blob_client(layout.manifest_blob(run["backup_id"]))
-                manifest = Manifest.from_json(blob.download_blob().readall())
-            except Exception:  # missing, unreadable, or storage down: not complete
+                manifest = read_manifest(
+                    blob.download_blob().readall(), signing_key(), name=run["backup_id"]
+                )
+            except Exception:  # missing, unreadable, unsigned or storage down: not complete
                 manifest = None
         if manifest is not None:
             ops_records.finish_run(
@@ -250,6 +259,7 @@ def _write_backup(
     progress: Progress,
     clock: Clock,
 ) -> Manifest:
+    key = signing_key()  # before any blob is written: without a key there is no backup
     conn = connect(database_url, application_name="neulbomcare-backup")
     try:
         conn.set_session(
@@ -301,10 +311,10 @@ def _write_backup(
         previous_backup_id=previous["backup_id"] if previous else None,
         tables=tuple(entries),
     )
-    # Last: only now is the backup complete.
+    # Last, and signed (shared.backup.signing): only now is the backup complete.
     upload_small(
         container.get_blob_client(layout.manifest_blob(backup_id)),
-        manifest.to_json(),
+        signed_json(manifest, key),
         metadata=manifest_metadata(manifest),
     )
     return manifest

@@ -469,7 +469,12 @@ def test_secret_settings_are_key_vault_references_to_their_own_secret() -> None:
         assert setting == env_name(fields[0]), f"{setting} points at {secret_name}"
         referenced.add(setting)
 
-    assert referenced == {"DATABASE_URL", "JWT_SECRET", "AZURE_OPENAI_API_KEY"}
+    assert referenced == {
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "AZURE_OPENAI_API_KEY",
+        "BACKUP_SIGNING_KEY",
+    }
 
 
 # -- azd and the package -----------------------------------------------------------------------
