@@ -11,6 +11,7 @@ written last.
 Modules, one job each:
 
 - `layout`: blob names and backup ids.         - `manifest`: the manifest document.
+- `signing`: HMAC-SHA256 signatures of manifests (Key Vault `BackupSigningKey`), checked first.
 - `blobio`: streaming block upload, download.  - `verify`: sha256 checks.
 - `data_tables`: the tables to back up (columns, keys, FK order), read from the catalog.
 - `stored_backups`: the complete backups in Blob (their manifests) and the chain a restore needs.
