@@ -40,14 +40,16 @@ chromium:
 run: deps ## serve the app with demo data on http://127.0.0.1:7071
 	$(PY) manage.py dev
 
-test: deps lint-infra ## lint, then the whole test suite (PostgreSQL, Azurite and HTTPS fakes included)
+test: deps lint-infra ## lint and type-check, then the whole test suite (PostgreSQL, Azurite and HTTPS fakes included)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
-lint: deps lint-infra ## ruff check and format check, and the deployment files' checks
+lint: deps lint-infra ## ruff check and format check, mypy, and the deployment files' checks
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: deps ## apply ruff's formatting and safe fixes
 	$(PY) -m ruff check --fix .
