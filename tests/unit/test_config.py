@@ -40,6 +40,7 @@ def env(monkeypatch: pytest.MonkeyPatch):
 def test_development_is_the_default_profile():
     settings = load_settings()
     assert settings.app_env is AppEnv.DEVELOPMENT
+    assert settings.jwt_secret is not None
     assert settings.jwt_secret.get_secret_value() == DEVELOPMENT_JWT_SECRET
     assert settings.azure_openai_timeout == 30
     assert "http://localhost:3000" in settings.cors_allowed_origins
@@ -123,6 +124,7 @@ def test_production_refuses_the_development_backup_signing_key(env):
 def test_development_signs_backups_with_the_development_key():
     settings = load_settings()
     assert not settings.is_deployed
+    assert settings.backup_signing_key is not None
     assert settings.backup_signing_key.get_secret_value() == DEVELOPMENT_BACKUP_SIGNING_KEY
 
 
