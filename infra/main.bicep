@@ -45,6 +45,14 @@ param postgresAdminLogin string = 'neulbomadmin'
 @description('Administrator password of the PostgreSQL server. Never in a file: azd prompts for it, or pass it on the command line.')
 param postgresAdminPassword string
 
+@description('Login role the Function App connects as: a member of neulbomcare_app (migration 0006), created or updated by `manage.py db-roles` in each deployment. Never the administrator, which only migrations and restores use (Key Vault DatabaseOwnerURL).')
+param postgresAppLogin string = 'neulbomcare_api'
+
+@secure()
+@minLength(16)
+@description('Password of postgresAppLogin, inside Key Vault DatabaseURL. Never in a file: azd prompts for it, or pass it on the command line.')
+param postgresAppPassword string
+
 // -- Secrets -----------------------------------------------------------------------------------
 
 @secure()
@@ -207,6 +215,8 @@ module secrets 'app/secrets.bicep' = {
     postgresHost: postgres.outputs.fullyQualifiedDomainName
     postgresAdminLogin: postgresAdminLogin
     postgresAdminPassword: postgresAdminPassword
+    postgresAppLogin: postgresAppLogin
+    postgresAppPassword: postgresAppPassword
     databaseName: databaseName
     jwtSecret: jwtSecret
     backupSigningKey: backupSigningKey

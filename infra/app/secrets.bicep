@@ -1,6 +1,7 @@
 // The app's secrets in Key Vault, under the names shared/secrets.py asks for. Values arrive as
 // secure parameters and are never output; only the (versionless) secret URIs are, for the
-// Key Vault references of the app settings.
+// Key Vault references of the app settings. One more, DatabaseOwnerURL, is for the pipeline and
+// operators only.
 param keyVaultName string
 
 param postgresHost string
@@ -8,6 +9,11 @@ param postgresAdminLogin string
 
 @secure()
 param postgresAdminPassword string
+
+param postgresAppLogin string
+
+@secure()
+param postgresAppPassword string
 
 param databaseName string
 
@@ -25,11 +31,24 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
+// The URL of the app: its own login (member of neulbomcare_app), never the server admin, so it
+// cannot TRUNCATE or ALTER the audit log (migration 0006).
 resource databaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'DatabaseURL'
   properties: {
     contentType: 'PostgreSQL URL'
+    value: 'postgresql://${uriComponent(postgresAppLogin)}:${uriComponent(postgresAppPassword)}@${postgresHost}:5432/${databaseName}?sslmode=require'
+  }
+}
+
+// The URL of the owner (the server admin): read by the deployment pipeline for migrations and
+// `manage.py db-roles`, and by operators for restores. The app never reads it.
+resource databaseOwnerUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'DatabaseOwnerURL'
+  properties: {
+    contentType: 'PostgreSQL URL (owner)'
     value: 'postgresql://${uriComponent(postgresAdminLogin)}:${uriComponent(postgresAdminPassword)}@${postgresHost}:5432/${databaseName}?sslmode=require'
   }
 }
