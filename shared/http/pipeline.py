@@ -1,9 +1,10 @@
 """The one place HTTP conventions live: every route's request goes through `handle_http`.
 
-In order: request id and log context; settings and logging; allowed hosts (production); CORS;
-body size cap (413); authentication of non-public routes (401); JSON parsing (400) and
-validation of path, query and body (422); the handler; errors mapped to problem+json; response
-headers (X-Request-ID, CORS, no-sniff, no-store unless the handler caches); one access-log line.
+In order: request id and log context; settings and logging; allowed hosts (staging and
+production); CORS; body size cap (413); authentication of non-public routes (401); JSON parsing
+(400) and validation of path, query and body (422); the handler inside the request's unit of
+work; errors mapped to problem+json; response headers (X-Request-ID, CORS, no-sniff, no-store
+unless the handler caches); one access-log line.
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ def _url_path(url: str) -> str:
 
 
 def _check_host(settings: Settings, headers: Mapping[str, str]) -> None:
-    if not settings.is_production or "*" in settings.allowed_hosts:
+    if not settings.is_deployed or "*" in settings.allowed_hosts:
         return
     host = headers.get("host", "").rsplit(":", 1)[0].strip("[]").lower()
     for allowed in (name.lower() for name in settings.allowed_hosts):

@@ -334,9 +334,9 @@ def test_cors_preflight_refused(server, origin, method, headers):
     assert "Access-Control-Allow-Methods" not in response.headers
 
 
-def test_production_checks_the_host_header(server, monkeypatch):
-    monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("DEBUG", "false")
+@pytest.mark.parametrize("app_env", ["staging", "production"])
+def test_deployed_profiles_check_the_host_header(server, monkeypatch, app_env):
+    monkeypatch.setenv("APP_ENV", app_env)
     monkeypatch.setenv("JWT_SECRET", "p" * 40)
     monkeypatch.setenv("ALLOWED_HOSTS", "api.neulbomcare.example")
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://app.neulbomcare.example")
