@@ -2,8 +2,8 @@
 //   Function App identity: Storage Blob Data Owner on the account (host storage, deployment
 //     package, models, backups) and Key Vault Secrets User on the vault.
 //   The deploying person (optional): Key Vault Secrets Officer, to set and rotate secrets.
-//   The CI/CD service principal (optional): Key Vault Secrets User, to read DatabaseURL for
-//     `alembic upgrade head`.
+//   The CI/CD service principal (optional): Key Vault Secrets User, to read DatabaseOwnerURL for
+//     `alembic upgrade head` and DatabaseURL for `manage.py db-roles`.
 param storageAccountName string
 param keyVaultName string
 param appPrincipalId string
