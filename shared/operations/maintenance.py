@@ -58,9 +58,13 @@ def tables_to_vacuum(cur: Cursor) -> list[str]:
 
 def prune(cur: Cursor) -> dict[str, int]:
     """Delete expired rows; {what: rows deleted}."""
+    from shared import rate_limits
     from shared.auth.login_throttle import prune_expired
 
-    pruned = {"login_attempts": prune_expired(cur)}
+    pruned = {
+        "login_attempts": prune_expired(cur),
+        "ops_rate_limits": rate_limits.prune_expired(cur),
+    }
     audit = 0
     while True:
         # The app's role may not DELETE audit events: the owner's SECURITY DEFINER function

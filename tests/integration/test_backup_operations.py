@@ -142,6 +142,9 @@ def test_maintenance_prunes_expired_rows_but_never_young_audit_events(
         INSERT INTO login_attempts (email_normalized, succeeded, attempted_at)
         VALUES ('old@example.com', false, now() - interval '2 days'),
                ('new@example.com', false, now());
+        INSERT INTO ops_rate_limits (subject, action, window_start, hits)
+        VALUES ('user:1', 'ai', now() - interval '3 days', 5),
+               ('user:1', 'ai', date_trunc('hour', now()), 1);
         INSERT INTO audit_events (occurred_at, action, resource_type)
         VALUES (now() - interval '3 years', 'view', 'old'),
                (now() - interval '23 months', 'view', 'young');
@@ -154,6 +157,8 @@ def test_maintenance_prunes_expired_rows_but_never_young_audit_events(
     assert report["status"] == "succeeded"
     assert report["pruned"]["audit_events"] == 1
     assert report["pruned"]["login_attempts"] >= 1
+    assert report["pruned"]["ops_rate_limits"] == 1
+    assert _query(populated_database_url, "SELECT count(*) FROM ops_rate_limits") == [(1,)]
     assert {"care_logs", "audit_events"} <= set(report["vacuumed"])
     left = _query(
         populated_database_url,
