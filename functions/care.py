@@ -20,6 +20,7 @@ from models.vocabularies import Role
 from shared.care import service
 from shared.care.etag import if_none_match_hits, strong_etag
 from shared.http import Api, ApiRequest, ApiResponse
+from shared.http.route_spec import feeds
 
 api = Api(tag="care")
 bp = api.blueprint
@@ -73,6 +74,10 @@ def patient_schedules(request: ApiRequest) -> Page[Schedule]:
     response=Schedule,
     status=201,
     errors=(403, 404, 409),
+    links={
+        **feeds("schedule_id", "care_update_schedule", "care_add_care_log"),
+        **feeds("schedule_date", "care_schedules_on_date", parameter="date"),
+    },
 )
 def create_schedule(request: ApiRequest) -> Schedule:
     """Create a schedule for a day (owning guardian)."""
@@ -104,6 +109,7 @@ def update_schedule(request: ApiRequest) -> Schedule:
     response=CareLog,
     status=201,
     errors=(403, 404, 409),
+    links=feeds("care_log_id", "care_update_care_log"),
 )
 def add_care_log(request: ApiRequest) -> CareLog:
     """Add a task to a schedule (owning guardian or the active caregiver)."""

@@ -7,6 +7,7 @@ from models.common import Page
 from models.vocabularies import Role
 from shared.care_plans import service
 from shared.http import Api, ApiRequest
+from shared.http.route_spec import feeds
 
 api = Api(tag="care-plans")
 bp = api.blueprint
@@ -24,6 +25,7 @@ GUARDIAN_ONLY = (Role.GUARDIAN,)
     response=CarePlan,
     status=201,
     errors=(403, 404, 429),
+    links=feeds("care_plan_id", "care_plans_confirm"),
 )
 def create_care_plan(request: ApiRequest) -> CarePlan:
     """Draft a care plan of 1..7 days (AI, or templates): one draft schedule a day."""

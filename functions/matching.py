@@ -14,6 +14,7 @@ from models.matching import (
 )
 from models.vocabularies import Role
 from shared.http import Api, ApiRequest
+from shared.http.route_spec import feeds
 from shared.matching import service
 
 api = Api(tag="matching")
@@ -28,6 +29,22 @@ bp = api.blueprint
     response=MatchingResponse,
     status=201,
     errors=(403, 404, 422, 429, 503),
+    # The first (best) result's matching goes through its lifecycle and reviews.
+    links={
+        **feeds("patient_id", "matching_list_results"),
+        **feeds(
+            "results/0/matching_id",
+            "matching_select",
+            "matching_accept",
+            "matching_decline",
+            "matching_complete",
+            "matching_cancel",
+            "reviews_create",
+        ),
+        **feeds(
+            "results/0/caregiver/caregiver_id", "caregivers_get_card", "reviews_list_for_caregiver"
+        ),
+    },
 )
 def create_request(request: ApiRequest) -> MatchingResponse:
     """Rank caregivers for the patient (hard filters, then the model) and store the top_k."""

@@ -22,6 +22,7 @@ from models.patients import (
 )
 from models.vocabularies import Role
 from shared.http import Api, ApiRequest
+from shared.http.route_spec import feeds
 from shared.patients import service
 
 api = Api(tag="patients")
@@ -31,6 +32,27 @@ PATIENT = "api/patients/{patient_id:long}"
 #: Routes only a guardian may ever call: others get 403 before their input is read (the
 #: services check again: the authorization rules give the same answer).
 GUARDIAN_ONLY = (Role.GUARDIAN,)
+#: What a created patient's id feeds (OpenAPI links, followed by the stateful fuzzing).
+PATIENT_LINKS = feeds(
+    "patient_id",
+    "patients_get",
+    "patients_update",
+    "patients_delete",
+    "patients_put_conditions",
+    "patients_list_medications",
+    "patients_add_medication",
+    "patients_put_diet",
+    "patients_put_personality",
+    "care_patient_schedules",
+    "care_create_schedule",
+    "care_list_reports",
+    "care_create_report",
+    "care_plans_list",
+    "care_plans_create",
+    "matching_create_request",
+    "matching_list_results",
+    "meal_plans_create",
+)
 
 
 @api.route(
@@ -69,6 +91,7 @@ def get_guardian(request: ApiRequest) -> Guardian:
     response=Patient,
     status=201,
     errors=(403, 409, 422),
+    links=PATIENT_LINKS,
 )
 def create_patient(request: ApiRequest) -> Patient:
     """Add a patient to the signed-in guardian (409 without a guardian profile)."""
@@ -138,6 +161,12 @@ def put_conditions(request: ApiRequest) -> ConditionSet:
     response=Medication,
     status=201,
     errors=(403, 404, 409, 422),
+    links={
+        "patients_delete_medication": {
+            "patient_id": "$response.body#/patient_id",
+            "med_id": "$response.body#/medication_id",
+        }
+    },
 )
 def add_medication(request: ApiRequest) -> Medication:
     """Record a medication the patient takes."""

@@ -35,6 +35,7 @@ def build_openapi(registry: RouteRegistry, *, title: str, version: str) -> dict[
     """Paths, parameters, bodies and responses of every route in `registry`."""
     routes = sorted(registry.routes(), key=lambda r: (r.openapi_path, r.method))
     components = _Components(routes)
+    _check_links(routes)
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(
@@ -54,6 +55,29 @@ def build_openapi(registry: RouteRegistry, *, title: str, version: str) -> dict[
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
         },
+    }
+
+
+def _check_links(routes: list[RouteSpec]) -> None:
+    """Every link names a declared operation and only parameters of that operation's path."""
+    by_name = {route.name: route for route in routes}
+    for route in routes:
+        for operation, parameters in route.links.items():
+            target = by_name.get(operation)
+            if target is None:
+                raise ValueError(f"{route.name}: link to an unknown operation {operation!r}")
+            unknown = set(parameters) - set(target.path_params)
+            if unknown:
+                raise ValueError(
+                    f"{route.name}: link to {operation} names parameters it lacks: "
+                    f"{sorted(unknown)}"
+                )
+
+
+def _links(route: RouteSpec) -> dict[str, Any]:
+    return {
+        operation: {"operationId": operation, "parameters": dict(parameters)}
+        for operation, parameters in sorted(route.links.items())
     }
 
 
@@ -147,6 +171,8 @@ def _responses(route: RouteSpec, components: _Components) -> dict[str, Any]:
     schema = components.response_schema(route)
     if schema is not None and route.status != 204:
         success["content"] = {"application/json": {"schema": schema}}
+    if route.links:
+        success["links"] = _links(route)
     responses: dict[str, Any] = {str(route.status): success}
     statuses = set(route.errors) | {500}
     if route.body is not None or route.query is not None:

@@ -8,7 +8,7 @@ templates use the Functions syntax: `api/patients/{patient_id:long}`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +21,19 @@ Handler = Callable[[ApiRequest], Any]
 
 _PARAM = re.compile(r"\{(?P<star>\*)?(?P<name>\w+)(?P<constraints>(?::[^}?]+)*)(?P<opt>\?)?\}")
 _INT_CONSTRAINTS = {"int", "long"}
+
+#: OpenAPI links of a route's success response: operationId of the linked route -> its
+#: parameter name -> a runtime expression (`$response.body#/patient_id`). Schemathesis's
+#: stateful testing follows them, so an id one call creates feeds the next.
+Links = Mapping[str, Mapping[str, str]]
+
+
+def feeds(field: str, *operations: str, parameter: str | None = None) -> dict[str, dict[str, str]]:
+    """Links passing the response body's `field` (a JSON pointer below the body, such as
+    `patient_id` or `results/0/matching_id`) as `parameter` (default: the field's last part)
+    of each operation."""
+    name = parameter or field.rsplit("/", 1)[-1]
+    return {operation: {name: f"$response.body#/{field}"} for operation in operations}
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +52,7 @@ class RouteSpec:
     errors: tuple[int, ...] = ()
     roles: frozenset[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    links: Links = field(default_factory=dict)
 
     @cached_property
     def path_params(self) -> dict[str, type]:

@@ -11,7 +11,14 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared.http.pipeline import handle_http
-from shared.http.route_spec import Handler, RouteRegistry, RouteSpec, default_registry, first_line
+from shared.http.route_spec import (
+    Handler,
+    Links,
+    RouteRegistry,
+    RouteSpec,
+    default_registry,
+    first_line,
+)
 
 
 class Api:
@@ -39,10 +46,12 @@ class Api:
         summary: str = "",
         errors: tuple[int, ...] = (),
         roles: tuple[str, ...] | None = None,
+        links: Links | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. Handlers take an ApiRequest and return a model, dict, list,
         ApiResponse or None (204). Non-public routes require an authenticated caller; with
-        `roles`, only callers of those roles (others get 403 before their input is read)."""
+        `roles`, only callers of those roles (others get 403 before their input is read).
+        `links` (see route_spec.feeds) become OpenAPI links on the success response."""
 
         def register(handler: Handler) -> Handler:
             spec = RouteSpec(
@@ -59,6 +68,7 @@ class Api:
                 tag=self.tag,
                 errors=(*errors, 403) if roles else errors,
                 roles=frozenset(str(r) for r in roles) if roles else None,
+                links=dict(links or {}),
             )
             self.registry.add(spec)
             self._register_function(spec, methods=[spec.method])
