@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from models.common import BIGINT_MAX, PageQuery, ResponseModel
 
@@ -19,6 +19,21 @@ class AuditEventQuery(PageQuery):
     actor_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="Only events by this user.")
     from_: datetime | None = Field(None, alias="from", description="Events at or after this.")
     to: datetime | None = Field(None, description="Events before this.")
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """In UTC (a timestamp without an offset is read as UTC): PostgreSQL refuses offsets
+        beyond 15:59, which ISO 8601 and Python allow (-17:39 answered 500), and an aware and a
+        naive timestamp could not be compared."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("timestamp out of range") from None
 
     @model_validator(mode="after")
     def _ordered(self) -> AuditEventQuery:
