@@ -15,12 +15,15 @@ dietary_preferences.csv, matching_results.csv, reviews.csv
 The whole directory is one transaction: either every file's valid rows are committed or, when
 the run stops (database error, Ctrl-C), nothing is. Rejected rows (unknown label, bad date,
 dangling id, wrong field count) are listed as FILE:LINE: REASON and the rest still imports.
-Source ids are remembered, so running the same files again updates instead of duplicating.
+Source ids are remembered, so running the same files again updates instead of duplicating;
+rows identical to what an earlier run stored count as unchanged (nothing is written for them).
 Imported guardians and caregivers get the email <role>-<source id>@import.invalid and no
 password: they cannot sign in until an operator runs `manage.py set-password EMAIL`.
 A new guardian is named "보호자 <source id>" and gets their first patient's care_address as
 address. Each pilot request_id becomes one request marked model_version 'pilot-import' (care type
-caregiver, every day, 09:00-18:00: the pilot did not export what was asked).
+caregiver, every day, 09:00-18:00: the pilot did not export what was asked). A request holds one
+selected or active matching: each further one of a pilot request is split off into a request of
+its own (source id REQUEST/MATCHING), counted in the "split" column and listed as FILE:LINE.
 
 exit status: 0 when the import ran (even with rejected rows), 1 when it could not run.
 """
@@ -29,7 +32,7 @@ exit status: 0 when the import ran (even with rejected rows), 1 when it could no
 def cmd_import_csv(args: argparse.Namespace) -> int:
     """Import the pilot's CSV files from DIR in one transaction; print per-file counts."""
     from shared.data_import import DataImportError, import_directory
-    from shared.data_import.report import format_rejections, format_table
+    from shared.data_import.report import format_rejections, format_splits, format_table
     from shared.db import get_database
     from shared.errors import AppError
 
@@ -54,6 +57,10 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     if rejections:
         print(f"\nrejected rows ({len(report.rejections)}):")
         print("\n".join(rejections))
+    splits = format_splits(report, limit=args.max_errors)
+    if splits:
+        print(f"\nsplit rows ({len(report.splits)}, each in a request of its own):")
+        print("\n".join(splits))
     verb = "validated (dry run, nothing written)" if report.dry_run else "imported"
     print(f"\n{verb} in {report.seconds:.2f} s")
     return 0
@@ -74,7 +81,7 @@ def register(add: AddCommand) -> None:
         type=int,
         default=50,
         metavar="N",
-        help="list at most N rejected rows (50); the counts always include all of them",
+        help="list at most N rejected (and N split) rows (50); the counts include all of them",
     )
     sub.add_argument(
         "--quiet", action="store_true", help="no progress lines on stderr, only the summary"

@@ -4,11 +4,18 @@
 - `parsers` and `labels`: one field each, raising `RowError` whose text is the rejection reason.
 - `loaders`: one module per file (`loaders.caregivers`, `loaders.patients`, ...), validating
   every row and writing the valid ones in batches; `loaders.common` holds what they share.
-- `repository`: all the SQL. `report`: the per-file counts and rejections.
+- `repository`: all the SQL. `report`: the per-file counts, rejections and split rows.
 - `service.import_directory`: the whole run in ONE transaction (see its docstring).
 """
 
-from shared.data_import.report import FileReport, ImportReport, Rejection
+from shared.data_import.report import FileReport, ImportReport, Rejection, Split
 from shared.data_import.service import DataImportError, import_directory
 
-__all__ = ["DataImportError", "FileReport", "ImportReport", "Rejection", "import_directory"]
+__all__ = [
+    "DataImportError",
+    "FileReport",
+    "ImportReport",
+    "Rejection",
+    "Split",
+    "import_directory",
+]

@@ -5,10 +5,11 @@ through unnest).
 
 Updates compare before they write (`IS DISTINCT FROM`; every upsert is `upsert_if_distinct`),
 so a re-run of an unchanged file changes no row: no updated_at moves and the incremental backups
-have nothing new to copy. Table and column names in f-strings come from the constants here, never
-from input. Set differences use `NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a
-hashed subplan (linear), where a correlated NOT EXISTS over unnest would compare every row with
-every row; no value is NULL there.
+have nothing new to copy. The writers return the keys of the rows they actually wrote (RETURNING
+lists only those): that is how the report tells updated rows from unchanged ones. Table and
+column names in f-strings come from the constants here, never from input. Set differences use
+`NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a hashed subplan (linear), where a
+correlated NOT EXISTS over unnest would compare every row with every row; no value is NULL there.
 """
 
 from __future__ import annotations
@@ -123,28 +124,32 @@ def upsert_if_distinct(
     rows: Sequence[tuple[Any, ...]],
     *,
     template: str | None = None,
-) -> None:
+) -> set[tuple[Any, ...]]:
     """Insert `rows` (the key columns, then the value columns); where the key exists, update the
     value columns, but only when one of them differs. For table t, keys (k) and values (a, b):
 
         INSERT INTO t (k, a, b) VALUES %s
         ON CONFLICT (k) DO UPDATE SET a = EXCLUDED.a, b = EXCLUDED.b
         WHERE (t.a, t.b) IS DISTINCT FROM (EXCLUDED.a, EXCLUDED.b)
+        RETURNING k
 
     The key columns must carry a unique constraint. `template` is execute_values' row template
-    (casts, constants). Names are quoted as identifiers (psycopg2.sql).
+    (casts, constants). Names are quoted as identifiers (psycopg2.sql). Returns the keys (tuples
+    in key_columns order) of the rows inserted or updated; a key missing from it was identical.
     """
     columns = [*key_columns, *value_columns]
-    _values(
+    written = _values(
         cur,
-        sql.SQL("INSERT INTO {table} ({columns}) VALUES %s {on_conflict}").format(
+        sql.SQL("INSERT INTO {table} ({columns}) VALUES %s {on_conflict} RETURNING {keys}").format(
             table=sql.Identifier(table),
             columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
             on_conflict=_update_if_distinct(table, key_columns, value_columns),
+            keys=sql.SQL(", ").join(sql.Identifier(column) for column in key_columns),
         ),
         rows,
         template=template,
     )
+    return {tuple(row[column] for column in key_columns) for row in written}
 
 
 # -- run-wide --------------------------------------------------------------------------------
@@ -249,16 +254,17 @@ def ensure_users(
     return {row["email"]: (row["user_id"], row["role"]) for row in cur.fetchall()}
 
 
-def update_users(cur: Cursor, rows: Sequence[tuple[int, str, str | None]]) -> None:
-    """Set (user_id, name, gender) where they differ."""
-    _values(
+def update_users(cur: Cursor, rows: Sequence[tuple[int, str, str | None]]) -> set[int]:
+    """Set (user_id, name, gender) where they differ; the user_ids changed."""
+    written = _values(
         cur,
         "UPDATE users u SET name = v.name, gender = v.gender FROM (VALUES %s) AS v(user_id, name,"
         " gender) WHERE u.user_id = v.user_id AND (u.name, u.gender) IS DISTINCT FROM"
-        " (v.name, v.gender)",
+        " (v.name, v.gender) RETURNING u.user_id",
         rows,
         template="(%s::bigint, %s::text, %s::text)",
     )
+    return {row["user_id"] for row in written}
 
 
 def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]:
@@ -272,10 +278,10 @@ def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]
 
 def upsert_caregivers(
     cur: Cursor, rows: Sequence[tuple[int, int, str, bool, int, date | None]]
-) -> dict[int, int]:
+) -> tuple[dict[int, int], set[int]]:
     """(user_id, experience_years, service_region, has_vehicle, hourly_rate, birth_date) rows;
-    returns user_id -> caregiver_id for all of them."""
-    upsert_if_distinct(
+    returns user_id -> caregiver_id for all of them, and the user_ids whose row was written."""
+    written = upsert_if_distinct(
         cur,
         "caregivers",
         ("user_id",),
@@ -286,13 +292,15 @@ def upsert_caregivers(
         "SELECT user_id, caregiver_id FROM caregivers WHERE user_id = ANY(%s)",
         ([row[0] for row in rows],),
     )
-    return {row["user_id"]: row["caregiver_id"] for row in cur.fetchall()}
+    ids = {row["user_id"]: row["caregiver_id"] for row in cur.fetchall()}
+    return ids, {key[0] for key in written}
 
 
 def replace_code_sets(
     cur: Cursor, table: str, owners: Sequence[int], pairs: Sequence[tuple[int, str]]
-) -> None:
-    """Make the (caregiver_id, code) set of each owner exactly `pairs` (deletes the rest)."""
+) -> set[int]:
+    """Make the (caregiver_id, code) set of each owner exactly `pairs` (deletes the rest); the
+    owners whose set changed."""
     if table not in CODE_SET_TABLES:
         raise ValueError(table)
     params = {
@@ -303,14 +311,17 @@ def replace_code_sets(
     cur.execute(
         f"DELETE FROM {table} t WHERE t.caregiver_id = ANY(%(owners)s)"  # noqa: S608
         " AND (t.caregiver_id, t.code) NOT IN"
-        " (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]))",
+        " (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[])) RETURNING t.caregiver_id",
         params,
     )
+    changed = {row["caregiver_id"] for row in cur.fetchall()}
     cur.execute(
         f"INSERT INTO {table} (caregiver_id, code)"  # noqa: S608
-        " SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]) ON CONFLICT DO NOTHING",
+        " SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]) ON CONFLICT DO NOTHING"
+        " RETURNING caregiver_id",
         params,
     )
+    return changed | {row["caregiver_id"] for row in cur.fetchall()}
 
 
 def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
@@ -363,9 +374,10 @@ def existing_personality(cur: Cursor, table: str, owner_ids: Iterable[int]) -> s
 
 def upsert_personality(
     cur: Cursor, table: str, rows: Sequence[tuple[int, int, int, int, int]]
-) -> None:
-    """(owner id, empathy, activity, patience, independence) rows, source 'import'."""
-    upsert_if_distinct(
+) -> set[int]:
+    """(owner id, empathy, activity, patience, independence) rows, source 'import'; the owner ids
+    written."""
+    written = upsert_if_distinct(
         cur,
         table,
         (PERSONALITY_TABLES[table],),
@@ -373,6 +385,7 @@ def upsert_personality(
         rows,
         template="(%s, %s, %s, %s, %s, 'import')",
     )
+    return {key[0] for key in written}
 
 
 def guardian_users(cur: Cursor, guardian_ids: Iterable[int]) -> dict[int, int]:
@@ -421,10 +434,11 @@ def insert_patients(cur: Cursor, rows: Sequence[PatientValues]) -> None:
     _values(cur, f"INSERT INTO patients ({columns}) VALUES %s", rows)  # noqa: S608
 
 
-def update_patients(cur: Cursor, rows: Sequence[PatientValues]) -> None:
-    """Rows in _PATIENT_COLUMNS order; only what differs is written (mobility is not touched)."""
+def update_patients(cur: Cursor, rows: Sequence[PatientValues]) -> set[int]:
+    """Rows in _PATIENT_COLUMNS order; only what differs is written (mobility is not touched).
+    Returns the patient_ids changed."""
     fields = _PATIENT_COLUMNS[1:]
-    _values(
+    written = _values(
         cur,
         "UPDATE patients p SET "  # noqa: S608 (constants)
         + ", ".join(f"{name} = v.{name}" for name in fields)
@@ -433,11 +447,12 @@ def update_patients(cur: Cursor, rows: Sequence[PatientValues]) -> None:
         + ", ".join(f"p.{name}" for name in fields)
         + ") IS DISTINCT FROM ("
         + ", ".join(f"v.{name}" for name in fields)
-        + ")",
+        + ") RETURNING p.patient_id",
         rows,
         template="(%s::bigint, %s::bigint, %s::text, %s::date, %s::text, %s::numeric,"
         " %s::numeric, %s::text, %s::text, %s::text)",
     )
+    return {row["patient_id"] for row in written}
 
 
 def patient_guardians(cur: Cursor, patient_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
@@ -460,8 +475,9 @@ def existing_conditions(cur: Cursor, patient_ids: Iterable[int]) -> set[tuple[in
 
 def replace_conditions(
     cur: Cursor, owners: Sequence[int], rows: Sequence[tuple[int, str, str | None]]
-) -> None:
-    """Make each patient's conditions exactly `rows` (patient_id, code, note)."""
+) -> set[tuple[int, str]]:
+    """Make each patient's conditions exactly `rows` (patient_id, code, note); the (patient_id,
+    code) pairs inserted or whose note changed."""
     params = {
         "owners": list(owners),
         "ids": [row[0] for row in rows],
@@ -478,12 +494,14 @@ def replace_conditions(
     cur.execute(
         sql.SQL(
             "INSERT INTO patient_conditions (patient_id, code, note) SELECT * FROM {} {}"
+            " RETURNING patient_id, code"
         ).format(
             sql.SQL(unnest),
             _update_if_distinct("patient_conditions", ("patient_id", "code"), ("note",)),
         ),
         params,
     )
+    return {(row["patient_id"], row["code"]) for row in cur.fetchall()}
 
 
 def existing_diets(cur: Cursor, patient_ids: Iterable[int]) -> set[int]:
@@ -493,9 +511,9 @@ def existing_diets(cur: Cursor, patient_ids: Iterable[int]) -> set[int]:
     return {row["patient_id"] for row in cur.fetchall()}
 
 
-def upsert_diets(cur: Cursor, rows: Sequence[tuple[int, str, list[str]]]) -> None:
-    """(patient_id, diet_type, allergens) rows."""
-    upsert_if_distinct(
+def upsert_diets(cur: Cursor, rows: Sequence[tuple[int, str, list[str]]]) -> set[int]:
+    """(patient_id, diet_type, allergens) rows; the patient_ids written."""
+    written = upsert_if_distinct(
         cur,
         "patient_diets",
         ("patient_id",),
@@ -503,6 +521,7 @@ def upsert_diets(cur: Cursor, rows: Sequence[tuple[int, str, list[str]]]) -> Non
         rows,
         template="(%s, %s, %s::text[])",
     )
+    return {key[0] for key in written}
 
 
 # -- matching --------------------------------------------------------------------------------
@@ -586,10 +605,11 @@ def insert_results(cur: Cursor, rows: Sequence[ResultValues]) -> None:
     )
 
 
-def update_results(cur: Cursor, rows: Sequence[ResultValues]) -> None:
-    """Rows in _RESULT_COLUMNS order; status_changed_at moves only when the status does."""
+def update_results(cur: Cursor, rows: Sequence[ResultValues]) -> set[int]:
+    """Rows in _RESULT_COLUMNS order; status_changed_at moves only when the status does. Returns
+    the matching_ids changed."""
     fields = _RESULT_COLUMNS[1:-1]
-    _values(
+    written = _values(
         cur,
         "UPDATE matching_results m SET "  # noqa: S608 (constants)
         + ", ".join(f"{name} = v.{name}" for name in fields)
@@ -601,10 +621,11 @@ def update_results(cur: Cursor, rows: Sequence[ResultValues]) -> None:
         + ", ".join(f"m.{name}" for name in fields)
         + ", m.created_at) IS DISTINCT FROM ("
         + ", ".join(f"v.{name}" for name in fields)
-        + ", coalesce(v.created_at, m.created_at))",
+        + ", coalesce(v.created_at, m.created_at)) RETURNING m.matching_id",
         rows,
         template=_RESULT_TEMPLATE,
     )
+    return {row["matching_id"] for row in written}
 
 
 # -- reviews ---------------------------------------------------------------------------------
@@ -648,10 +669,11 @@ def insert_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> None:
     )
 
 
-def update_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> None:
-    """Rows in _REVIEW_COLUMNS order; only what differs is written."""
+def update_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> set[int]:
+    """Rows in _REVIEW_COLUMNS order; only what differs is written. Returns the review_ids
+    changed."""
     fields = _REVIEW_COLUMNS[1:-1]
-    _values(
+    written = _values(
         cur,
         "UPDATE reviews r SET "  # noqa: S608 (constants)
         + ", ".join(f"{name} = v.{name}" for name in fields)
@@ -661,7 +683,8 @@ def update_reviews(cur: Cursor, rows: Sequence[ReviewValues]) -> None:
         + ", ".join(f"r.{name}" for name in fields)
         + ", r.created_at) IS DISTINCT FROM ("
         + ", ".join(f"v.{name}" for name in fields)
-        + ", coalesce(v.created_at, r.created_at))",
+        + ", coalesce(v.created_at, r.created_at)) RETURNING r.review_id",
         rows,
         template=_REVIEW_TEMPLATE,
     )
+    return {row["review_id"] for row in written}

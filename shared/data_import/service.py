@@ -101,7 +101,8 @@ def import_directory(
                 file_report.seconds = perf_counter() - file_started
                 say(
                     f"{spec.name}: {file_report.imported} imported, {file_report.updated} updated,"
-                    f" {file_report.skipped} skipped, {file_report.rejected} rejected"
+                    f" {file_report.unchanged} unchanged, {file_report.skipped} skipped,"
+                    f" {file_report.rejected} rejected, {file_report.split} split"
                     f" ({file_report.seconds:.2f} s)"
                 )
             current = "audit log"

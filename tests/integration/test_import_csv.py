@@ -18,7 +18,10 @@ from typing import Any
 import psycopg2
 import pytest
 
+from models.vocabularies import Role
+from shared.auth.authorization import PatientAction, authorize_patient
 from shared.auth.passwords import verify_password
+from shared.auth.principal import Principal
 from shared.data_import import DataImportError, ImportReport, import_directory
 from shared.db import Database, get_database
 from tests.factories import cursor, make_user
@@ -30,17 +33,21 @@ pytestmark = pytest.mark.integration
 PILOT_DIR = Path(__file__).resolve().parents[1] / "data" / "pilot_csv"
 TODAY = date(2026, 11, 27)
 
-#: file -> (read, imported, updated, skipped, rejected) on a first import of the fixture set.
-FIRST_RUN = {
-    "caregivers_profile.csv": (6, 3, 0, 0, 3),
-    "caregiver_availability.csv": (9, 5, 0, 1, 3),
-    "caregiver_personality.csv": (5, 3, 0, 0, 2),
-    "patients_profile.csv": (6, 4, 0, 0, 2),
-    "patient_personality.csv": (3, 2, 0, 0, 1),
-    "health_conditions.csv": (7, 4, 0, 0, 3),
-    "dietary_preferences.csv": (4, 3, 0, 0, 1),
-    "matching_results.csv": (7, 4, 0, 0, 3),
-    "reviews.csv": (7, 2, 0, 0, 5),
+Counts = tuple[int, int, int, int, int, int, int]
+
+#: file -> (read, imported, updated, unchanged, skipped, rejected, split) on a first import of
+#: the fixture set. matching_results.csv: R002 holds an active and a selected matching (M003,
+#: M006) and R006 two active and one selected (M008, M009, M010): M006, M009 and M010 are split.
+FIRST_RUN: dict[str, Counts] = {
+    "caregivers_profile.csv": (6, 3, 0, 0, 0, 3, 0),
+    "caregiver_availability.csv": (9, 5, 0, 0, 1, 3, 0),
+    "caregiver_personality.csv": (5, 3, 0, 0, 0, 2, 0),
+    "patients_profile.csv": (6, 4, 0, 0, 0, 2, 0),
+    "patient_personality.csv": (3, 2, 0, 0, 0, 1, 0),
+    "health_conditions.csv": (7, 4, 0, 0, 0, 3, 0),
+    "dietary_preferences.csv": (4, 3, 0, 0, 0, 1, 0),
+    "matching_results.csv": (10, 8, 0, 0, 0, 2, 3),
+    "reviews.csv": (7, 2, 0, 0, 0, 5, 0),
 }
 
 #: (file, line, words the reason must contain): every broken row of the fixture set.
@@ -61,7 +68,6 @@ EXPECTED_REJECTIONS = [
     ("health_conditions.csv", 8, ("duplicate", "dementia", "first on line 2")),
     ("dietary_preferences.csv", 5, ("unknown label", "allergy_foods", "'초콜릿'")),
     ("matching_results.csv", 6, ("dangling patient_id", "'P999'")),
-    ("matching_results.csv", 7, ("'R002'", "already has a selected or active matching")),
     ("matching_results.csv", 8, ("bad date", "contract_start_date", "'2024-13-45'")),
     ("reviews.csv", 4, ("'M003'", "is active, not completed")),
     ("reviews.csv", 5, ("dangling matching_id", "'M999'")),
@@ -127,8 +133,11 @@ def run(db: Database, directory: Path = PILOT_DIR, **kwargs: Any) -> ImportRepor
     return import_directory(db, directory, today=TODAY, **kwargs)
 
 
-def counts(report: ImportReport) -> dict[str, tuple[int, int, int, int, int]]:
-    return {f.file: (f.read, f.imported, f.updated, f.skipped, f.rejected) for f in report.files}
+def counts(report: ImportReport) -> dict[str, Counts]:
+    return {
+        f.file: (f.read, f.imported, f.updated, f.unchanged, f.skipped, f.rejected, f.split)
+        for f in report.files
+    }
 
 
 def query(url: str, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
@@ -208,7 +217,7 @@ def test_first_import_counts_every_row_once(db: Database) -> None:
 
     assert counts(report) == FIRST_RUN
     for f in report.files:
-        assert f.read == f.imported + f.updated + f.skipped + f.rejected
+        assert f.read == f.imported + f.updated + f.unchanged + f.skipped + f.rejected
     assert not report.dry_run
 
 
@@ -299,7 +308,7 @@ def test_matchings_get_synthetic_requests_and_reviews(db: Database, url: str) ->
         " WHERE s.entity = 'matching' ORDER BY s.source_id",
     )
     by_source = {row["source_id"]: row for row in rows}
-    assert sorted(by_source) == ["M001", "M002", "M003", "M004"]
+    assert sorted(by_source) == ["M001", "M002", "M003", "M004", "M006", "M008", "M009", "M010"]
     m001 = by_source["M001"]
     assert (m001["score"], m001["grade"], m001["status"]) == (Decimal("88.20"), "A", "completed")
     assert m001["personality_score"] == Decimal("85.50")
@@ -324,7 +333,9 @@ def test_matchings_get_synthetic_requests_and_reviews(db: Database, url: str) ->
     assert m001["requested_by"] == guardian_user["user_id"]
     assert by_source["M004"]["status"] == "declined"  # Korean label 거절
     assert by_source["M003"]["created_at"] == datetime(2024, 2, 20, 0, 0, tzinfo=UTC)
-    assert query(url, "SELECT count(*) AS n FROM matching_requests")[0]["n"] == 3
+    assert by_source["M006"]["request_source"] == "R002/M006"  # split off R002 (see below)
+    # R001, R002, R003, R006 and the split requests R002/M006, R006/M009, R006/M010
+    assert query(url, "SELECT count(*) AS n FROM matching_requests")[0]["n"] == 7
 
     reviews = query(
         url,
@@ -338,6 +349,118 @@ def test_matchings_get_synthetic_requests_and_reviews(db: Database, url: str) ->
         ("V002", "caregiver", 4, "caregiver-C001@import.invalid"),
     ]
     assert {r["matching_id"] for r in reviews} == {m001["matching_id"]}
+
+
+def live_matchings(url: str, request_source: str) -> list[dict[str, Any]]:
+    """The matchings imported for a pilot request_id, with the source id of the request each
+    ended up in (its own, or the one split off for it)."""
+    return query(
+        url,
+        "SELECT s.source_id, m.status, m.matching_id, m.request_id, m.patient_id,"
+        " rs.source_id AS request_source, r.model_version, cu.user_id AS caregiver_user_id"
+        " FROM import_source_ids s JOIN matching_results m ON m.matching_id = s.target_id"
+        " JOIN matching_requests r ON r.request_id = m.request_id"
+        " JOIN import_source_ids rs ON rs.entity = 'matching_request'"
+        "  AND rs.target_id = r.request_id"
+        " JOIN caregivers c ON c.caregiver_id = m.caregiver_id"
+        " JOIN users cu ON cu.user_id = c.user_id"
+        " WHERE s.entity = 'matching' AND (rs.source_id = %s OR rs.source_id LIKE %s)"
+        " ORDER BY s.source_id",
+        (request_source, request_source + "/%"),
+    )
+
+
+def test_several_live_matchings_on_one_request_are_split_not_lost(db: Database, url: str) -> None:
+    # R006: M008 and M009 active (care split between C001 and C002), M010 selected (C003);
+    # R002: M003 active and M006 selected. The schema allows one of them per request.
+    report = run(db)
+
+    matchings = report.file("matching_results.csv")
+    assert [r.line for r in matchings.rejections] == [6, 8]  # neither is a split conflict
+    assert [(s.line, s.note) for s in matchings.splits] == [
+        (
+            7,
+            "request_id 'R002' already has a selected or active matching: selected matching_id"
+            " 'M006' imported into a request of its own ('R002/M006')",
+        ),
+        (
+            10,
+            "request_id 'R006' already has a selected or active matching: active matching_id"
+            " 'M009' imported into a request of its own ('R006/M009')",
+        ),
+        (
+            11,
+            "request_id 'R006' already has a selected or active matching: selected matching_id"
+            " 'M010' imported into a request of its own ('R006/M010')",
+        ),
+    ]
+    r006 = live_matchings(url, "R006")
+    assert [(m["source_id"], m["status"], m["request_source"]) for m in r006] == [
+        ("M008", "active", "R006"),
+        ("M009", "active", "R006/M009"),
+        ("M010", "selected", "R006/M010"),
+    ]
+    assert len({m["request_id"] for m in r006}) == 3
+    assert {m["model_version"] for m in r006} == {"pilot-import"}
+    assert len({m["patient_id"] for m in r006}) == 1
+    r002 = live_matchings(url, "R002")
+    assert [(m["source_id"], m["request_source"]) for m in r002] == [
+        ("M003", "R002"),
+        ("M006", "R002/M006"),
+    ]
+    # The care relationships hold: each active caregiver may read the patient's care, the
+    # selected one sees the offer summary.
+    with cursor(url) as cur:
+        for m in r006:
+            principal = Principal(m["caregiver_user_id"], Role.CAREGIVER, "c@example.com", "c")
+            action = (
+                PatientAction.READ_CARE
+                if m["status"] == "active"
+                else PatientAction.READ_OFFER_SUMMARY
+            )
+            access = authorize_patient(cur, principal, m["patient_id"], action)
+            assert access.patient_id == m["patient_id"]
+
+
+def test_a_rerun_keeps_split_matchings_in_their_requests(db: Database, url: str) -> None:
+    run(db)
+    before = {m["source_id"]: m for m in live_matchings(url, "R006")}
+
+    report = run(db)
+
+    assert counts(report)["matching_results.csv"] == (10, 0, 0, 8, 0, 2, 3)
+    assert [s.line for s in report.file("matching_results.csv").splits] == [7, 10, 11]
+    assert "split off by an earlier import" in report.file("matching_results.csv").splits[1].note
+    after = {m["source_id"]: m for m in live_matchings(url, "R006")}
+    assert after == before
+    assert query(url, "SELECT count(*) AS n FROM matching_requests")[0]["n"] == 7
+
+
+def test_a_matching_that_becomes_live_on_a_taken_request_moves_to_its_own(
+    db: Database, url: str, tmp_path: Path
+) -> None:
+    run(db)
+    directory = copy_pilot(tmp_path)
+    # M002 (recommended on R001, whose M001 is completed) becomes active, then M001 too.
+    replace_line(
+        directory / "matching_results.csv",
+        "M002,",
+        "M002,R001,P001,C003,80,85,90,84.0,A,active,,2024-08-01,,2024-01-05 10:30:00",
+    )
+    replace_line(
+        directory / "matching_results.csv",
+        "M001,",
+        "M001,R001,P001,C001,85.5,90,100,88.2,A,active,,2024-01-10,,2024-01-05 10:30:00",
+    )
+
+    report = run(db, directory)
+
+    assert counts(report)["matching_results.csv"] == (10, 0, 2, 6, 0, 2, 4)
+    r001 = live_matchings(url, "R001")
+    assert [(m["source_id"], m["status"], m["request_source"]) for m in r001] == [
+        ("M001", "active", "R001"),
+        ("M002", "active", "R001/M002"),
+    ]
 
 
 # -- rejections -------------------------------------------------------------------------------
@@ -357,7 +480,7 @@ def test_each_broken_row_is_rejected_with_file_line_and_reason(db: Database) -> 
 
 def test_dangling_ids_resolve_against_an_earlier_import(db: Database, tmp_path: Path) -> None:
     parents = copy_pilot(tmp_path, "caregivers_profile.csv")
-    assert counts(run(db, parents))["caregivers_profile.csv"] == (6, 3, 0, 0, 3)
+    assert counts(run(db, parents))["caregivers_profile.csv"] == FIRST_RUN["caregivers_profile.csv"]
     children = tmp_path / "children"
     children.mkdir()
     shutil.copy(PILOT_DIR / "caregiver_availability.csv", children)
@@ -418,7 +541,7 @@ def test_a_second_review_by_the_same_reviewer_is_rejected(db: Database, tmp_path
 
     report = run(db, directory)
 
-    assert counts(report)["reviews.csv"] == (8, 2, 0, 0, 6)
+    assert counts(report)["reviews.csv"] == (8, 2, 0, 0, 0, 6, 0)
     last = report.file("reviews.csv").rejections[-1]
     assert last.reason == "reviewer_id 'G001' already reviewed matching_id 'M001'"
 
@@ -429,28 +552,30 @@ def test_an_email_taken_by_another_kind_of_account_rejects_the_row(db: Database,
 
     report = run(db)
 
-    assert counts(report)["caregivers_profile.csv"] == (6, 2, 0, 0, 4)
+    assert counts(report)["caregivers_profile.csv"] == (6, 2, 0, 0, 0, 4, 0)
     assert str(report.file("caregivers_profile.csv").rejections[0]) == (
         "caregivers_profile.csv:3: caregiver-C002@import.invalid belongs to a guardian account"
     )
     # C002's slots and personality now point at nothing that was imported.
-    assert counts(report)["caregiver_availability.csv"] == (9, 3, 0, 1, 5)
+    assert counts(report)["caregiver_availability.csv"] == (9, 3, 0, 0, 1, 5, 0)
     assert query(url, "SELECT count(*) AS n FROM caregivers")[0]["n"] == 2
 
 
 # -- re-runs ----------------------------------------------------------------------------------
 
 
-def test_a_rerun_updates_instead_of_duplicating_and_changes_no_row(db: Database, url: str) -> None:
+def test_a_rerun_reports_every_row_unchanged_and_changes_no_row(db: Database, url: str) -> None:
     run(db)
     before = table_counts(url)
     [mark] = query(url, "SELECT coalesce(max(change_id), 0) AS id FROM ops_row_changes")
 
     report = run(db)
 
+    # Nothing imported, nothing updated: every accepted row is counted as unchanged (the split
+    # rows are found in the requests the first run split off for them).
     expected = {
-        file: (read, 0, imported + updated, skipped, rejected)
-        for file, (read, imported, updated, skipped, rejected) in FIRST_RUN.items()
+        file: (read, 0, 0, imported, skipped, rejected, split)
+        for file, (read, imported, _, _, skipped, rejected, split) in FIRST_RUN.items()
     }
     assert counts(report) == expected
     assert table_counts(url) == before
@@ -491,9 +616,12 @@ def test_a_rerun_with_changed_files_updates_rows_and_replaces_sets(
 
     report = run(db, directory)
 
-    assert counts(report)["caregivers_profile.csv"] == (6, 0, 3, 0, 3)
-    assert counts(report)["caregiver_availability.csv"] == (9, 1, 4, 1, 3)
-    assert counts(report)["health_conditions.csv"] == (6, 0, 3, 0, 3)
+    # Only the changed rows count as updated (or imported: C001's new Thursday slot).
+    assert counts(report)["caregivers_profile.csv"] == (6, 0, 1, 2, 0, 3, 0)
+    assert counts(report)["caregiver_availability.csv"] == (9, 1, 0, 4, 1, 3, 0)
+    assert counts(report)["health_conditions.csv"] == (6, 0, 0, 3, 0, 3, 0)
+    assert counts(report)["patients_profile.csv"] == (6, 0, 1, 3, 0, 2, 0)
+    assert counts(report)["matching_results.csv"] == (10, 0, 1, 7, 0, 2, 3)
     c001 = caregiver(url, "C001")
     assert c001["caregiver_id"] == c001_before["caregiver_id"]
     assert c001["user_id"] == c001_before["user_id"]
@@ -570,14 +698,25 @@ def test_command_prints_progress_the_table_and_the_rejected_rows(
     result = run_manage("import-csv", str(PILOT_DIR), "--max-errors", "5", env=env)
 
     assert result.returncode == 0, result.stderr
-    assert "caregivers_profile.csv: 3 imported, 0 updated, 0 skipped, 3 rejected" in result.stderr
+    assert (
+        "caregivers_profile.csv: 3 imported, 0 updated, 0 unchanged, 0 skipped, 3 rejected,"
+        " 0 split" in result.stderr
+    )
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["file", "read", "imported", "updated", "skipped", "rejected"]
-    assert lines[1].split() == ["caregivers_profile.csv", "6", "3", "0", "0", "3"]
-    assert lines[10].split() == ["total", "54", "30", "0", "1", "23"]
-    assert "rejected rows (23):" in result.stdout
+    assert lines[0].split() == [
+        *("file", "read", "imported", "updated", "unchanged", "skipped", "rejected", "split")
+    ]
+    assert lines[1].split() == ["caregivers_profile.csv", "6", "3", "0", "0", "0", "3", "0"]
+    assert lines[8].split() == ["matching_results.csv", "10", "8", "0", "0", "0", "2", "3"]
+    assert lines[10].split() == ["total", "57", "34", "0", "0", "1", "22", "3"]
+    assert "rejected rows (22):" in result.stdout
     assert "caregivers_profile.csv:7: expected 10 fields, found 9" in result.stdout
-    assert "... and 18 more" in result.stdout
+    assert "... and 17 more" in result.stdout
+    assert "split rows (3, each in a request of its own):" in result.stdout
+    assert (
+        "matching_results.csv:10: request_id 'R006' already has a selected or active matching:"
+        " active matching_id 'M009' imported into a request of its own ('R006/M009')"
+    ) in result.stdout
     assert caregiver(url, "C001")["hourly_rate"] == 15000
 
 

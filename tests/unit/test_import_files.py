@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from shared.data_import.files import FILE_NAMES, FILE_SPECS, FileProblem, discover, read_rows
-from shared.data_import.report import FileReport, ImportReport, format_rejections, format_table
+from shared.data_import.report import (
+    FileReport,
+    ImportReport,
+    format_rejections,
+    format_splits,
+    format_table,
+)
 
 CONDITIONS = next(spec for spec in FILE_SPECS if spec.name == "health_conditions.csv")
 
@@ -110,21 +116,28 @@ def test_discover_finds_known_files_in_load_order_and_lists_the_others(tmp_path:
 def test_the_table_and_the_capped_rejection_list(tmp_path: Path) -> None:
     first = FileReport("caregivers_profile.csv", read=5, imported=3, updated=1)
     first.reject(4, "unknown label in gender: 'X'")
-    second = FileReport("reviews.csv", read=3, updated=1, skipped=1)
+    second = FileReport("matching_results.csv", read=4, updated=1, unchanged=1, skipped=1)
     second.reject(2, "rating 9 is out of range (1..5)")
+    second.note_split(3, "matching_id 'M2' imported into a request of its own ('R1/M2')")
+    second.note_split(5, "matching_id 'M3' imported into a request of its own ('R1/M3')")
     report = ImportReport(directory=tmp_path, files=[first, second])
 
     lines = format_table(report).splitlines()
 
     assert [line.split() for line in lines] == [
-        ["file", "read", "imported", "updated", "skipped", "rejected"],
-        ["caregivers_profile.csv", "5", "3", "1", "0", "1"],
-        ["reviews.csv", "3", "0", "1", "1", "1"],
-        ["total", "8", "3", "2", "1", "2"],
+        ["file", "read", "imported", "updated", "unchanged", "skipped", "rejected", "split"],
+        ["caregivers_profile.csv", "5", "3", "1", "0", "0", "1", "0"],
+        ["matching_results.csv", "4", "0", "1", "1", "1", "1", "2"],
+        ["total", "9", "3", "2", "1", "1", "2", "2"],
+    ]
+    assert len({len(line) for line in lines}) == 1  # the columns line up
+    assert format_splits(report, limit=1) == [
+        "matching_results.csv:3: matching_id 'M2' imported into a request of its own ('R1/M2')",
+        "... and 1 more",
     ]
     assert format_rejections(report, limit=1) == [
         "caregivers_profile.csv:4: unknown label in gender: 'X'",
         "... and 1 more",
     ]
     assert len(format_rejections(report)) == 2
-    assert report.file("reviews.csv") is second
+    assert report.file("matching_results.csv") is second

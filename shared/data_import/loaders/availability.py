@@ -69,5 +69,7 @@ def load_availability(cur: Cursor, rows: list[CsvRow], report: FileReport, run: 
             report.skipped += 1
         owners[caregiver_id] = None
     existing = repo.existing_slots(cur, owners)
+    starts = {slot[:3] for slot in existing}
     repo.replace_availability(cur, list(owners), slots)
-    count(report, (slot in existing for slot in slots))
+    # A slot is keyed by its start (caregiver, day, start): a new end time is an update.
+    count(report, ((slot[:3] in starts, slot not in existing) for slot in slots))

@@ -82,8 +82,8 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
         source=lambda c: c.source_id,
     )
     accepted = [c for _, c in parsed if c.source_id in users]
-    repo.update_users(cur, [(users[c.source_id], c.name, c.gender) for c in accepted])
-    by_user = repo.upsert_caregivers(
+    renamed = repo.update_users(cur, [(users[c.source_id], c.name, c.gender) for c in accepted])
+    by_user, written = repo.upsert_caregivers(
         cur,
         [
             (
@@ -99,17 +99,27 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
     )
     ids = {c.source_id: by_user[users[c.source_id]] for c in accepted}
     owners = list(ids.values())
-    repo.replace_code_sets(
+    certifications = repo.replace_code_sets(
         cur,
         "caregiver_certifications",
         owners,
         [(ids[c.source_id], code) for c in accepted for code in c.certifications],
     )
-    repo.replace_code_sets(
+    specialties = repo.replace_code_sets(
         cur,
         "caregiver_specialties",
         owners,
         [(ids[c.source_id], code) for c in accepted for code in c.specialties],
     )
     repo.remember(cur, "caregiver", ids)
-    count(report, (c.source_id in known for c in accepted))
+    changed = certifications | specialties
+    count(
+        report,
+        (
+            (
+                c.source_id in known,
+                users[c.source_id] in (renamed | written) or ids[c.source_id] in changed,
+            )
+            for c in accepted
+        ),
+    )

@@ -94,13 +94,17 @@ def resolved(
     return kept
 
 
-def count(report: FileReport, existed: Iterable[bool]) -> None:
-    """One `updated` per row that existed before, one `imported` per new one."""
-    for flag in existed:
-        if flag:
+def count(report: FileReport, outcomes: Iterable[tuple[bool, bool]]) -> None:
+    """Per accepted row, (its target existed before, this run wrote to it): one `imported` per
+    new target, one `updated` per existing one written, one `unchanged` per existing one left as
+    it was (the writers skip identical rows and return what they wrote)."""
+    for existed, written in outcomes:
+        if not existed:
+            report.imported += 1
+        elif written:
             report.updated += 1
         else:
-            report.imported += 1
+            report.unchanged += 1
 
 
 # -- imported accounts (caregivers_profile.csv, patients_profile.csv) ------------------------
@@ -176,8 +180,10 @@ def load_personality(
     known = repo.resolve(cur, entity, (item.owner_id for _, item in parsed))
     kept = resolved(parsed, report, known, lambda i: i.owner_id, owner_column, parent_file)
     existing = repo.existing_personality(cur, table, (target for _, _, target in kept))
-    repo.upsert_personality(cur, table, [(target, *item.scores) for _, item, target in kept])
-    count(report, (target in existing for _, _, target in kept))
+    written = repo.upsert_personality(
+        cur, table, [(target, *item.scores) for _, item, target in kept]
+    )
+    count(report, ((target in existing, target in written) for _, _, target in kept))
     if entity == "patient":
         for _, _, target in kept:
             run.touch(target, report.file)

@@ -48,9 +48,15 @@ def load_conditions(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
     )
     owners = list(dict.fromkeys(target for _, _, target in kept))
     existing = repo.existing_conditions(cur, owners)
-    repo.replace_conditions(
+    written = repo.replace_conditions(
         cur, owners, [(target, item.code, item.note) for _, item, target in kept]
     )
-    count(report, ((target, item.code) in existing for _, item, target in kept))
+    count(
+        report,
+        (
+            ((target, item.code) in existing, (target, item.code) in written)
+            for _, item, target in kept
+        ),
+    )
     for target in owners:
         run.touch(target, report.file)

@@ -42,7 +42,9 @@ def load_diets(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunStat
         parsed, report, known, lambda i: i.patient_id, "patient_id", "patients_profile.csv"
     )
     existing = repo.existing_diets(cur, (target for _, _, target in kept))
-    repo.upsert_diets(cur, [(target, item.diet_type, item.allergens) for _, item, target in kept])
-    count(report, (target in existing for _, _, target in kept))
+    written = repo.upsert_diets(
+        cur, [(target, item.diet_type, item.allergens) for _, item, target in kept]
+    )
+    count(report, ((target in existing, target in written) for _, _, target in kept))
     for _, _, target in kept:
         run.touch(target, report.file)

@@ -4,10 +4,16 @@ A matching needs a request: one synthetic `matching_requests` row per source req
 `model_version = 'pilot-import'`, care_type `caregiver`, all seven days and the slot 09:00-18:00
 (the pilot did not export what was asked), starting on the earliest contract start (or creation
 date) of its matchings.
+
+A request holds at most one selected-or-active matching (the schema's partial unique index). The
+pilot's requests may hold several: each one after the first is split off into a synthetic request
+of its own, remembered as `R/M` (`split_source_id`), and listed in the report (see
+`load_matchings`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +34,7 @@ FILE = "matching_results.csv"
 ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PLACEHOLDER_SLOTS = [{"start": "09:00", "end": "18:00"}]
 SELECTED_OR_ACTIVE = frozenset({"selected", "active"})
+SOURCE_ID_MAX = 64  # import_source_ids.source_id
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,19 @@ def parse_matching(row: CsvRow) -> MatchingRow:
     return item
 
 
+def split_source_id(request_id: str, matching_id: str) -> str:
+    """The lookup's source id of the request split off for one matching: `R002/M006`.
+
+    A pilot id never holds `/`, so it cannot collide with a real request id; when the pair is
+    longer than the lookup's 64 characters, the matching part is a digest of the pair.
+    """
+    source = f"{request_id}/{matching_id}"
+    if len(source) <= SOURCE_ID_MAX:
+        return source
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return f"{request_id[: SOURCE_ID_MAX - len(digest) - 1]}/{digest}"
+
+
 @dataclass
 class _RequestState:
     """A request's matchings as they will be after this file: key -> (caregiver_id, status)."""
@@ -102,64 +122,132 @@ class _RequestState:
         return None
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """A row that will be written: the ids it resolved to and the request source id it goes to
+    (its own request_id, or `split_source_id` when it was split off)."""
+
+    row: MatchingRow
+    patient_id: int
+    caregiver_id: int
+    request: str
+
+
+@dataclass
+class _Placer:
+    """Decides, row by row in file order, whether a matching is rejected or which request it
+    goes to (see `load_matchings`); `requests` and `report` change as it goes."""
+
+    report: FileReport
+    patients: dict[str, int]
+    caregivers: dict[str, int]
+    known: dict[str, int]
+    requests: dict[str, _RequestState]
+    splits: dict[str, int]
+    known_rows: dict[int, repo.MatchingResultRow] = field(default_factory=dict)
+
+    def _problem(self, m: MatchingRow) -> str | None:
+        """Why the row cannot be imported at all (before its request is looked at)."""
+        target = self.known.get(m.source_id)
+        state = self.requests.get(m.request_id)
+        if m.patient_id not in self.patients:
+            return dangling("patient_id", m.patient_id, "patients_profile.csv")
+        if m.caregiver_id not in self.caregivers:
+            return dangling("caregiver_id", m.caregiver_id, "caregivers_profile.csv")
+        if (
+            target is not None
+            and self.known_rows[target]["caregiver_id"] != self.caregivers[m.caregiver_id]
+        ):
+            return f"matching_id {m.source_id!r} was imported with another caregiver"
+        if state is not None and state.patient_id != self.patients[m.patient_id]:
+            where = f"line {state.line}" if state.line else "an earlier import"
+            return f"request_id {m.request_id!r} belongs to another patient ({where})"
+        return None
+
+    def place(self, line: int, m: MatchingRow) -> _Accepted | None:
+        """The accepted row with its request source id, or None (rejected, reported)."""
+        reason = self._problem(m)
+        if reason:
+            self.report.reject(line, reason)
+            return None
+        patient_id, caregiver_id = self.patients[m.patient_id], self.caregivers[m.caregiver_id]
+        target = self.known.get(m.source_id)
+        split = split_source_id(m.request_id, m.source_id)
+        if target is not None and self.known_rows[target]["request_id"] == self.splits.get(split):
+            entries: dict[Any, tuple[int, str]] = {("db", target): (caregiver_id, m.status)}
+            self.requests.setdefault(split, _RequestState(patient_id, None, entries))
+            self.report.note_split(
+                line,
+                f"matching_id {m.source_id!r} of request_id {m.request_id!r} stays in its own"
+                f" request {split!r} (split off by an earlier import)",
+            )
+            return _Accepted(m, patient_id, caregiver_id, split)
+        state = self.requests.setdefault(m.request_id, _RequestState(patient_id, line))
+        key = ("db", target) if target is not None else ("file", m.source_id)
+        problem = state.conflict(key, caregiver_id, m.status)
+        if problem and m.status not in SELECTED_OR_ACTIVE:
+            self.report.reject(line, f"request_id {m.request_id!r} {problem}")
+            return None
+        if not problem:
+            state.entries[key] = (caregiver_id, m.status)
+            return _Accepted(m, patient_id, caregiver_id, m.request_id)
+        state.entries.pop(key, None)  # it leaves the request (if it was on it)
+        self.requests[split] = _RequestState(patient_id, line, {key: (caregiver_id, m.status)})
+        self.report.note_split(
+            line,
+            f"request_id {m.request_id!r} {problem}: {m.status} matching_id {m.source_id!r}"
+            f" imported into a request of its own ({split!r})",
+        )
+        return _Accepted(m, patient_id, caregiver_id, split)
+
+
 def load_matchings(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunState) -> None:
+    """Upsert the matchings; split off the selected or active ones their request cannot hold.
+
+    The schema allows one selected-or-active matching per request (a partial unique index), but
+    the pilot kept several on one request (care split between caregivers, or history kept on one
+    request). Such a matching is not rejected: it goes into a synthetic request of its own,
+    remembered in the lookup as `split_source_id(request_id, matching_id)`, so a re-run finds it
+    there and leaves it. The first selected-or-active matching of a request (in the database,
+    else in file order) stays on the request itself. A live matching whose caregiver is already
+    on its request is split off the same way; any other conflict is still a rejection.
+    """
     parsed = first_only(
         parse_rows(rows, report, parse_matching),
         report,
         key=lambda item: item.source_id,
         what=lambda item: f"matching_id {item.source_id!r}",
     )
-    patients = repo.resolve(cur, "patient", (m.patient_id for _, m in parsed))
-    caregivers = repo.resolve(cur, "caregiver", (m.caregiver_id for _, m in parsed))
-    known = repo.resolve(cur, "matching", (m.source_id for _, m in parsed))
-    known_rows = repo.matchings(cur, known.values())
-    requests = _known_requests(cur, (m.request_id for _, m in parsed))
-
-    accepted: list[tuple[MatchingRow, int, int]] = []
-    for row, m in parsed:
-        patient_id = patients.get(m.patient_id)
-        caregiver_id = caregivers.get(m.caregiver_id)
-        target = known.get(m.source_id)
-        state = requests.get(m.request_id)
-        reason = None
-        if patient_id is None:
-            reason = dangling("patient_id", m.patient_id, "patients_profile.csv")
-        elif caregiver_id is None:
-            reason = dangling("caregiver_id", m.caregiver_id, "caregivers_profile.csv")
-        elif target is not None and known_rows[target]["caregiver_id"] != caregiver_id:
-            reason = f"matching_id {m.source_id!r} was imported with another caregiver"
-        elif state is not None and state.patient_id != patient_id:
-            where = f"line {state.line}" if state.line else "an earlier import"
-            reason = f"request_id {m.request_id!r} belongs to another patient ({where})"
-        else:
-            state = state or requests.setdefault(m.request_id, _RequestState(patient_id, row.line))
-            key = ("db", target) if target is not None else ("file", m.source_id)
-            problem = state.conflict(key, caregiver_id, m.status)
-            if problem:
-                reason = f"request_id {m.request_id!r} {problem}"
-            else:
-                state.entries[key] = (caregiver_id, m.status)
-        if reason:
-            report.reject(row.line, reason)
-        else:
-            # No reason: the last branch ran, so both ids were found.
-            assert patient_id is not None
-            assert caregiver_id is not None
-            accepted.append((m, patient_id, caregiver_id))
+    placer = _Placer(
+        report,
+        patients=repo.resolve(cur, "patient", (m.patient_id for _, m in parsed)),
+        caregivers=repo.resolve(cur, "caregiver", (m.caregiver_id for _, m in parsed)),
+        known=repo.resolve(cur, "matching", (m.source_id for _, m in parsed)),
+        requests=_known_requests(cur, (m.request_id for _, m in parsed)),
+        splits=repo.resolve(
+            cur,
+            "matching_request",
+            (split_source_id(m.request_id, m.source_id) for _, m in parsed),
+        ),
+    )
+    placer.known_rows = repo.matchings(cur, placer.known.values())
+    accepted = [a for row, m in parsed if (a := placer.place(row.line, m)) is not None]
+    known, requests = placer.known, placer.requests
 
     request_ids = _write_requests(cur, run, requests, accepted)
-    new = [m for m, _, _ in accepted if m.source_id not in known]
+    new = [a.row for a in accepted if a.row.source_id not in known]
     ids = dict(known)
     ids.update(
         zip((m.source_id for m in new), repo.allocate_ids(cur, "matching", len(new)), strict=True)
     )
 
-    def values(m: MatchingRow, patient_id: int, caregiver_id: int) -> repo.ResultValues:
+    def values(a: _Accepted) -> repo.ResultValues:
+        m = a.row
         return (
             ids[m.source_id],
-            request_ids[m.request_id],
-            patient_id,
-            caregiver_id,
+            request_ids[a.request],
+            a.patient_id,
+            a.caregiver_id,
             m.total_score,
             m.grade,
             m.status,
@@ -172,13 +260,16 @@ def load_matchings(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Run
             m.created_at,
         )
 
-    # Updates first: a matching leaving `selected` frees the request for a new one.
-    repo.update_results(cur, [values(*a) for a in accepted if a[0].source_id in known])
-    repo.insert_results(cur, [values(*a) for a in accepted if a[0].source_id not in known])
-    repo.remember(cur, "matching", {m.source_id: ids[m.source_id] for m, _, _ in accepted})
-    count(report, (m.source_id in known for m, _, _ in accepted))
-    for _, patient_id, _ in accepted:
-        run.touch(patient_id, report.file)
+    # Updates first: a matching leaving `selected` (or its request) frees the request for another.
+    written = repo.update_results(cur, [values(a) for a in accepted if a.row.source_id in known])
+    repo.insert_results(cur, [values(a) for a in accepted if a.row.source_id not in known])
+    repo.remember(cur, "matching", {a.row.source_id: ids[a.row.source_id] for a in accepted})
+    count(
+        report,
+        ((a.row.source_id in known, ids[a.row.source_id] in written) for a in accepted),
+    )
+    for a in accepted:
+        run.touch(a.patient_id, report.file)
 
 
 def _known_requests(cur: Cursor, source_ids: Iterable[str]) -> dict[str, _RequestState]:
@@ -197,19 +288,21 @@ def _write_requests(
     cur: Cursor,
     run: RunState,
     requests: dict[str, _RequestState],
-    accepted: list[tuple[MatchingRow, int, int]],
+    accepted: list[_Accepted],
 ) -> dict[str, int]:
-    """Create the synthetic request of each new source request_id; source id -> request_id."""
+    """Create the synthetic request of each new request source id (a pilot request_id, or a
+    split one); source id -> request_id."""
     known = repo.resolve(cur, "matching_request", requests)
     starts: dict[str, date] = {}
     created: dict[str, datetime] = {}
-    for m, _, _ in accepted:
-        if m.request_id in known:
+    for a in accepted:
+        m, sid = a.row, a.request
+        if sid in known:
             continue
         start = m.request_start(run.today)
-        starts[m.request_id] = min(starts.get(m.request_id, start), start)
+        starts[sid] = min(starts.get(sid, start), start)
         if m.created_at:
-            created[m.request_id] = min(created.get(m.request_id, m.created_at), m.created_at)
+            created[sid] = min(created.get(sid, m.created_at), m.created_at)
     new = list(starts)
     ids = dict(known)
     ids.update(zip(new, repo.allocate_ids(cur, "matching_request", len(new)), strict=True))

@@ -103,9 +103,11 @@ def load_patients(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunS
         )
 
     repo.insert_patients(cur, [values(item) for item in new])
-    repo.update_patients(cur, [values(item) for item in accepted if item.source_id in known])
+    written = repo.update_patients(
+        cur, [values(item) for item in accepted if item.source_id in known]
+    )
     repo.remember(cur, "patient", {item.source_id: ids[item.source_id] for item in accepted})
-    count(report, (item.source_id in known for item in accepted))
+    count(report, ((i.source_id in known, ids[i.source_id] in written) for i in accepted))
     for item in accepted:
         run.touch(ids[item.source_id], report.file, created=item.source_id not in known)
 

@@ -105,11 +105,11 @@ def load_reviews(cur: Cursor, rows: list[CsvRow], report: FileReport, run: RunSt
             r.created_at,
         )
 
-    repo.update_reviews(cur, [values(*a) for a in accepted if a[0].source_id in known])
+    written = repo.update_reviews(cur, [values(*a) for a in accepted if a[0].source_id in known])
     repo.insert_reviews(cur, [values(*a) for a in accepted if a[0].source_id not in known])
     repo.remember(cur, "review", {r.source_id: ids[r.source_id] for r, _, _ in accepted})
     refresh_caregiver_ratings(cur, {m["caregiver_id"] for _, m, _ in accepted})
-    count(report, (r.source_id in known for r, _, _ in accepted))
+    count(report, ((r.source_id in known, ids[r.source_id] in written) for r, _, _ in accepted))
     for _, matching, _ in accepted:
         run.touch(matching["patient_id"], report.file)
 
