@@ -7,12 +7,16 @@ True/False, `|` lists). Then, in a throwaway database migrated to head on the de
 (devtools.database.resolve_server_url), it times:
 
 1. the first import (everything is inserted),
-2. the same files again (the idempotent re-run: everything is "updated", nothing changes).
+2. the same files again (the idempotent re-run: 0 imported, 0 updated, every row "unchanged").
+
+Every tenth request holds two active matchings and a selected one, as the pilot's exports do:
+the import splits the second and third into requests of their own (the "split" column).
 
 Each time is the `import_directory` call (reading the files included), not database creation.
 Afterwards it checks the database is healthy: row counts equal what was generated, every source
 id maps to one live row, no data row was changed by the re-run, the caregivers' ratings agree
-with their reviews, one audit event per patient per run. Exits 1 if any check fails or a run
+with their reviews, one audit event per patient per run, the re-run reported every accepted row
+unchanged and both runs the expected splits. Exits 1 if any check fails or a run
 goes over --budget seconds (default 10, the target is "well under").
 
 Usage: python benchmarks/import_csv.py [--caregivers 1000] [--patients 500] [--seed 7]
@@ -140,12 +144,15 @@ def generate(  # noqa: PLR0915 (one generator writing nine related files reads b
             mid = f"M{index:05d}{rank}"
             score = round(rng.uniform(40, 99), 1)
             status = "completed" if rank == 0 and index % 2 else "recommended"
+            if index % 10 == 0:  # care split between caregivers: two of these are split off
+                status = ("active", "active", "selected")[rank]
             grade = next(g for low, g in GRADES if score >= low)
             created = f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} 10:00:00"
-            contract = ["2024-01-01", "2024-12-31"] if status == "completed" else ["", ""]
+            contract = {"completed": ["2024-01-01", "2024-12-31"], "active": ["2024-06-01", ""]}
+            contract_dates = contract.get(status, ["", ""])
             matchings.append([
                 mid, request, pid, cid, rng.randint(0, 100), rng.randint(0, 100),
-                rng.randint(0, 100), score, grade, status, "", *contract, created,
+                rng.randint(0, 100), score, grade, status, "", *contract_dates, created,
             ])  # fmt: skip
             if status == "completed":
                 rating = rng.randint(1, 5)
@@ -180,7 +187,8 @@ def generate(  # noqa: PLR0915 (one generator writing nine related files reads b
          "contract_start_date", "contract_end_date", "created_at"],
         matchings,
     )  # fmt: skip
-    expected["requests"] = patients
+    expected["splits"] = 2 * (patients // 10)
+    expected["requests"] = patients + expected["splits"]
     expected["reviews"] = _write(
         directory,
         "reviews.csv",
@@ -365,6 +373,14 @@ def _measure(directory: Path, url: str, expected: dict[str, int], budget: float)
         print("seconds per file: " + ", ".join(f"{f.file} {f.seconds:.2f}" for f in report.files))
         if report.rejections:
             print(f"unexpected rejections: {[str(r) for r in report.rejections[:5]]}")
+            return 1
+        if (split := sum(f.split for f in report.files)) != expected["splits"]:
+            print(f"split rows: {split}, expected {expected['splits']}")
+            return 1
+        changed = [f.file for f in report.files if (f.imported, f.updated) != (0, 0)]
+        changed += [f.file for f in report.files if f.unchanged != f.read - f.skipped]
+        if len(times) > 1 and changed:
+            print(f"the re-run did not report every row unchanged: {sorted(set(changed))}")
             return 1
     print("\ndatabase after both runs:")
     problems = check(url, expected, change_mark)
