@@ -5,6 +5,9 @@
   than failing at once as psycopg2's pool does when it is exhausted.
 - A connection idle for longer than `DB_PREPING_IDLE_SECONDS` is pinged before use; a dead one
   (server restart, failover, idle timeout in Azure) is thrown away and replaced.
+- A connection lost while borrowed (`connection_lost`: no SQLSTATE, or a connection or
+  shutdown one) is discarded, and every pooled connection last used before that moment is
+  pinged before its next use, so a server restart costs each pooled connection one ping.
 - A refused password invalidates the cached secret and rebuilds the pool once, so a rotated
   database password is picked up without a restart.
 
@@ -53,6 +56,8 @@ class Database:
         self._pool_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.db_pool_max)
         self._last_used: dict[int, float] = {}
+        #: When a borrowed connection was last found lost (monotonic): older ones are suspect.
+        self._lost_at = 0.0
 
     # -- pool life -------------------------------------------------------------------------
 
@@ -114,12 +119,15 @@ class Database:
             try:
                 yield conn
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                # A lost connection has no SQLSTATE; a statement timeout, deadlock or
-                # serialization failure does, and leaves the connection usable.
-                broken = isinstance(exc, psycopg2.InterfaceError) or exc.pgcode is None
+                # A statement timeout, deadlock or serialization failure leaves the connection
+                # usable; a lost one does not (see connection_lost).
+                broken = connection_lost(exc)
                 raise
             finally:
-                self._give_back(pool, conn, broken=broken or bool(conn.closed))
+                broken = broken or bool(conn.closed)
+                if broken:
+                    self._lost_at = time.monotonic()
+                self._give_back(pool, conn, broken=broken)
         finally:
             self._slots.release()
 
@@ -128,8 +136,12 @@ class Database:
     ) -> psycopg2.extensions.connection:
         for _attempt in range(self._settings.db_pool_max + 1):
             conn = pool.getconn()
-            idle = time.monotonic() - self._last_used.get(id(conn), 0.0)
-            if not conn.closed and (idle < self._settings.db_preping_idle_seconds or _ping(conn)):
+            last_used = self._last_used.get(id(conn), 0.0)
+            trusted = (
+                time.monotonic() - last_used < self._settings.db_preping_idle_seconds
+                and last_used > self._lost_at
+            )
+            if not conn.closed and (trusted or _ping(conn)):
                 return conn
             log.info("db_stale_connection_replaced")
             pool.putconn(conn, close=True)
@@ -178,6 +190,29 @@ class Database:
         """One round trip (the readiness check); raises ServiceUnavailableError when down."""
         with self.transaction(readonly=True) as cursor:
             cursor.execute("SELECT 1")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a psycopg2 error means the connection itself is gone (server restart, failover,
+    a terminated backend, a network cut) rather than that one statement failed: an
+    InterfaceError, or an OperationalError without a SQLSTATE or with a connection-exception
+    (08) or operator-intervention shutdown (57P01-57P03) one."""
+    if isinstance(exc, psycopg2.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg2.OperationalError):
+        return False
+    code = exc.pgcode
+    return code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03")
+
+
+class ConnectionLostError(ServiceUnavailableError):
+    """The database connection was lost during the work: 503 with Retry-After. Nothing the
+    work did was committed unless it had committed before (UnitOfWork.commit_attempted)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The connection to the database was lost; try again shortly.", retry_after=5
+        )
 
 
 def _ping(conn: psycopg2.extensions.connection) -> bool:

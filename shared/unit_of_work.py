@@ -15,7 +15,11 @@ around their work. Services take it as their first argument: `f(uow, ...)`. It h
 - `uow.audit(...)` / `uow.audit_many(...)`: audit events written in this transaction, so they
   commit exactly when the read or change they describe does (shared.audit);
 - one translation of integrity errors (CHECK, NOT NULL, UNIQUE, FOREIGN KEY) into 422/409, by
-  the constraint maps the areas register (shared.integrity).
+  the constraint maps the areas register (shared.integrity);
+- one translation of a lost connection (a database restart or failover, a terminated backend:
+  shared.db.connection_lost) into `ConnectionLostError`, a 503 with Retry-After; the pool has
+  discarded the connection. `commit_attempted` says whether a commit was tried, i.e. whether
+  doing the work again could do it twice (the pipeline retries a GET once when it is false).
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from shared import integrity
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAccess, PatientAction, authorize_patient
 from shared.auth.principal import Actor, Principal
-from shared.db import Cursor, Database, get_database
+from shared.db import ConnectionLostError, Cursor, Database, connection_lost, get_database
+from shared.observability import get_logger
+
+log = get_logger("unit_of_work")
 
 
 class UnitOfWork:
@@ -52,6 +59,8 @@ class UnitOfWork:
         self._isolation = isolation
         self._stack: ExitStack | None = None
         self._cursor: Cursor | None = None
+        #: A commit was sent (it may have succeeded even if its answer was lost).
+        self.commit_attempted = False
 
     @classmethod
     def for_job(cls, **options: Any) -> UnitOfWork:
@@ -121,10 +130,16 @@ class UnitOfWork:
         stack, self._stack, self._cursor = self._stack, None, None
         if stack is None:
             return
+        if exc_type is None:
+            self.commit_attempted = True
         try:
             stack.__exit__(exc_type, exc, tb)
         except psycopg2.IntegrityError as error:  # a deferred constraint, checked at commit
             raise integrity.translate(error) from None
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            if connection_lost(error):  # at commit or while rolling back
+                raise _lost(error) from error
+            raise
 
     def __enter__(self) -> Self:
         return self
@@ -136,10 +151,12 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Commit when the work returned, roll back when it raised; integrity errors become
-        the API's 422/409 (after the rollback)."""
+        the API's 422/409 (after the rollback), a lost connection a 503 (ConnectionLostError)."""
         self._end(exc_type, exc, tb)
         if isinstance(exc, psycopg2.IntegrityError):
             raise integrity.translate(exc) from None
+        if exc is not None and connection_lost(exc):
+            raise _lost(exc) from exc
 
     # -- authorization and audit ---------------------------------------------------------------
 
@@ -180,3 +197,13 @@ class UnitOfWork:
         audit_log.record_many(
             self.cursor, self.actor, action, resource_type, targets, detail=detail
         )
+
+
+def _lost(error: BaseException) -> ConnectionLostError:
+    """The 503 for a lost connection, logged once with the driver's first line."""
+    log.warning(
+        "db_connection_lost",
+        error_type=type(error).__name__,
+        error=(str(error).strip().splitlines() or [""])[0][:200],
+    )
+    return ConnectionLostError()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.auth.principal import Principal
 from shared.config import Settings, get_settings
+from shared.db import ConnectionLostError
 from shared.errors import (
     AppError,
     BadRequestError,
@@ -94,13 +95,29 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
     return result
 
 
+#: Methods whose handlers only read (audit events aside): run again once on a fresh connection
+#: when the first one was lost before anything was committed.
+_RETRIED_METHODS = frozenset({"GET", "HEAD"})
+
+
 def _run_handler(spec: RouteSpec, request: ApiRequest) -> Any:
     """The handler inside the request's unit of work: committed when it returns, rolled back
-    when it raises (integrity errors become 422/409 there)."""
+    when it raises (integrity errors become 422/409 there, a lost connection a 503 with
+    Retry-After). A GET whose connection was lost before any commit runs once more in a new
+    unit of work, on another connection."""
     actor = request.actor if request.principal is not None else None
-    with UnitOfWork(actor) as uow:
-        request.work = uow
-        return spec.handler(request)
+    retry = request.method in _RETRIED_METHODS
+    while True:
+        uow = UnitOfWork(actor)
+        try:
+            with uow:
+                request.work = uow
+                return spec.handler(request)
+        except ConnectionLostError:
+            if not retry or uow.commit_attempted:
+                raise
+            retry = False
+            log.warning("db_connection_lost_retrying", method=request.method, route=spec.path)
 
 
 def authenticate(request: ApiRequest) -> Principal:
