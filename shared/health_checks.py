@@ -40,10 +40,8 @@ def check_key_vault() -> CheckOutcome | None:
 
 @readiness_check("matching_model")
 def check_matching_model() -> CheckOutcome:
-    settings = get_settings()
-    if not settings.enable_matching_algorithm:
-        return CheckOutcome("disabled", "ENABLE_MATCHING_ALGORITHM is false")
     # Loads the model on the first probe (lazy, once); afterwards it only reads the state.
+    # With ENABLE_MATCHING_ALGORITHM false nothing is loaded and the check says `disabled`.
     from shared.matching.model_registry import model_health
 
     status, detail = model_health()

@@ -13,6 +13,10 @@
   assignment swaps it in. Requests already scoring keep the object they hold; a failed reload
   keeps the previous model serving.
 
+`ENABLE_MATCHING_ALGORITHM` false: the model is neither loaded nor used. The rule scorer serves
+(responses say `"kind": "rules"`), nothing is read from Blob Storage or the disk cache (reloads
+included), and readiness reports the model as `disabled`.
+
 Serving reads one attribute without a lock; only loads take the lock, so a reload never blocks
 or fails a request.
 """
@@ -59,6 +63,9 @@ class ActiveModel:
     detail: str | None  # why the rules serve, or where the model came from
     source: str = "fallback"  # "blob" | "disk-cache" | "fallback"
     manifest: Manifest | None = field(default=None, repr=False)
+
+
+DISABLED_DETAIL = "ENABLE_MATCHING_ALGORITHM is false: the rule scorer serves"
 
 
 def _fallback(reason: str) -> ActiveModel:
@@ -109,9 +116,12 @@ class ModelRegistry:
         blob_service_factory: Callable[[], Any],
         cache_root: str | Path | None = None,
         on_auth_failure: Callable[[], None] | None = None,
+        enabled: bool = True,
     ):
         self.location = ModelLocation.parse(model_path)
         self.fallback_enabled = fallback_enabled
+        #: ENABLE_MATCHING_ALGORITHM: false serves the rules without touching the model store.
+        self.enabled = enabled
         self._factory = blob_service_factory
         self._on_auth_failure = on_auth_failure
         self._cache_root = Path(cache_root) if cache_root else default_cache_root()
@@ -197,6 +207,9 @@ class ModelRegistry:
 
     def _initial_load(self) -> ActiveModel:
         self.checked_at = datetime.now(UTC)
+        if not self.enabled:
+            log.info("matching_model_disabled")
+            return _fallback(DISABLED_DETAIL)
         try:
             version = self._read_pointer()
         except ModelNotPublishedError as exc:
@@ -238,7 +251,7 @@ class ModelRegistry:
     def get(self) -> ActiveModel:
         """The serving model; ServiceUnavailableError when only the disabled fallback is left."""
         active = self.current()
-        if active.kind != "xgboost" and not self.fallback_enabled:
+        if active.kind != "xgboost" and not self.fallback_enabled and self.enabled:
             raise ServiceUnavailableError(
                 "Matching is unavailable: no valid model is loaded and the rule fallback is off.",
                 retry_after=60,
@@ -249,8 +262,8 @@ class ModelRegistry:
         """Serve the version the pointer names now, if it differs and is valid."""
         with self._lock:
             previous = self._active
-            if previous is None:
-                self._active = self._initial_load()
+            if previous is None or not self.enabled:
+                self._active = previous or self._initial_load()
                 return self._active
             self.checked_at = datetime.now(UTC)
             try:
@@ -305,6 +318,8 @@ class ModelRegistry:
     def health(self) -> tuple[str, str | None]:
         """(status, detail) for the `matching_model` readiness check."""
         active = self.current()
+        if not self.enabled:
+            return "disabled", DISABLED_DETAIL
         if active.kind == "xgboost":
             if self.last_error:
                 return "degraded", f"serving {active.version}; {self.last_error}"
@@ -362,6 +377,7 @@ def get_registry() -> ModelRegistry:
                 blob_service_factory=_overrides.get("blob_service_factory", _default_blob_service),
                 cache_root=_overrides.get("cache_root"),
                 on_auth_failure=_invalidate_storage_secret,
+                enabled=settings.enable_matching_algorithm,
             )
             _registry_settings = settings
         return _registry
@@ -392,7 +408,8 @@ def model_status() -> dict[str, Any]:
 
 
 def model_health() -> tuple[str, str | None]:
-    """(status, detail) for readiness: ok with a model; degraded on the rule fallback."""
+    """(status, detail) for readiness: ok with a model; degraded on the rule fallback;
+    disabled when ENABLE_MATCHING_ALGORITHM is false."""
     return get_registry().health()
 
 
