@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import azure.functions as func
+
 import shared.health_checks  # noqa: F401  (registers the foundation's readiness checks)
 from models.health import Liveness, Readiness, ReadinessStatus
 from shared.config import get_settings
 from shared.health import may_see_readiness_details, run_readiness
 from shared.http import Api, ApiRequest, ApiResponse
+from shared.http.pipeline import handle_http
 
 api = Api(tag="health")
 bp = api.blueprint
@@ -18,6 +21,21 @@ bp = api.blueprint
 def health(_request: ApiRequest) -> Liveness:
     """Liveness: answers without touching any dependency."""
     return Liveness(timestamp=datetime.now(UTC), version=get_settings().app_version)
+
+
+_LIVENESS_SPEC = next(spec for spec in api.registry.routes() if spec.name == "health")
+
+
+@bp.function_name(name="health_head")
+@bp.route(route="health", methods=["HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def health_head(req: func.HttpRequest) -> func.HttpResponse:
+    """`HEAD /health` (`curl -I`, uptime monitors): liveness's status and headers, no body.
+
+    An HTTP courtesy of `GET /health`, not a route of the API's contract: it runs the same
+    route through the pipeline and is neither in the OpenAPI document nor in api-routes.txt.
+    """
+    answer = handle_http(_LIVENESS_SPEC, req)
+    return func.HttpResponse(status_code=answer.status_code, headers=dict(answer.headers))
 
 
 @api.route(
