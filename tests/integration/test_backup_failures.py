@@ -16,7 +16,7 @@ from shared.backup.retention import prune_backups
 from shared.backup.stored_backups import resolve_chain
 from shared.backup.verify import verify_chain
 from shared.backup.writer import run_backup
-from tests.fixtures.backup import make_changes
+from tests.fixtures.backup import backup_id_of, data_blob, make_changes, manifest_of
 
 pytestmark = pytest.mark.integration
 
@@ -82,11 +82,13 @@ def test_storage_stopped_mid_backup_leaves_no_manifest_and_the_next_run_succeeds
     assert [s for _, s, _ in _runs(populated_database_url)] == ["failed", "succeeded"]
     # The dead run's leftovers (if any made it) are removed once past the grace period.
     report = prune_backups(
-        backup_container, retention_days=35, now=succeeded.manifest.finished_at + timedelta(hours=7)
+        backup_container,
+        retention_days=35,
+        now=manifest_of(succeeded).finished_at + timedelta(hours=7),
     )
     assert report.deleted == []
     leftovers = list(
-        backup_container.list_blobs(name_starts_with=layout.data_prefix(failed.backup_id))
+        backup_container.list_blobs(name_starts_with=layout.data_prefix(backup_id_of(failed)))
     )
     assert leftovers == []
 
@@ -97,7 +99,7 @@ def test_tampered_blob_is_refused_before_anything_is_written(
     full = run_backup(populated_database_url, backup_container)
     make_changes(psycopg2.connect(populated_database_url))
     incremental = run_backup(populated_database_url, backup_container, kind="incremental")
-    target = incremental.manifest.table("care_logs").data
+    target = data_blob(manifest_of(incremental), "care_logs")
     blob = backup_container.get_blob_client(target.name)
     original = blob.download_blob().readall()
     blob.upload_blob(original[:-8] + b"\x00" * 8, overwrite=True)  # same size, other bytes
@@ -174,4 +176,5 @@ def test_a_run_left_running_by_a_dead_worker_is_marked_failed(
     runs = {run_id: (status, error) for run_id, status, error in _runs(populated_database_url)}
     status, error = runs[DEAD_RUN]
     assert status == "failed"
+    assert error is not None
     assert "abandoned" in error

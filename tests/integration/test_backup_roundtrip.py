@@ -10,7 +10,14 @@ from shared.backup import layout
 from shared.backup.restore import TargetNotEmptyError, restore_chain
 from shared.backup.stored_backups import list_backups, resolve_chain
 from shared.backup.writer import run_backup
-from tests.fixtures.backup import make_changes, sequence_positions, table_checksums
+from tests.fixtures.backup import (
+    backup_id_of,
+    fetch_value,
+    make_changes,
+    manifest_of,
+    sequence_positions,
+    table_checksums,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +41,11 @@ def test_full_plus_incremental_restores_every_table_row_for_row(
     incremental = run_backup(populated_database_url, backup_container, kind="incremental")
     assert incremental.status == "succeeded", incremental.error
     assert incremental.kind == "incremental"
-    modes = {t.name: t.mode for t in incremental.manifest.tables}
+    modes = {t.name: t.mode for t in manifest_of(incremental).tables}
     assert modes["care_logs"] == "upsert"
     assert modes["login_attempts"] == "replace"  # it was truncated
     assert modes["caregiver_availability"] == "unchanged"
-    assert incremental.manifest.base_backup_id == full.backup_id
+    assert manifest_of(incremental).base_backup_id == full.backup_id
 
     chain = resolve_chain(backup_container)
     assert [m.backup_id for m in chain] == [full.backup_id, incremental.backup_id]
@@ -68,7 +75,7 @@ def test_until_stops_before_a_later_incremental_and_a_full_alone_restores(
     later = run_backup(populated_database_url, backup_container, kind="incremental")
     assert later.status == "succeeded"
 
-    chain = resolve_chain(backup_container, "latest", until=full.manifest.snapshot_at)
+    chain = resolve_chain(backup_container, "latest", until=manifest_of(full).snapshot_at)
     assert [m.backup_id for m in chain] == [full.backup_id]
     restore_chain(backup_container, chain, empty_database_url)
 
@@ -77,14 +84,14 @@ def test_until_stops_before_a_later_incremental_and_a_full_alone_restores(
         full.backup_id,
         later.backup_id,
     ]
-    assert resolve_chain(backup_container, later.backup_id)[0].backup_id == full.backup_id
+    assert resolve_chain(backup_container, backup_id_of(later))[0].backup_id == full.backup_id
 
 
 def test_restore_refuses_a_non_empty_target_unless_replacing(
     populated_database_url: str, empty_database_url: str, backup_container
 ) -> None:
     result = run_backup(populated_database_url, backup_container, kind="full")
-    chain = resolve_chain(backup_container, result.backup_id)
+    chain = resolve_chain(backup_container, backup_id_of(result))
     restore_chain(backup_container, chain, empty_database_url)
     _execute(empty_database_url, "DELETE FROM reviews WHERE review_id = 1")
 
@@ -102,11 +109,11 @@ def test_incremental_without_a_full_backup_makes_a_full_one(
 
     assert result.status == "succeeded"
     assert result.kind == "full"
-    assert result.backup_id.startswith("full-")
+    assert backup_id_of(result).startswith("full-")
     names = [b.name for b in backup_container.list_blobs(name_starts_with="manifests/")]
-    assert names == [layout.manifest_blob(result.backup_id)]
+    assert names == [layout.manifest_blob(backup_id_of(result))]
     # Every data table is in the manifest, discovered from the catalog.
-    tables = {t.name for t in result.manifest.tables}
+    tables = {t.name for t in manifest_of(result).tables}
     assert {"care_logs", "audit_events", "users", "reviews"} <= tables
     assert not any(t.startswith("ops_") or t == "alembic_version" for t in tables)
 
@@ -116,13 +123,13 @@ def test_change_log_is_pruned_after_a_backup(populated_database_url: str, backup
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM ops_row_changes")
-            before = cur.fetchone()[0]
+            before = fetch_value(cur)
         conn.rollback()
         assert before > 1000  # populate's inserts were logged
         assert run_backup(populated_database_url, backup_container).status == "succeeded"
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM ops_row_changes")
-            after = cur.fetchone()[0]
+            after = fetch_value(cur)
         assert after == 0
     finally:
         conn.close()

@@ -140,6 +140,12 @@ class _FakeBlob:
         self.committed = b"".join(self.staged[b.id] for b in blocks)
 
 
+def _committed(blob: _FakeBlob) -> bytes:
+    """The blob's committed bytes, asserting the block list was committed."""
+    assert blob.committed is not None, "the block list was never committed"
+    return blob.committed
+
+
 def test_copy_sink_streams_rows_in_blocks_and_describes_them() -> None:
     rows = [f"{i}\tname {i}\\nwith escaped newline\n".encode() for i in range(50_000)]
     blob = _FakeBlob()
@@ -151,12 +157,13 @@ def test_copy_sink_streams_rows_in_blocks_and_describes_them() -> None:
     entry = sink.close("data/x/t.copy.gz")
 
     content = b"".join(rows)
+    committed = _committed(blob)
     assert len(blob.staged) > 1
-    assert gzip.decompress(blob.committed) == content
+    assert gzip.decompress(committed) == content
     assert entry.rows == 50_000
     assert entry.content_sha256 == hashlib.sha256(content).hexdigest()
-    assert entry.sha256 == hashlib.sha256(blob.committed).hexdigest()
-    assert entry.bytes == len(blob.committed)
+    assert entry.sha256 == hashlib.sha256(committed).hexdigest()
+    assert entry.bytes == len(committed)
 
 
 def test_backup_problems_use_the_rpo_limits() -> None:
