@@ -3,12 +3,18 @@
 Services call `record` (or `record_many` for lists) with the same cursor as the read or change it
 describes, so the event and the change commit or roll back together. The table is append-only;
 a database trigger refuses UPDATE and DELETE (except retention pruning after two years).
+
+Jobs without a signed-in user (backups, restores, drills) record as a `SystemActor`: no user id,
+`actor_role` "timer" (detail `{"timer": NAME}`) or "operator" (a command-line run; detail
+`{"os_user": NAME}`, the operating-system account that ran it).
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict, cast
@@ -25,6 +31,51 @@ class AuditAction(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     EXPORT = "export"
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """Who acts when no user is signed in: a timer (`role` "timer", `name` the timer's name) or
+    an operator's command (`role` "operator", `name` the operating-system user).
+
+    Recorded with actor_user_id NULL, actor_role `role`, and `detail` naming it."""
+
+    role: str
+    name: str
+    request_id: str | None = None
+    client_ip: str | None = None
+
+    TIMER = "timer"
+    OPERATOR = "operator"
+
+    @property
+    def user_id(self) -> None:
+        return None
+
+    @classmethod
+    def timer(cls, name: str) -> SystemActor:
+        return cls(cls.TIMER, name)
+
+    @classmethod
+    def operator(cls, os_user: str | None = None) -> SystemActor:
+        """A command run by hand; `os_user` defaults to the account running this process."""
+        return cls(cls.OPERATOR, os_user or _os_user())
+
+    def detail(self) -> dict[str, str]:
+        """What the event's detail says about who acted."""
+        key = "timer" if self.role == self.TIMER else "os_user"
+        return {key: self.name}
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name, no passwd entry (some containers)
+        return "unknown"
+
+
+#: Whom an event names: a signed-in user (through a request) or a system job.
+AuditActor = Actor | SystemActor
 
 
 class AuditEventRow(TypedDict):
@@ -55,7 +106,7 @@ _INSERT = (
 
 def record(
     cur: Cursor,
-    actor: Actor,
+    actor: AuditActor,
     action: AuditAction,
     *,
     patient_id: int | None,
@@ -69,7 +120,7 @@ def record(
 
 def record_many(
     cur: Cursor,
-    actor: Actor,
+    actor: AuditActor,
     action: AuditAction,
     resource_type: str,
     targets: Iterable[tuple[int | None, object]],
@@ -77,6 +128,8 @@ def record_many(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one event per (patient_id, resource_id), in one statement."""
+    if isinstance(actor, SystemActor):
+        detail = {**actor.detail(), **(detail or {})}
     detail_json = json.dumps(detail, ensure_ascii=False) if detail else None
     rows = [
         (
