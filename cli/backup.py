@@ -4,6 +4,9 @@ Exit codes: 0 done; 1 failed (the message says why); 2 usage; 3 a blob does not 
 manifest, or a manifest's signature is missing or wrong (nothing was written); 4 the restore
 target is not empty (pass --replace); 75 skipped because another run holds the lock (try again
 later).
+
+Backups, restores and drills run here are audited as the operator (`actor_role` "operator",
+detail `os_user`, the operating-system account): see shared.backup.export_audit.
 """
 
 from __future__ import annotations
@@ -74,11 +77,12 @@ def _target_url(value: str) -> str:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Make a backup now: full (default, then pruning) or --incremental."""
+    from shared.audit import SystemActor
     from shared.backup import service
 
     load_settings()
     run = service.incremental_backup if args.incremental else service.nightly_backup
-    result = run(requested_by="cli", progress=_progress)
+    result = run(requested_by="cli", progress=_progress, actor=SystemActor.operator())
     if result.status == "skipped":
         print(f"skipped: {result.error}", file=sys.stderr)
         return EXIT_SKIPPED
@@ -96,6 +100,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a backup (a full backup and its incrementals) into --target."""
+    from shared.audit import SystemActor
     from shared.backup.manifest import ManifestError
     from shared.backup.restore import (
         BackupIntegrityError,
@@ -129,7 +134,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     )
     try:
         report = restore_chain(
-            container, chain, _target_url(args.target), replace=args.replace, progress=_progress
+            container,
+            chain,
+            _target_url(args.target),
+            replace=args.replace,
+            progress=_progress,
+            actor=SystemActor.operator(),
         )
     except BackupIntegrityError as exc:
         fail(str(exc))
@@ -245,10 +255,11 @@ def cmd_prune_backups(args: argparse.Namespace) -> int:
 
 def cmd_restore_drill(_args: argparse.Namespace) -> int:
     """Restore the newest backup into a scratch database, verify it, drop it (the weekly drill)."""
+    from shared.audit import SystemActor
     from shared.backup import service
 
     load_settings()
-    record = service.restore_drill(progress=_progress)
+    record = service.restore_drill(progress=_progress, actor=SystemActor.operator())
     if record["status"] == "skipped":
         print("skipped: another drill is running", file=sys.stderr)
         return EXIT_SKIPPED

@@ -94,7 +94,7 @@ def start_backup(request: ApiRequest) -> ApiResponse:
     """Start a full backup now; it runs in the background (see GET for its outcome)."""
     from shared.backup.service import start_full_backup
 
-    run = start_full_backup(requested_by=f"admin:{request.user.user_id}")
+    run = start_full_backup(requested_by=f"admin:{request.user.user_id}", actor=request.actor)
     if run.get("status") == "skipped":
         raise ConflictError("Another backup is running; try again when it has finished.")
     if not run.get("backup_id") or run.get("status") == "failed":

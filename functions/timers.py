@@ -78,30 +78,35 @@ def health_check(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%BACKUP_SCHEDULE%", run_on_startup=False)
 def nightly_backup(timer: func.TimerRequest) -> None:
     """Nightly: a full backup to Blob, then pruning past BACKUP_RETENTION_DAYS."""
+    from shared.audit import SystemActor
     from shared.backup.service import nightly_backup as run_nightly_backup
 
     started = _start("nightly_backup", timer)
-    _log_backup("nightly_backup_completed", run_nightly_backup(), started)
+    result = run_nightly_backup(actor=SystemActor.timer("nightly_backup"))
+    _log_backup("nightly_backup_completed", result, started)
 
 
 @bp.function_name(name="incremental_backup")
 @bp.timer_trigger(arg_name="timer", schedule=INCREMENTAL_SCHEDULE, run_on_startup=False)
 def incremental_backup(timer: func.TimerRequest) -> None:
     """Every 15 minutes: the rows changed since the previous backup (the 15-minute RPO)."""
+    from shared.audit import SystemActor
     from shared.backup.service import incremental_backup as run_incremental_backup
 
     started = _start("incremental_backup", timer)
-    _log_backup("incremental_backup_completed", run_incremental_backup(), started)
+    result = run_incremental_backup(actor=SystemActor.timer("incremental_backup"))
+    _log_backup("incremental_backup_completed", result, started)
 
 
 @bp.function_name(name="restore_drill")
 @bp.timer_trigger(arg_name="timer", schedule=RESTORE_DRILL_SCHEDULE, run_on_startup=False)
 def restore_drill(timer: func.TimerRequest) -> None:
     """Weekly: restore the newest backup into a scratch database, verify it, measure the RTO."""
+    from shared.audit import SystemActor
     from shared.backup.service import restore_drill as run_restore_drill
 
     started = _start("restore_drill", timer)
-    record = run_restore_drill()
+    record = run_restore_drill(actor=SystemActor.timer("restore_drill"))
     level = log.error if record["status"] == "failed" else log.info
     level(
         "restore_drill_finished",

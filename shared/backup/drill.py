@@ -4,7 +4,9 @@ Weekly, the drill restores the newest backup chain into a scratch database on th
 checks every table of the full backup against the manifest's checksum (recomputed from the
 restored rows, in key order), checks every table's row count after the incrementals against the
 last manifest, drops the scratch database, and records the result and the measured time in
-`ops_restore_drills`, which `GET /api/admin/backups` shows.
+`ops_restore_drills`, which `GET /api/admin/backups` shows. Given an `actor`, a drill that ran
+(not skipped) appends one `export` audit event (resource_type `restore_drill`) to the live
+database: the scratch database, and any event in it, is dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from psycopg2 import sql
 
-from shared.backup import ops_records
+from shared.audit import AuditActor
+from shared.backup import export_audit, ops_records
 from shared.backup.blobio import HashingWriter
 from shared.backup.data_tables import TableInfo
 from shared.backup.locks import job_lock
@@ -59,9 +62,11 @@ def table_checksum(conn: Any, cur: Any, table: TableInfo) -> tuple[int, str]:
 
 
 def run_restore_drill(
-    database_url: str, container: Any, *, progress: Any = None
+    database_url: str, container: Any, *, progress: Any = None, actor: AuditActor | None = None
 ) -> DrillRow | dict[str, Any]:
-    """Run one drill; returns its `ops_restore_drills` record (or status "skipped")."""
+    """Run one drill; returns its `ops_restore_drills` record (or status "skipped").
+
+    With `actor`, the drill is audited in the live database (shared.backup.export_audit)."""
     with job_lock(database_url, DRILL_LOCK) as lock:
         if not lock.acquired:
             log.warning("restore_drill_skipped", reason="another drill is running")
@@ -76,6 +81,8 @@ def run_restore_drill(
         error = None
         scratch = f"neulbom_drill_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
         created = False
+        dropped = False
+        restored: dict[str, int] = {}
         try:
             chain = resolve_chain(container)
             backup_id = chain[-1].backup_id
@@ -110,6 +117,7 @@ def run_restore_drill(
                 after_full_load=compare,
             )
             tables, rows = len(report.tables), report.rows
+            restored = {table.name: table.restored_rows for table in report.tables}
             mismatches.extend(
                 {
                     "table": t.name,
@@ -131,6 +139,7 @@ def run_restore_drill(
                         sql.Identifier(scratch)
                     ),
                 )
+                dropped = True
             except Exception as exc:  # report it, but the drill's verdict stands
                 log.error(
                     "restore_drill_cleanup_failed", database=scratch, error=type(exc).__name__
@@ -147,6 +156,19 @@ def run_restore_drill(
             mismatches=mismatches,
             error=error or (f"{len(mismatches)} table(s) differ" if mismatches else None),
         )
+        if actor is not None:
+            export_audit.record_drill(
+                control,
+                actor,
+                drill_id=drill["drill_id"],
+                backup_id=backup_id,
+                outcome=status,
+                scratch_database=scratch,
+                scratch_dropped=dropped or not created,
+                tables=restored,
+            )
+        else:
+            log.warning("restore_drill_not_audited", reason="no actor given")
     event = log.info if status == "succeeded" else log.error
     event(
         "restore_drill_completed",

@@ -14,6 +14,9 @@ Order of work, each step refusing before the next one writes anything:
    per table; then each incremental (delete its keys, load its rows); sequences reset past
    the highest id; every table's row count compared with the last manifest. No superuser
    rights are needed: everything here is allowed to the owner of the tables.
+5. Given an `actor`, append one audit event (action `update`, resource_type
+   `database_restore`) to the target after the load committed: the load replaced the target's
+   audit trail with the backup's, so the event must come after it (shared.backup.export_audit).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Any
 
 from psycopg2 import sql
 
-from shared.backup import schema
+from shared.audit import AuditActor
+from shared.backup import export_audit, schema
 from shared.backup.blobio import READ_BYTES, HashingReader
 from shared.backup.data_tables import SCHEMA, TableInfo, discover_tables, is_data_table
 from shared.backup.manifest import Manifest, ManifestError, TableEntry
@@ -103,8 +107,13 @@ def restore_chain(
     progress: Progress | None = None,
     spool_dir: Path | None = None,
     after_full_load: AfterFullLoad | None = None,
+    actor: AuditActor | None = None,
 ) -> RestoreReport:
-    """Restore `chain` (full backup first) into the database at `target_url`."""
+    """Restore `chain` (full backup first) into the database at `target_url`.
+
+    With `actor`, the restore is audited in the target (who restored what, from which backups);
+    `manage.py restore` gives one. The drill gives none: it audits in the live database.
+    """
     progress = progress or _no_progress
     started = time.perf_counter()
     _check_chain(chain)
@@ -138,6 +147,16 @@ def restore_chain(
         report.tables = _load(target_url, chain, verified.spooled, progress, after_full_load)
         report.load_s = round(time.perf_counter() - load_started, 3)
     report.total_s = round(time.perf_counter() - started, 3)
+    if actor is not None:
+        export_audit.record_restore(
+            target_url,
+            actor,
+            chain=report.chain,
+            tables={table.name: table.restored_rows for table in report.tables},
+            revision=revision,
+            snapshot_at=report.snapshot_at,
+            replaced=bool(state),
+        )
     log.info(
         "restore_succeeded",
         chain=report.chain,

@@ -11,9 +11,12 @@ For the admin API (reads in the request's unit of work):
 
 - `list_backups(uow, limit=50, offset=0) -> (items, total)` for `GET /api/admin/backups`;
 - `backup_overview(uow) -> dict` (backup ages, problems, latest drill and health snapshot);
-- `start_full_backup(requested_by="api", wait=False) -> dict` for `POST /api/admin/backups`:
-  returns the new run's record (status "running"), or `{"status": "skipped", ...}` when a
-  backup is already running (answer 409).
+- `start_full_backup(requested_by="api", wait=False, actor=...) -> dict` for
+  `POST /api/admin/backups`: returns the new run's record (status "running"), or
+  `{"status": "skipped", ...}` when a backup is already running (answer 409).
+
+Every job here is audited (shared.backup.export_audit): `actor` says who runs it, the request's
+admin, a `SystemActor.operator()` from the command line, or by default the timer of that name.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import threading
 from typing import Any
 
+from shared.audit import AuditActor, SystemActor
 from shared.backup import ops_records, status
 from shared.backup.sessions import database_url
 from shared.backup.writer import BackupResult, Progress, run_backup
@@ -51,7 +55,10 @@ def backup_container(create: bool = True) -> Any:
 
 
 def nightly_backup(
-    *, requested_by: str = "timer", progress: Progress | None = None
+    *,
+    requested_by: str = "timer",
+    progress: Progress | None = None,
+    actor: AuditActor | None = None,
 ) -> BackupResult:
     """A full backup, then pruning past BACKUP_RETENTION_DAYS."""
     return run_backup(
@@ -61,11 +68,15 @@ def nightly_backup(
         requested_by=requested_by,
         progress=progress,
         retention_days=get_settings().backup_retention_days,
+        actor=actor or SystemActor.timer("nightly_backup"),
     )
 
 
 def incremental_backup(
-    *, requested_by: str = "timer", progress: Progress | None = None
+    *,
+    requested_by: str = "timer",
+    progress: Progress | None = None,
+    actor: AuditActor | None = None,
 ) -> BackupResult:
     """The rows changed since the previous backup (a full backup if there is none)."""
     return run_backup(
@@ -74,13 +85,21 @@ def incremental_backup(
         kind="incremental",
         requested_by=requested_by,
         progress=progress,
+        actor=actor or SystemActor.timer("incremental_backup"),
     )
 
 
-def restore_drill(*, progress: Progress | None = None) -> ops_records.DrillRow | dict[str, Any]:
+def restore_drill(
+    *, progress: Progress | None = None, actor: AuditActor | None = None
+) -> ops_records.DrillRow | dict[str, Any]:
     from shared.backup.drill import run_restore_drill
 
-    return run_restore_drill(database_url(), backup_container(), progress=progress)
+    return run_restore_drill(
+        database_url(),
+        backup_container(),
+        progress=progress,
+        actor=actor or SystemActor.timer("restore_drill"),
+    )
 
 
 # -- admin API --------------------------------------------------------------------------------
@@ -130,14 +149,17 @@ def backup_overview(uow: UnitOfWork) -> dict[str, Any]:
     }
 
 
-def start_full_backup(*, requested_by: str = "api", wait: bool = False) -> dict[str, Any]:
-    """Start a full backup now (on a background thread unless `wait`).
+def start_full_backup(
+    *, requested_by: str = "api", wait: bool = False, actor: AuditActor | None = None
+) -> dict[str, Any]:
+    """Start a full backup now (on a background thread unless `wait`), audited as `actor`
+    (the admin who asked; without one, as the nightly_backup timer).
 
     Returns the run record as soon as the run is registered (status "running"), or the finished
     record with `wait=True`. When another backup holds the lock: {"status": "skipped", ...}.
     """
     if wait:
-        return _result_record(nightly_backup(requested_by=requested_by))
+        return _result_record(nightly_backup(requested_by=requested_by, actor=actor))
     started = threading.Event()
     outcome: dict[str, Any] = {}
 
@@ -148,7 +170,7 @@ def start_full_backup(*, requested_by: str = "api", wait: bool = False) -> dict[
 
     def work() -> None:
         try:
-            result = nightly_backup(requested_by=requested_by, progress=progress)
+            result = nightly_backup(requested_by=requested_by, progress=progress, actor=actor)
             outcome["result"] = result
         except Exception as exc:
             outcome["error"] = f"{type(exc).__name__}: {exc}"

@@ -12,6 +12,10 @@ is recorded in `ops_backup_runs` before any blob is written, and marked succeede
 manifest exists. A run that dies leaves staged-but-uncommitted blocks, committed table blobs at
 most, and never a manifest; the next run marks it failed (or succeeded, if its manifest did
 make it), and retention removes its leftovers.
+
+Given an `actor`, a settled run (succeeded or failed, not skipped) appends one `export` audit
+event to the database it backed up (shared.backup.export_audit); the entry points in
+shared.backup.service always give one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
-from shared.backup import layout, ops_records
+from shared.audit import AuditActor
+from shared.backup import export_audit, layout, ops_records
 from shared.backup.blobio import BlockUploader, CopySink, upload_small
 from shared.backup.data_tables import TableInfo, discover_tables
 from shared.backup.locks import BACKUP_LOCK, job_lock
@@ -73,13 +78,15 @@ def run_backup(
     progress: Progress | None = None,
     clock: Clock = utcnow,
     retention_days: int | None = None,
+    actor: AuditActor | None = None,
 ) -> BackupResult:
     """Make one backup of `kind` ("full" or "incremental") into the Blob `container`.
 
     An incremental without a full backup to build on, or after a schema migration, becomes a
     full backup. Never raises for a storage or copy failure: the run is recorded failed and the
     result says why. With `retention_days`, a succeeded full backup is followed by pruning
-    (under the same lock, so pruning never races a backup).
+    (under the same lock, so pruning never races a backup). With `actor`, the settled run is
+    audited (an `export` event naming the actor); without one it is not (and a warning says so).
     """
     if kind not in layout.KIND_TAGS:
         raise ValueError(f"unknown backup kind {kind!r}")
@@ -116,6 +123,18 @@ def run_backup(
             progress=progress,
             clock=clock,
         )
+        if actor is not None and result.backup_id is not None:
+            export_audit.record_backup(
+                control,
+                actor,
+                backup_id=result.backup_id,
+                kind=result.kind,
+                outcome=result.status,
+                requested_by=requested_by,
+                manifest=result.manifest,
+            )
+        elif actor is None:
+            log.warning("backup_not_audited", backup_id=result.backup_id, reason="no actor given")
         if result.status == "succeeded" and result.kind == "full" and retention_days:
             _prune(container, control, retention_days, clock())
     duration = round(time.perf_counter() - started, 3)
