@@ -63,6 +63,19 @@ bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/index_usage.py
 	$(PY) benchmarks/backup_restore.py
 
+# The conformance fuzzing, wider than `make test`'s one seed (tests/fuzz/test_fuzz.py): every
+# operation with FUZZ_EXAMPLES generated requests for each seed of FUZZ_SEEDS, and schemathesis's
+# stateful phase over the OpenAPI links (FUZZ_STATEFUL_EXAMPLES scenarios), as the demo guardian
+# and as an admin. `make test` deselects these tests; `-m fuzz` selects them. Nightly in CI.
+FUZZ_SEEDS    ?= 1 2 3 4 5
+FUZZ_EXAMPLES ?= 200
+FUZZ_STATEFUL_EXAMPLES ?= 50
+.PHONY: fuzz
+fuzz: deps ## fuzz the API contract: several seeds, more examples, stateful links (slow)
+	FUZZ_SEEDS="$(FUZZ_SEEDS)" FUZZ_EXAMPLES="$(FUZZ_EXAMPLES)" \
+	  FUZZ_STATEFUL_EXAMPLES="$(FUZZ_STATEFUL_EXAMPLES)" \
+	  $(PY) -m pytest -m fuzz -q tests/fuzz
+
 openapi: $(PY_STAMP) ## regenerate docs/openapi.json (the snapshot the tests compare with)
 	env -u APP_VERSION LOCAL_SETTINGS_PATH=/dev/null $(PY) manage.py openapi --output docs/openapi.json
 
