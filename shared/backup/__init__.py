@@ -21,6 +21,7 @@ Modules, one job each:
 - `writer`: full and incremental backups.       - `restore`: loading a chain into a database.
 - `retention`: pruning old chains.              - `drill`: the weekly restore drill.
 - `status`: how fresh the backups are.          - `service`: what timers, CLI and admin API call.
+- `export_audit`: the audit event of each backup, restore and drill (who, what, when).
 
 The health-check timer and database maintenance live in shared.operations.
 """
