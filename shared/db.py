@@ -1,6 +1,10 @@
 """PostgreSQL access: one lazily created, thread-safe connection pool per process.
 
-- The pool is built on first use (never at import) from the `DatabaseURL` secret.
+- Connections are opened on demand (never at import) from the `DatabaseURL` secret, at most
+  `DB_POOL_MAX` at once, and kept when given back: under overlapping requests each borrow reuses
+  an open connection instead of paying a new connection (a TLS handshake and authentication in
+  Azure) as psycopg2's pool did beyond its `minconn`. An idle connection unused for
+  `IDLE_CLOSE_SECONDS` is closed, keeping at least `DB_POOL_MIN`.
 - Borrowing waits up to `DB_POOL_WAIT_SECONDS` for a free connection, then answers 503, rather
   than failing at once as psycopg2's pool does when it is exhausted.
 - A connection idle for longer than `DB_PREPING_IDLE_SECONDS` is pinged before use; a dead one
@@ -8,8 +12,12 @@
 - A connection lost while borrowed (`connection_lost`: no SQLSTATE, or a connection or
   shutdown one) is discarded, and every pooled connection last used before that moment is
   pinged before its next use, so a server restart costs each pooled connection one ping.
-- A refused password invalidates the cached secret and rebuilds the pool once, so a rotated
-  database password is picked up without a restart.
+- A new connection refused for its credentials (a rotated password, a renamed or disabled
+  login: SQLSTATE 28P01 or 28000, whether the first pool is built, the pool grows or a dead
+  connection is replaced) invalidates the cached `DatabaseURL`, re-reads it, rebuilds the pool
+  and retries the borrow once, so a rotated credential is picked up without a restart. While
+  logins are refused, `login_refused` says why and `check_login` (readiness) fails, even if
+  connections made before the change still serve some requests.
 
 Use `transaction()` for work: it commits on success, rolls back on any error, and always returns
 the connection. SQL lives in each area's repository module, always parameterised.
@@ -26,7 +34,6 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
-import psycopg2.pool
 
 from shared.config import Settings, get_settings
 from shared.errors import ServiceUnavailableError
@@ -37,11 +44,34 @@ log = get_logger("db")
 #: The cursor services and repositories receive: rows come back as dicts (column -> value).
 Cursor = psycopg2.extras.RealDictCursor
 
-_AUTH_FAILURE_MARKERS = ("password authentication failed", "authentication failed")
+#: What libpq reports when the server refuses a login for its credentials (psycopg2 gives a
+#: connection failure no SQLSTATE): 28P01 invalid_password and the 28000
+#: invalid_authorization_specification family (unknown role, role without LOGIN, pg_hba).
+_AUTH_FAILURE_MARKERS = (
+    "password authentication failed",
+    "authentication failed",
+    "password is required",
+    "does not exist",  # FATAL: role "x" does not exist (the database one is 3D000, see below)
+    "is not permitted to log in",
+    "pg_hba.conf",
+)
+
+
+#: An idle connection unused for this long is closed (beyond `DB_POOL_MIN`), so an instance
+#: that was busy once does not hold a server's connection slots for ever.
+IDLE_CLOSE_SECONDS = 600.0
+
+
+class _PooledConnection(psycopg2.extensions.connection):
+    """A psycopg2 connection that remembers when it was last given back and to which pool."""
+
+    last_used: float = 0.0
+    generation: int = 0
 
 
 class Database:
-    """A bounded pool of psycopg2 connections with health checks on borrow."""
+    """A bounded pool of psycopg2 connections that keeps what it opened (up to `DB_POOL_MAX`),
+    with health checks on borrow."""
 
     def __init__(
         self,
@@ -52,14 +82,24 @@ class Database:
         self._dsn_provider = dsn_provider
         self._settings = settings
         self._on_auth_failure = on_auth_failure
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
-        self._pool_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._dsn: str | None = None
+        #: Returned, healthy connections; the most recently returned last (reused first, so the
+        #: rarely needed ones age at the front and are closed there).
+        self._idle: list[_PooledConnection] = []
+        #: Bumped by close(): connections of an older generation are closed when given back.
+        self._generation = 0
         self._slots = threading.BoundedSemaphore(settings.db_pool_max)
-        self._last_used: dict[int, float] = {}
         #: When a borrowed connection was last found lost (monotonic): older ones are suspect.
         self._lost_at = 0.0
+        #: Why the last new connection was refused for its credentials; None once one logs in.
+        self._login_refused: str | None = None
+        #: When the secret was last re-read after a refused login (monotonic), and how often it
+        #: may be.
+        self._credentials_refreshed_at: float | None = None
+        self.credentials_refresh_interval = 1.0
 
-    # -- pool life -------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------
 
     def _connect_kwargs(self) -> dict[str, Any]:
         return {
@@ -70,34 +110,98 @@ class Database:
             "keepalives_idle": 30,
         }
 
-    def _build_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        return psycopg2.pool.ThreadedConnectionPool(
-            self._settings.db_pool_min,
-            self._settings.db_pool_max,
-            dsn=self._dsn_provider(),
-            **self._connect_kwargs(),
-        )
+    def _current_dsn(self) -> tuple[str, int]:
+        with self._lock:
+            if self._dsn is None:
+                self._dsn = self._dsn_provider()
+            return self._dsn, self._generation
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
-        with self._pool_lock:
-            if self._pool is None:
-                try:
-                    self._pool = self._build_pool()
-                except psycopg2.OperationalError as exc:
-                    if not _is_auth_failure(exc) or self._on_auth_failure is None:
-                        raise
-                    log.warning("db_auth_failed_refreshing_secret")
-                    self._on_auth_failure()
-                    self._pool = self._build_pool()
-            return self._pool
+    def _open(self) -> _PooledConnection:
+        dsn, generation = self._current_dsn()
+        conn = psycopg2.connect(dsn, connection_factory=_PooledConnection, **self._connect_kwargs())
+        assert isinstance(conn, _PooledConnection)
+        conn.generation = generation
+        return conn
+
+    def _connect(self) -> _PooledConnection:
+        """A new connection (first use, growth, or the replacement of a dead one). A login
+        refused for its credentials (28P01, 28000) re-reads the secret and tries once more;
+        `login_refused` remembers the refusal until a new connection logs in."""
+        dsn_tried, _ = self._current_dsn()
+        try:
+            conn = self._open()
+        except psycopg2.OperationalError as exc:
+            if not _is_auth_failure(exc):
+                raise
+            self._note_login_refused(exc)
+            if not self._refresh_credentials(dsn_tried):
+                raise
+            try:
+                conn = self._open()
+            except psycopg2.OperationalError as retry_exc:
+                if _is_auth_failure(retry_exc):
+                    self._note_login_refused(retry_exc)
+                raise
+        self._login_refused = None
+        return conn
+
+    def _refresh_credentials(self, dsn_tried: str) -> bool:
+        """After `dsn_tried` was refused: forget the cached secret so the next connection reads
+        it again. True when there is something new to try: the secret re-read now, or one
+        another thread re-read meanwhile. At most one re-read per
+        `credentials_refresh_interval`, so a login refused on every request does not become a
+        Key Vault read on every request."""
+        if self._on_auth_failure is None:
+            return False
+        with self._lock:
+            if self._dsn is not None and self._dsn != dsn_tried:
+                return True  # another thread already read a different secret
+            now = time.monotonic()
+            last = self._credentials_refreshed_at
+            if last is not None and now - last < self.credentials_refresh_interval:
+                return False
+            self._credentials_refreshed_at = now
+            self._dsn = None
+        log.warning("db_auth_failed_refreshing_secret")
+        self._on_auth_failure()
+        return True
+
+    def _note_login_refused(self, exc: psycopg2.OperationalError) -> None:
+        reason = _login_refusal(exc)
+        if self._login_refused != reason:
+            log.error("db_login_refused", error=reason)
+        self._login_refused = reason
+
+    @property
+    def login_refused(self) -> str | None:
+        """Why the server refused the last new connection's credentials (the server's words,
+        never the password), or None once a new connection logged in."""
+        return self._login_refused
+
+    def check_login(self) -> None:
+        """Readiness: after a refused login, whether a new connection logs in now (the secret
+        re-read if need be); raises ServiceUnavailableError while it does not. Without a
+        refused login this costs nothing: ping() proves the rest. Connections made before a
+        credential change keep working, so ping() alone would say ok while every request that
+        needs a new connection fails."""
+        if self._login_refused is None:
+            return
+        try:
+            _close_quietly(self._connect())
+        except psycopg2.OperationalError as exc:
+            raise ServiceUnavailableError(
+                "The database is unavailable; try again shortly.", retry_after=5
+            ) from exc
 
     def close(self) -> None:
-        """Close every connection; the next use builds a new pool."""
-        with self._pool_lock:
-            if self._pool is not None:
-                self._pool.closeall()
-                self._pool = None
-            self._last_used.clear()
+        """Close every idle connection (borrowed ones when given back); the next use reads the
+        secret again."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+            self._dsn = None
+        for conn in idle:
+            _close_quietly(conn)
 
     # -- borrowing -------------------------------------------------------------------------
 
@@ -108,8 +212,7 @@ class Database:
             raise ServiceUnavailableError("The database is busy; try again shortly.", retry_after=2)
         try:
             try:
-                pool = self._get_pool()
-                conn = self._borrow_healthy(pool)
+                conn = self._borrow_healthy()
             except psycopg2.OperationalError as exc:
                 log.error("db_unreachable", error=(str(exc).strip().splitlines() or [""])[0])
                 raise ServiceUnavailableError(
@@ -127,43 +230,59 @@ class Database:
                 broken = broken or bool(conn.closed)
                 if broken:
                     self._lost_at = time.monotonic()
-                self._give_back(pool, conn, broken=broken)
+                self._give_back(conn, broken=broken)
         finally:
             self._slots.release()
 
-    def _borrow_healthy(
-        self, pool: psycopg2.pool.ThreadedConnectionPool
-    ) -> psycopg2.extensions.connection:
-        for _attempt in range(self._settings.db_pool_max + 1):
-            conn = pool.getconn()
-            last_used = self._last_used.get(id(conn), 0.0)
+    def _take_idle(self) -> _PooledConnection | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def _borrow_healthy(self) -> _PooledConnection:
+        """The most recently returned idle connection that is alive, else a new one. Holding a
+        slot, the caller is one of at most `DB_POOL_MAX` borrowers, so the pool never has more
+        connections open than that."""
+        while (conn := self._take_idle()) is not None:
             trusted = (
-                time.monotonic() - last_used < self._settings.db_preping_idle_seconds
-                and last_used > self._lost_at
+                time.monotonic() - conn.last_used < self._settings.db_preping_idle_seconds
+                and conn.last_used > self._lost_at
             )
             if not conn.closed and (trusted or _ping(conn)):
                 return conn
             log.info("db_stale_connection_replaced")
-            pool.putconn(conn, close=True)
-        raise psycopg2.OperationalError("no healthy database connection could be made")
+            _close_quietly(conn)
+        return self._connect()
 
-    def _give_back(
-        self,
-        pool: psycopg2.pool.ThreadedConnectionPool,
-        conn: psycopg2.extensions.connection,
-        *,
-        broken: bool,
-    ) -> None:
+    def _give_back(self, conn: _PooledConnection, *, broken: bool) -> None:
         idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
         if not broken and conn.info.transaction_status != idle:
             try:
                 conn.rollback()
             except psycopg2.Error:
                 broken = True
-        self._last_used[id(conn)] = time.monotonic()
-        if broken:
-            self._last_used.pop(id(conn), None)
-        pool.putconn(conn, close=broken)
+        if broken or conn.closed:
+            _close_quietly(conn)
+            return
+        now = time.monotonic()
+        conn.last_used = now
+        to_close: list[_PooledConnection] = []
+        with self._lock:
+            if conn.generation == self._generation and len(self._idle) < self._settings.db_pool_max:
+                self._idle.append(conn)
+            else:
+                to_close.append(conn)
+            while (
+                len(self._idle) > self._settings.db_pool_min
+                and now - self._idle[0].last_used > IDLE_CLOSE_SECONDS
+            ):
+                to_close.append(self._idle.pop(0))
+        for stale in to_close:
+            _close_quietly(stale)
+
+    def idle_count(self) -> int:
+        """How many returned connections the pool holds (tests, diagnostics)."""
+        with self._lock:
+            return len(self._idle)
 
     @contextmanager
     def transaction(
@@ -225,9 +344,30 @@ def _ping(conn: psycopg2.extensions.connection) -> bool:
     return True
 
 
+def _close_quietly(conn: psycopg2.extensions.connection) -> None:
+    try:
+        conn.close()
+    except psycopg2.Error:
+        log.debug("db_close_failed")
+
+
 def _is_auth_failure(exc: psycopg2.OperationalError) -> bool:
+    """Whether a failed connect was refused for its credentials (28P01, 28000), not for want
+    of a server or a database."""
+    if exc.pgcode is not None:
+        return exc.pgcode in ("28P01", "28000")
     text = str(exc).lower()
+    if 'database "' in text and "does not exist" in text:
+        return False  # 3D000: a wrong database name is not a credential to refresh
     return any(marker in text for marker in _AUTH_FAILURE_MARKERS)
+
+
+def _login_refusal(exc: psycopg2.OperationalError) -> str:
+    """The server's reason, without libpq's connection preamble (it never holds the password)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    _, _, reason = text.partition("FATAL:")
+    return (reason or text).strip()[:200]
 
 
 _db_lock = threading.Lock()
