@@ -29,6 +29,7 @@ from shared.matching.features import build_features
 from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
 from shared.matching.repository import platform_mean_rating
 from shared.personality import axis_array
+from shared.reviews.repository import counted_guardian_reviews
 from training.frame import (
     CHOSEN,
     KEPT_4_WEEKS,
@@ -64,12 +65,10 @@ SELECT m.request_id, m.caregiver_id, m.status, m.status_changed_at, m.contract_s
                   WHERE s.caregiver_id = c.caregiver_id), '{{}}') AS specialties,
        (SELECT count(*) FROM reviews v
          WHERE v.caregiver_id = c.caregiver_id AND v.reviewer_role = 'guardian') AS review_rows,
-       (SELECT count(*) FROM reviews v
-         WHERE v.caregiver_id = c.caregiver_id AND v.reviewer_role = 'guardian'
-           AND v.created_at < r.created_at) AS reviews_before,
-       (SELECT avg(v.rating)::float8 FROM reviews v
-         WHERE v.caregiver_id = c.caregiver_id AND v.reviewer_role = 'guardian'
-           AND v.created_at < r.created_at) AS rating_before,
+       (SELECT count(*) FROM ({counted_guardian_reviews("c.caregiver_id", "r.created_at")}) k)
+         AS reviews_before,
+       (SELECT avg(k.rating)::float8
+          FROM ({counted_guardian_reviews("c.caregiver_id", "r.created_at")}) k) AS rating_before,
        (SELECT max(v.rating) FROM reviews v
          WHERE v.matching_id = m.matching_id AND v.reviewer_role = 'guardian') AS outcome_rating,
        (SELECT count(*) FROM matching_results o

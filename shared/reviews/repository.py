@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypedDict, cast
+from typing import TypedDict, cast
 
 from models.reviews import ReviewerRole
 from shared.db import Cursor
@@ -119,7 +119,21 @@ def lock_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
     )
 
 
-def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
+def counted_guardian_reviews(caregiver_sql: str, before_sql: str | None = None) -> str:
+    """SQL of the rating rule's reviews: the guardian reviews of caregiver `caregiver_sql` that
+    count toward its rating, one per guardian (its newest), optionally only those written before
+    `before_sql` (training rates a caregiver as of each past request). Both arguments are SQL
+    expressions of the caller's own text (a column or a parameter), never request input; the
+    rows have one column, `rating`."""
+    before = f" AND x.created_at < {before_sql}" if before_sql else ""
+    return (
+        "SELECT DISTINCT ON (x.reviewer_id) x.rating FROM reviews x"  # noqa: S608
+        f" WHERE x.caregiver_id = {caregiver_sql} AND x.reviewer_role = 'guardian'{before}"
+        " ORDER BY x.reviewer_id, x.created_at DESC, x.review_id DESC"
+    )
+
+
+def refresh_caregiver_ratings(cur: Cursor, caregiver_ids: Iterable[int]) -> None:
     """The one rating rule (docs/api.md: a guardian's review updates them): recompute each given
     caregiver's avg_rating (the mean of its guardians' ratings, 2 decimals; 0 with none) and
     total_reviews (how many guardians reviewed it) from the reviews table. One review counts per
@@ -131,23 +145,21 @@ def refresh_caregiver_ratings(cur: Any, caregiver_ids: Iterable[int]) -> None:
     first (`lock_caregiver_rating`), so concurrent reviews cannot store a stale value.
     """
     cur.execute(
-        """
+        f"""
         UPDATE caregivers c SET avg_rating = s.avg_rating, total_reviews = s.total
         FROM (SELECT g.caregiver_id, coalesce(round(avg(r.rating), 2), 0) AS avg_rating,
                      count(r.rating) AS total
               FROM caregivers g LEFT JOIN LATERAL (
-                  SELECT DISTINCT ON (x.reviewer_id) x.rating FROM reviews x
-                  WHERE x.caregiver_id = g.caregiver_id AND x.reviewer_role = 'guardian'
-                  ORDER BY x.reviewer_id, x.created_at DESC, x.review_id DESC) r ON true
+                  {counted_guardian_reviews("g.caregiver_id")}) r ON true
               WHERE g.caregiver_id = ANY(%s) GROUP BY g.caregiver_id) AS s
         WHERE c.caregiver_id = s.caregiver_id
           AND (c.avg_rating, c.total_reviews) IS DISTINCT FROM (s.avg_rating, s.total)
-        """,
+        """,  # noqa: S608  (constant fragments only)
         (list(caregiver_ids),),
     )
 
 
-def refresh_caregiver_rating(cur: Any, caregiver_id: int) -> None:
+def refresh_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
     """`refresh_caregiver_ratings` for one caregiver (the name shared.reviews.service calls)."""
     refresh_caregiver_ratings(cur, [caregiver_id])
 
