@@ -330,3 +330,173 @@ def test_statement_timeout_from_settings_cancels_slow_queries(
     assert time.monotonic() - started < 1.5
 
     db.ping()  # the pool still serves after a cancelled statement
+
+
+# -- returned connections are kept ---------------------------------------------------------------
+
+
+@pytest.fixture
+def own_db_env(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The pool on a database of this test's own, so pg_stat_activity counts only its backends."""
+    monkeypatch.setenv("APP_ENV", "development")
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    return empty_database_url
+
+
+def app_backends(admin_url: str) -> set[int]:
+    """The pids of the pool's backends (application_name neulbomcare) on that database."""
+    with psycopg2.connect(admin_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'neulbomcare'"
+        )
+        pids = {row[0] for row in cur.fetchall()}
+    conn.close()
+    return pids
+
+
+def overlapping_pids(borrowers: int) -> set[int]:
+    """`borrowers` threads each hold a connection at the same moment; their backend pids."""
+    db = get_database()
+    all_holding = threading.Barrier(borrowers, timeout=10)
+    pids: list[int] = []
+    errors: list[BaseException] = []
+
+    def borrow() -> None:
+        try:
+            with db.transaction() as cur:
+                cur.execute("SELECT pg_backend_pid() AS pid")
+                pids.append(one(cur)["pid"])
+                all_holding.wait()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=borrow) for _ in range(borrowers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert not errors, errors
+    assert len(pids) == borrowers
+    return set(pids)
+
+
+def test_sequential_borrows_reuse_one_backend(own_db_env, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DB_POOL_MAX", "4")
+    pids = {backend_pid() for _ in range(20)}
+
+    assert len(pids) == 1
+    assert app_backends(own_db_env) == pids  # the server saw one connection, not 20
+
+
+def test_connections_returned_after_overlapping_borrows_are_kept_and_reused(
+    own_db_env, monkeypatch: pytest.MonkeyPatch
+):
+    # psycopg2's pool (DB_POOL_MIN 1) closed three of these four as they came back, so every
+    # burst of overlapping requests opened new connections (a TLS handshake each in Azure).
+    monkeypatch.setenv("DB_POOL_MIN", "1")
+    monkeypatch.setenv("DB_POOL_MAX", "4")
+    first = overlapping_pids(4)
+
+    assert len(first) == 4
+    assert get_database().idle_count() == 4
+    assert app_backends(own_db_env) == first  # still open on the server while idle
+
+    second = overlapping_pids(4)
+    assert second == first  # the same four backends served the next burst
+    assert app_backends(own_db_env) == first
+
+
+def test_the_pool_never_opens_more_than_db_pool_max(own_db_env, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DB_POOL_MAX", "3")
+    monkeypatch.setenv("DB_POOL_WAIT_SECONDS", "10")
+    db = get_database()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(10):
+                with db.transaction() as cur:
+                    cur.execute("SELECT pg_sleep(0.005)")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert not errors, errors
+    assert 1 <= db.idle_count() <= 3
+    assert 1 <= len(app_backends(own_db_env)) <= 3
+
+
+def test_idle_connections_beyond_the_minimum_are_closed_after_the_idle_limit(
+    own_db_env, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_POOL_MIN", "1")
+    monkeypatch.setenv("DB_POOL_MAX", "4")
+    monkeypatch.setattr("shared.db.IDLE_CLOSE_SECONDS", 0.05)
+    overlapping_pids(4)
+    time.sleep(0.1)
+
+    backend_pid()  # giving back closes the ones idle too long, keeping DB_POOL_MIN
+
+    assert get_database().idle_count() == 1
+    deadline = time.monotonic() + 5
+    while len(app_backends(own_db_env)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(app_backends(own_db_env)) == 1
+
+
+def test_close_closes_idle_connections_and_those_given_back_afterwards(
+    own_db_env, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DB_POOL_MAX", "4")
+    db = get_database()
+    overlapping_pids(2)
+    with db.connection() as held:
+        db.close()
+        assert db.idle_count() == 0
+    assert held.closed  # borrowed before close(): closed when given back, not pooled
+
+    assert db.idle_count() == 0
+    deadline = time.monotonic() + 5
+    while app_backends(own_db_env) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert app_backends(own_db_env) == set()
+    db.ping()  # and the pool serves again
+
+
+def test_a_refused_password_rereads_the_secret_and_connects_once_more(
+    own_db_env, monkeypatch: pytest.MonkeyPatch
+):
+    """PostgreSQL here trusts every local login, so the refusal is simulated at connect."""
+    from shared.config import get_settings
+    from shared.db import Database
+
+    real_connect = psycopg2.connect
+    calls: list[str] = []
+
+    def connect(dsn: str, **kwargs: object) -> psycopg2.extensions.connection:
+        calls.append(dsn)
+        if "stale" in dsn:
+            raise psycopg2.OperationalError('FATAL:  password authentication failed for user "x"')
+        return real_connect(own_db_env, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("shared.db.psycopg2.connect", connect)
+    secret = {"value": "postgresql://stale@127.0.0.1/x"}
+    invalidations: list[bool] = []
+
+    def invalidate() -> None:
+        invalidations.append(True)
+        secret["value"] = "postgresql://rotated@127.0.0.1/x"
+
+    db = Database(lambda: secret["value"], get_settings(), on_auth_failure=invalidate)
+    db.ping()
+    db.ping()
+
+    assert invalidations == [True]
+    assert calls == ["postgresql://stale@127.0.0.1/x", "postgresql://rotated@127.0.0.1/x"]
+    db.close()
