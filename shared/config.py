@@ -164,6 +164,11 @@ class Settings(BaseSettings):
     enable_matching_algorithm: bool = Field(
         True, validation_alias=_env("ENABLE_MATCHING_ALGORITHM")
     )
+    #: How often each process looks at the model's `current` pointer by itself (a conditional
+    #: read, when the model is asked for): a published model serves everywhere within this.
+    model_refresh_seconds: float = Field(
+        60.0, ge=1, le=86_400, validation_alias=_env("MODEL_REFRESH_SECONDS")
+    )
 
     # Storage.
     azure_web_jobs_storage: SecretStr | None = Field(

@@ -12,6 +12,11 @@
   and, when it names another version, loads and verifies that version completely before one
   assignment swaps it in. Requests already scoring keep the object they hold; a failed reload
   keeps the previous model serving.
+- Every instance follows the pointer by itself (the timer and the reload endpoint each reach
+  one instance): when the model is asked for and `MODEL_REFRESH_SECONDS` have passed since the
+  last look, a background thread reads the pointer conditionally (`If-None-Match` with the ETag
+  last seen: an unchanged pointer is a 304 without a body) and only when it changed reloads as
+  above. At most one look per interval per process; the asking request never waits for it.
 
 `ENABLE_MATCHING_ALGORITHM` false: the model is neither loaded nor used. The rule scorer serves
 (responses say `"kind": "rules"`), nothing is read from Blob Storage or the disk cache (reloads
@@ -24,6 +29,7 @@ or fails a request.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -38,12 +44,13 @@ from shared.matching.model_store import (
     ModelLocation,
     ModelNotPublishedError,
     ModelStoreError,
+    PointerRead,
     StoreUnreachableError,
     build_scorer,
     default_cache_root,
     fetch_manifest,
     fetch_model,
-    read_pointer,
+    read_pointer_if_changed,
 )
 from shared.matching.scoring import RuleScorer, Scorer
 from shared.observability import get_logger
@@ -117,6 +124,7 @@ class ModelRegistry:
         cache_root: str | Path | None = None,
         on_auth_failure: Callable[[], None] | None = None,
         enabled: bool = True,
+        refresh_seconds: float | None = None,
     ):
         self.location = ModelLocation.parse(model_path)
         self.fallback_enabled = fallback_enabled
@@ -131,6 +139,12 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self.last_error: str | None = None
         self.checked_at: datetime | None = None
+        #: MODEL_REFRESH_SECONDS: how often this process looks at the pointer by itself (None:
+        #: never; only `reload` does).
+        self.refresh_seconds = refresh_seconds
+        self._pointer_etag: str | None = None  # the pointer's ETag when it named the active model
+        self._next_look = 0.0  # time.monotonic() from which the next look is due
+        self._look_lock = threading.Lock()  # held while one background look runs
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -152,11 +166,19 @@ class ModelRegistry:
             )
         return self._cache
 
-    def _read_pointer(self) -> str:
-        """The published version; rebuilds the client once after an authentication failure."""
+    def _read_pointer(self) -> PointerRead:
+        """The published version and the pointer's ETag."""
+        read = self._read_pointer_if_changed(None)
+        if read is None:  # pragma: no cover - an unconditional read always has a body
+            raise StoreUnreachableError("the pointer read answered without a body")
+        return read
+
+    def _read_pointer_if_changed(self, etag: str | None) -> PointerRead | None:
+        """The pointer unless it still has `etag` (None); rebuilds the client once after an
+        authentication failure."""
         for attempt in (1, 2):
             try:
-                return read_pointer(self._blob_service(), self.location)
+                return read_pointer_if_changed(self._blob_service(), self.location, etag)
             except ModelStoreError as exc:
                 if attempt == 1 and _auth_failure(exc) and self._on_auth_failure is not None:
                     self._on_auth_failure()  # a rotated key: forget the cached secret
@@ -210,8 +232,9 @@ class ModelRegistry:
         if not self.enabled:
             log.info("matching_model_disabled")
             return _fallback(DISABLED_DETAIL)
+        self._schedule_next_look()
         try:
-            version = self._read_pointer()
+            pointer = self._read_pointer()
         except ModelNotPublishedError as exc:
             self.last_error = str(exc)
             log.warning("matching_model_not_published", location=str(self.location))
@@ -221,6 +244,7 @@ class ModelRegistry:
             self.last_error = reason
             log.error("matching_model_unreachable", location=str(self.location), error=str(exc))
             return self._last_cached(reason)
+        version = pointer.version
         try:
             active = self._load_version(version)
         except Exception as exc:  # a bad model never breaks matching
@@ -228,6 +252,7 @@ class ModelRegistry:
             self.last_error = reason
             log.error("matching_model_refused", version=version, error=str(exc))
             return self._last_cached(reason)
+        self._pointer_etag = pointer.etag
         self.last_error = None
         log.info("matching_model_loaded", version=active.version, source=active.source)
         return active
@@ -246,6 +271,12 @@ class ModelRegistry:
                 if self._active is None:
                     self._active = self._initial_load()
                 active = self._active
+        elif (
+            self.refresh_seconds is not None
+            and self.enabled
+            and time.monotonic() >= self._next_look
+        ):
+            self._look_in_background()
         return active
 
     def get(self) -> ActiveModel:
@@ -266,14 +297,17 @@ class ModelRegistry:
                 self._active = previous or self._initial_load()
                 return self._active
             self.checked_at = datetime.now(UTC)
+            self._schedule_next_look()
             try:
-                version = self._read_pointer()
+                pointer = self._read_pointer()
             except ModelStoreError as exc:
                 return self._keep(previous, f"reload could not read the pointer: {exc}")
+            version = pointer.version
             if previous.kind == "xgboost" and previous.version == version:
                 if previous.source == "disk-cache" and previous.detail:
                     # Blob answers again: the cached copy is the published version.
                     previous = self._active = replace(previous, detail=None)
+                self._pointer_etag = pointer.etag
                 self.last_error = None
                 return previous
             try:
@@ -281,6 +315,7 @@ class ModelRegistry:
             except Exception as exc:  # whatever went wrong, the previous model keeps serving
                 return self._keep(previous, f"refused model {version}: {exc}")
             self._active = candidate  # the swap: one assignment, readers see old or new
+            self._pointer_etag = pointer.etag
             self.last_error = None
             log.info(
                 "matching_model_swapped",
@@ -289,6 +324,59 @@ class ModelRegistry:
                 source=candidate.source,
             )
             return candidate
+
+    # -- following the pointer ----------------------------------------------------------------
+
+    def _schedule_next_look(self) -> None:
+        if self.refresh_seconds is not None:
+            self._next_look = time.monotonic() + self.refresh_seconds
+
+    def _look_in_background(self) -> None:
+        """Start one look at the pointer unless one runs or another request just started it."""
+        if not self._look_lock.acquire(blocking=False):
+            return
+        if time.monotonic() < self._next_look:  # another request started (and ended) one
+            self._look_lock.release()
+            return
+        self._schedule_next_look()
+        try:
+            threading.Thread(
+                target=self._look_then_release, name="model-pointer-look", daemon=True
+            ).start()
+        except Exception as exc:  # no thread to be had: the next interval tries again
+            self._look_lock.release()
+            log.error("model_pointer_look_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _look_then_release(self) -> None:
+        try:
+            self.look()
+        except Exception as exc:  # a background look never takes the process down
+            log.error("model_pointer_look_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._look_lock.release()
+
+    def look(self) -> bool:
+        """One conditional read of the pointer; reload when it changed. True if it did.
+
+        Unchanged (304) costs no body and no download. An unreadable or absent pointer leaves
+        the serving model as it is (the `model_refresh` timer and readiness report store
+        failures); the next look is one interval later.
+        """
+        if not self.enabled or self._active is None:
+            return False
+        try:
+            pointer = self._read_pointer_if_changed(self._pointer_etag)
+        except ModelStoreError as exc:
+            log.warning("model_pointer_unreadable", error=str(exc))
+            return False
+        if pointer is None:
+            return False
+        active = self._active
+        if active.kind == "xgboost" and active.version == pointer.version and not active.detail:
+            self._pointer_etag = pointer.etag  # rewritten with the same version
+            return False
+        log.info("model_pointer_changed", serving=active.version, published=pointer.version)
+        return self.reload().version == pointer.version
 
     def _keep(self, previous: ActiveModel, reason: str) -> ActiveModel:
         """Keep serving `previous` after a failed reload (the rules say why); the model kept."""
@@ -378,6 +466,7 @@ def get_registry() -> ModelRegistry:
                 cache_root=_overrides.get("cache_root"),
                 on_auth_failure=_invalidate_storage_secret,
                 enabled=settings.enable_matching_algorithm,
+                refresh_seconds=settings.model_refresh_seconds,
             )
             _registry_settings = settings
         return _registry

@@ -240,6 +240,18 @@ def read_pointer(blob_service: Any, location: ModelLocation) -> str:
         raw = _download(container, location.pointer)
     except ModelNotPublishedError:
         raise ModelNotPublishedError(f"no model is published under {location}") from None
+    return _parse_pointer(location, raw)
+
+
+@dataclass(frozen=True)
+class PointerRead:
+    """What `current.json` named when it was read, and the blob's ETag at that moment."""
+
+    version: str
+    etag: str | None
+
+
+def _parse_pointer(location: ModelLocation, raw: bytes) -> str:
     try:
         version = str(json.loads(raw)["version"])
     except (ValueError, KeyError, TypeError):
@@ -247,6 +259,36 @@ def read_pointer(blob_service: Any, location: ModelLocation) -> str:
     if not re.fullmatch(VERSION_PATTERN, version):
         raise ModelIncompatibleError(f"{location.pointer} names an invalid version {version!r}")
     return version
+
+
+def read_pointer_if_changed(
+    blob_service: Any, location: ModelLocation, etag: str | None = None
+) -> PointerRead | None:
+    """The pointer and its ETag; None when `etag` is given and the blob still has it.
+
+    One conditional GET (`If-None-Match`): an unchanged pointer costs a 304 without a body.
+    ModelNotPublishedError when there is no pointer.
+    """
+    from azure.core import MatchConditions
+    from azure.core.exceptions import ResourceNotModifiedError
+
+    container = blob_service.get_container_client(location.container)
+    conditions: dict[str, Any] = (
+        {"etag": etag, "match_condition": MatchConditions.IfModified} if etag else {}
+    )
+    try:
+        downloader = container.download_blob(location.pointer, **conditions)
+        raw = bytes(downloader.readall())
+    except ResourceNotModifiedError:
+        return None
+    except Exception as exc:
+        if _is_not_found(exc):
+            raise ModelNotPublishedError(f"no model is published under {location}") from None
+        raise StoreUnreachableError(
+            f"reading {location.pointer}: {type(exc).__name__}: {exc}"[:500]
+        ) from exc
+    new_etag = getattr(getattr(downloader, "properties", None), "etag", None)
+    return PointerRead(_parse_pointer(location, raw), str(new_etag) if new_etag else None)
 
 
 def fetch_manifest(blob_service: Any, location: ModelLocation, version: str) -> Manifest:
