@@ -351,8 +351,8 @@ def main() -> int:
 def _measure(directory: Path, url: str, expected: dict[str, int], budget: float) -> int:
     import psycopg2
 
-    from shared.data_import import import_directory
     from shared.data_import.report import format_table
+    from shared.data_import.service import import_directory
     from shared.db import get_database
 
     db = get_database()

@@ -247,7 +247,7 @@ def main() -> int:
         url = with_database(server, name)
         migrate(url)
         os.environ["DATABASE_URL"] = url
-        from shared.data_import import import_directory
+        from shared.data_import.service import import_directory
         from shared.db import get_database
 
         with tempfile.TemporaryDirectory(prefix="pilot-csv-") as tmp:

@@ -31,8 +31,8 @@ exit status: 0 when the import ran (even with rejected rows), 1 when it could no
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     """Import the pilot's CSV files from DIR in one transaction; print per-file counts."""
-    from shared.data_import import DataImportError, import_directory
     from shared.data_import.report import format_rejections, format_splits, format_table
+    from shared.data_import.service import DataImportError, import_directory
     from shared.db import get_database
     from shared.errors import AppError
 

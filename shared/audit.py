@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict, cast
+from typing import Any, NamedTuple, TypedDict, cast
 
 from psycopg2.extras import execute_values
 
@@ -65,6 +65,11 @@ class SystemActor:
         """What the event's detail says about who acted."""
         key = "timer" if self.role == self.TIMER else "os_user"
         return {key: self.name}
+
+
+def operator_name() -> str:
+    """The operating-system account running this process (who ran a command by hand)."""
+    return _os_user()
 
 
 def _os_user() -> str:
@@ -128,23 +133,47 @@ def record_many(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one event per (patient_id, resource_id), in one statement."""
-    if isinstance(actor, SystemActor):
-        detail = {**actor.detail(), **(detail or {})}
-    detail_json = json.dumps(detail, ensure_ascii=False) if detail else None
-    rows = [
+    record_events(
+        cur,
+        actor,
         (
-            actor.user_id,
-            str(actor.role),
-            str(action),
-            patient_id,
-            resource_type,
-            None if resource_id is None else str(resource_id),
-            actor.request_id,
-            actor.client_ip,
-            detail_json,
+            AuditEvent(action, resource_type, patient_id, resource_id, detail)
+            for patient_id, resource_id in targets
+        ),
+    )
+
+
+class AuditEvent(NamedTuple):
+    """One event of `record_events`: what was done to which resource of which patient."""
+
+    action: AuditAction
+    resource_type: str
+    patient_id: int | None
+    resource_id: object = None
+    detail: dict[str, Any] | None = None
+
+
+def record_events(cur: Cursor, actor: AuditActor, events: Iterable[AuditEvent]) -> None:
+    """Append events that differ in action or detail (the CSV import's one per patient), all by
+    `actor`, in one statement. The one INSERT of the audit log: every writer comes through here."""
+    rows = []
+    for event in events:
+        detail = event.detail
+        if isinstance(actor, SystemActor):
+            detail = {**actor.detail(), **(detail or {})}
+        rows.append(
+            (
+                actor.user_id,
+                str(actor.role),
+                str(event.action),
+                event.patient_id,
+                event.resource_type,
+                None if event.resource_id is None else str(event.resource_id),
+                actor.request_id,
+                actor.client_ip,
+                json.dumps(detail, ensure_ascii=False) if detail else None,
+            )
         )
-        for patient_id, resource_id in targets
-    ]
     if rows:
         execute_values(cur, _INSERT, rows)
 

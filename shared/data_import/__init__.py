@@ -6,16 +6,8 @@
   every row and writing the valid ones in batches; `loaders.common` holds what they share.
 - `repository`: all the SQL. `report`: the per-file counts, rejections and split rows.
 - `service.import_directory`: the whole run in ONE transaction (see its docstring).
+
+The package itself imports nothing: callers import the module they need
+(`from shared.data_import.service import import_directory`), so no module of it imports the
+package while the package imports it.
 """
-
-from shared.data_import.report import FileReport, ImportReport, Rejection, Split
-from shared.data_import.service import DataImportError, import_directory
-
-__all__ = [
-    "DataImportError",
-    "FileReport",
-    "ImportReport",
-    "Rejection",
-    "Split",
-    "import_directory",
-]

@@ -14,7 +14,6 @@ correlated NOT EXISTS over unnest would compare every row with every row; no val
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -210,22 +209,6 @@ def allocate_ids(cur: Cursor, entity: str, count: int) -> list[int]:
         (table, column, count),
     )
     return [row["id"] for row in cur.fetchall()]
-
-
-def insert_audit_events(
-    cur: Cursor, run_id: str, events: Sequence[tuple[str, int, str | None, dict[str, Any]]]
-) -> None:
-    """(action, patient_id, source id, detail) per patient; the actor is the import itself."""
-    _values(
-        cur,
-        "INSERT INTO audit_events (actor_user_id, actor_role, action, patient_id, resource_type,"
-        " resource_id, request_id, detail) VALUES %s",
-        [
-            (None, "import", action, patient_id, "import", source_id, run_id, json.dumps(detail))
-            for action, patient_id, source_id, detail in events
-        ],
-        template="(%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
-    )
 
 
 # -- users, caregivers, guardians ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from shared.auth.authentication import authenticate_bearer
 from shared.auth.principal import Principal
 from shared.config import Settings, get_settings
 from shared.db import ConnectionLostError
@@ -32,7 +33,7 @@ from shared.errors import (
     PayloadTooLargeError,
     ValidationFailedError,
 )
-from shared.http import cors
+from shared.http.cors import response_headers as cors_headers
 from shared.http.request import ApiRequest, ApiResponse
 from shared.http.route_spec import RouteSpec
 from shared.observability import bind_context, clear_context, configure_logging, get_logger
@@ -68,7 +69,7 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         client_ip = _client_ip(headers, settings.trusted_proxy_hops)
         configure_logging(settings)
         _check_host(settings, headers)
-        extra_headers.update(cors.response_headers(settings, headers.get("origin")))
+        extra_headers.update(cors_headers(settings, headers.get("origin")))
         request = _parse(spec, req, headers, request_id, settings, client_ip)
         response = _to_response(spec, _run_handler(spec, request))
     except AppError as exc:
@@ -122,8 +123,6 @@ def _run_handler(spec: RouteSpec, request: ApiRequest) -> Any:
 
 def authenticate(request: ApiRequest) -> Principal:
     """The caller of a non-public route, from its bearer token; 401 when there is none."""
-    from shared.auth.authentication import authenticate_bearer
-
     principal = authenticate_bearer(request.header("authorization"))
     bind_context(user_id=principal.user_id)
     return principal

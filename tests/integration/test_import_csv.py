@@ -22,7 +22,8 @@ from models.vocabularies import Role
 from shared.auth.authorization import PatientAction, authorize_patient
 from shared.auth.passwords import verify_password
 from shared.auth.principal import Principal
-from shared.data_import import DataImportError, ImportReport, import_directory
+from shared.data_import.report import ImportReport
+from shared.data_import.service import DataImportError, import_directory
 from shared.db import Database, get_database
 from tests.factories import cursor, make_user
 from tests.fixtures.database import throwaway_database

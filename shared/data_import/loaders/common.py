@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from shared.data_import import parsers as p
-from shared.data_import import repository as repo
+import shared.data_import.parsers as p
+import shared.data_import.repository as repo
+from shared import audit
 from shared.data_import.files import CsvRow
 from shared.data_import.parsers import RowError
 from shared.data_import.report import FileReport
@@ -198,16 +199,18 @@ def write_audit(cur: Cursor, run: RunState, run_id: str) -> None:
     if not run.patients:
         return
     sources = repo.source_ids(cur, "patient", run.patients)
-    repo.insert_audit_events(
+    importer = audit.SystemActor("import", audit.operator_name(), request_id=run_id)
+    audit.record_events(
         cur,
-        run_id,
-        [
-            (
-                "create" if created else "update",
+        importer,
+        (
+            audit.AuditEvent(
+                audit.AuditAction.CREATE if created else audit.AuditAction.UPDATE,
+                "import",
                 patient_id,
                 sources.get(patient_id),
                 {"files": files, "source_id": sources.get(patient_id)},
             )
             for patient_id, (created, files) in sorted(run.patients.items())
-        ],
+        ),
     )

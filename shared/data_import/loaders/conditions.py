@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import shared.data_import.parsers as p
+import shared.data_import.repository as repo
 from shared.data_import import labels
-from shared.data_import import parsers as p
-from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, first_only, parse_rows, resolved
 from shared.data_import.report import FileReport

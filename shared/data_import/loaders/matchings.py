@@ -20,9 +20,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import shared.data_import.parsers as p
+import shared.data_import.repository as repo
 from shared.data_import import labels
-from shared.data_import import parsers as p
-from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, dangling, first_only, parse_rows
 from shared.data_import.parsers import PILOT_TIMEZONE, RowError

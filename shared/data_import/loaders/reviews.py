@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import shared.data_import.parsers as p
+import shared.data_import.repository as repo
 from shared.data_import import labels
-from shared.data_import import parsers as p
-from shared.data_import import repository as repo
 from shared.data_import.files import CsvRow
 from shared.data_import.loaders.common import RunState, count, dangling, first_only, parse_rows
 from shared.data_import.report import FileReport
