@@ -13,11 +13,11 @@
   shutdown one) is discarded, and every pooled connection last used before that moment is
   pinged before its next use, so a server restart costs each pooled connection one ping.
 - A new connection refused for its credentials (a rotated password, a renamed or disabled
-  login: SQLSTATE 28P01 or 28000, whether the first pool is built, the pool grows or a dead
-  connection is replaced) invalidates the cached `DatabaseURL`, re-reads it, rebuilds the pool
-  and retries the borrow once, so a rotated credential is picked up without a restart. While
-  logins are refused, `login_refused` says why and `check_login` (readiness) fails, even if
-  connections made before the change still serve some requests.
+  login: SQLSTATE 28P01 or 28000; on first use, growth or the replacement of a dead connection)
+  invalidates the cached `DatabaseURL`, re-reads it (at most once a second) and tries once
+  more, so a rotated credential is picked up without a restart. While logins are refused,
+  `login_refused` says why and `check_login` (readiness) fails, even if connections made
+  before the change still serve some requests.
 
 Use `transaction()` for work: it commits on success, rolls back on any error, and always returns
 the connection. SQL lives in each area's repository module, always parameterised.
@@ -159,7 +159,7 @@ class Database:
             now = time.monotonic()
             last = self._credentials_refreshed_at
             if last is not None and now - last < self.credentials_refresh_interval:
-                return False
+                return self._dsn is None  # another thread just invalidated it: read it again
             self._credentials_refreshed_at = now
             self._dsn = None
         log.warning("db_auth_failed_refreshing_secret")

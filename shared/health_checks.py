@@ -12,15 +12,29 @@ from typing import cast
 from models.health import CheckStatus
 from shared.config import get_settings
 from shared.db import get_database
+from shared.errors import ServiceUnavailableError
 from shared.health import CheckOutcome, readiness_check
+from shared.observability import redact_text
 from shared.secrets import get_secrets
 from shared.storage import get_probe_blob_service
 from shared.unit_of_work import UnitOfWork
 
 
 @readiness_check("database", critical=True)
-def check_database() -> None:
-    get_database().ping()
+def check_database() -> CheckOutcome | None:
+    """One round trip, and, after a login was refused for its credentials, one new login
+    (connections made before a credential change keep working; new ones must too)."""
+    database = get_database()
+    try:
+        database.ping()
+        database.check_login()
+    except ServiceUnavailableError:
+        refused = database.login_refused
+        if refused is None:
+            raise
+        detail = f"authentication failed: the database refused the app's login ({refused})"
+        return CheckOutcome("down", redact_text(detail)[:300])
+    return None
 
 
 @readiness_check("blob_storage")
