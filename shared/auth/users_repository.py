@@ -91,7 +91,8 @@ def insert_user(
         (email, name, role, password_hash, phone, gender),
     )
     row = cur.fetchone()
-    assert row is not None
+    if row is None:
+        raise RuntimeError("INSERT ... RETURNING returned no row")
     return int(row["user_id"])
 
 

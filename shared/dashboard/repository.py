@@ -14,8 +14,11 @@ from datetime import date
 from decimal import Decimal
 from typing import TypedDict, cast
 
-from shared.auth.care_relationships import SERVING, caregiver_holds_matching
+from shared.auth.care_relationships import OFFERED, SERVING, caregiver_holds_matching
 from shared.db import Cursor
+
+#: The statuses in which a caregiver holds the patient (the guardian's "current matching").
+_OFFERED = "(" + ", ".join(f"'{status.value}'" for status in OFFERED) + ")"
 
 #: Confirmed schedules: drafts (unconfirmed AI plans) and cancelled days are not today's care.
 _CONFIRMED = "('scheduled', 'completed')"
@@ -94,7 +97,7 @@ def guardian_patients(cur: Cursor, user_id: int, today: date) -> list[GuardianPa
             FROM matching_results m
             JOIN caregivers c ON c.caregiver_id = m.caregiver_id
             JOIN users u ON u.user_id = c.user_id
-            WHERE m.patient_id = p.patient_id AND m.status IN ('active', 'selected')
+            WHERE m.patient_id = p.patient_id AND m.status IN {_OFFERED}
             ORDER BY m.status = 'active' DESC, m.status_changed_at DESC, m.matching_id DESC
             LIMIT 1
         ) cm ON true
