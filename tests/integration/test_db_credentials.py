@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import psycopg2
@@ -25,7 +25,10 @@ from shared.db import get_database
 from shared.errors import ServiceUnavailableError
 from shared.health import CheckOutcome
 from shared.health_checks import check_database
+from tests.factories import cursor, make_guardian, make_patient
 from tests.fakes.key_vault import FakeKeyVault
+from tests.fixtures.app_server import ServedApp
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +235,46 @@ def test_a_missing_database_is_not_taken_for_a_refused_login(
     assert vault_app.request_count("DatabaseURL") == 1
     with pytest.raises(ServiceUnavailableError):  # down, but not for authentication
         check_database()
+
+
+def test_the_served_app_recovers_from_a_credential_change_without_a_restart(
+    start_app_server: Callable[..., ServedApp],
+    key_vault_env: dict[str, str],
+    fake_key_vault: FakeKeyVault,
+    logins: Logins,
+    admin: psycopg2.extensions.connection,
+    database_url: str,
+):
+    """Over HTTP, as in Azure: the app's login (in the app's group role) is rotated; while the
+    vault still names the refused one, requests and readiness are 503; once the vault is fixed
+    the same process serves again."""
+    with admin.cursor() as cur:
+        for role in (logins.old_role, logins.new_role):
+            cur.execute(sql.SQL("GRANT neulbomcare_app TO {}").format(sql.Identifier(role)))
+    with cursor(database_url) as cur:
+        owner = make_guardian(cur)
+        patient_id = make_patient(cur, owner)
+    fake_key_vault.set_secret("DatabaseURL", logins.old_url)
+    app = start_app_server(**key_vault_env, DB_PREPING_IDLE_SECONDS="0")
+    patient = f"api/patients/{patient_id}"
+    assert app.get(patient, headers=owner.headers).status_code == 200
+
+    refuse_new_logins(admin, logins.old_role)
+    drop_sessions(admin, logins.old_role)
+
+    assert_problem(app.get(patient, headers=owner.headers), 503, "unavailable")
+    ready = app.get("health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unhealthy"
+
+    fake_key_vault.set_secret("DatabaseURL", logins.new_url)
+    deadline = time.monotonic() + 15
+    while (answer := app.get(patient, headers=owner.headers)).status_code == 503:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.3)
+    assert answer.status_code == 200
+    assert app.get("health/ready").status_code == 200
+    logs = app.logs()
+    assert "db_login_refused" in logs
+    for password in (OLD_PASSWORD, NEW_PASSWORD):
+        assert password not in logs
