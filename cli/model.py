@@ -52,7 +52,7 @@ def cmd_train_model(args: argparse.Namespace) -> int:
 
 def cmd_publish_model(args: argparse.Namespace) -> int:
     """Upload a trained model directory to Blob Storage (XGBOOST_MODEL_PATH), then point
-    `current` at it; serving instances pick it up on their next model_refresh or reload."""
+    `current` at it; every serving instance picks it up by itself within MODEL_REFRESH_SECONDS."""
     from shared.matching.model_store import ModelStoreError
     from training.publish import publish_directory
 
