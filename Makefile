@@ -63,6 +63,7 @@ bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/import_csv.py
 	$(PY) benchmarks/index_usage.py
 	$(PY) benchmarks/backup_restore.py
+	$(PY) benchmarks/concurrency.py
 
 # The conformance fuzzing, wider than `make test`'s one seed (tests/fuzz/test_fuzz.py): every
 # operation with FUZZ_EXAMPLES generated requests for each seed of FUZZ_SEEDS, and schemathesis's
