@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
-
 from shared.config import get_settings
 from shared.secrets import get_secrets
 
@@ -58,11 +56,15 @@ def issue_token(
         "exp": issued + timedelta(seconds=lifetime),
         "ver": version,
     }
+    import jwt  # here, not at module import: PyJWT loads cryptography (a cold-start cost)
+
     return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), lifetime
 
 
 def decode_token(token: str) -> TokenClaims:
     """The claims of a valid token; InvalidTokenError for anything else."""
+    import jwt
+
     try:
         claims = _decode(token, _signing_key())
     except jwt.InvalidSignatureError:
@@ -91,6 +93,8 @@ def decode_token(token: str) -> TokenClaims:
 
 
 def _decode(token: str, key: str) -> dict[str, Any]:
+    import jwt
+
     return jwt.decode(
         token,
         key,
