@@ -27,8 +27,7 @@ deps: $(PY_STAMP) $(NODE_STAMP) chromium ## install Python and Node dependencies
 
 # Debian's Chromium, for the test that renders the API docs page (tests/integration/
 # test_api_docs.py): installed when missing and we are root (as CI is, on a clean machine);
-# otherwise a note says how; the test then fails in CI and as root, and is skipped for a
-# non-root developer outside CI (tests/README.md).
+# otherwise a note says how, and that test fails until it is installed (it never skips).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
