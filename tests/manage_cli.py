@@ -3,14 +3,30 @@ environment so a setting left in the developer's shell cannot change a test's ou
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from shared.config import Settings, env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def logged_events(text: str, name: str | None = None) -> list[dict[str, Any]]:
+    """The JSON log records in a command's or served app's output (other lines skipped), only
+    those whose `event` is `name` when one is given."""
+    events = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and (name is None or record.get("event") == name):
+            events.append(record)
+    return events
 
 
 def manage_env(**settings: str) -> dict[str, str]:

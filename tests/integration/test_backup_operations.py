@@ -3,7 +3,6 @@ the timers and the command line, each run the way production or an operator runs
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -16,7 +15,7 @@ from shared.operations.health_check import health_check
 from shared.operations.maintenance import run_maintenance
 from shared.unit_of_work import UnitOfWork
 from tests.fixtures.backup import data_blob, make_changes, manifest_of
-from tests.manage_cli import run_manage, service_env
+from tests.manage_cli import logged_events, run_manage, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -183,18 +182,6 @@ def test_maintenance_prunes_expired_rows_but_never_young_audit_events(
     assert analyzed == [(True, True)]
 
 
-def _events(stderr: str, name: str) -> list[dict]:
-    found = []
-    for line in stderr.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("event") == name:
-            found.append(event)
-    return found
-
-
 def test_timers_and_commands_as_operators_run_them(
     populated_database_url: str, empty_database_url: str, azurite, backup_container
 ) -> None:
@@ -204,7 +191,7 @@ def test_timers_and_commands_as_operators_run_them(
 
     nightly = run_manage("run-timer", "nightly_backup", env=env)
     assert nightly.returncode == 0, nightly.stderr
-    [done] = _events(nightly.stderr, "nightly_backup_completed")
+    [done] = logged_events(nightly.stderr, "nightly_backup_completed")
     assert (done["status"], done["kind"]) == ("succeeded", "full")
 
     make_changes(psycopg2.connect(populated_database_url))
@@ -238,7 +225,7 @@ def test_timers_and_commands_as_operators_run_them(
 
     health = run_manage("run-timer", "health_check", env=env)
     assert health.returncode == 0, health.stderr
-    [checked] = _events(health.stderr, "health_check_completed")
+    [checked] = logged_events(health.stderr, "health_check_completed")
     assert checked["latest_full_age_s"] < 600
     assert not any(p.startswith("backups") for p in checked["problems"])
 

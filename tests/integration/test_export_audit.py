@@ -23,7 +23,7 @@ from shared.audit import SystemActor
 from shared.backup.writer import run_backup
 from tests.factories import Parties
 from tests.fixtures.backup import make_changes
-from tests.manage_cli import run_manage, service_env
+from tests.manage_cli import logged_events, run_manage, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -74,18 +74,6 @@ def _count(url: str, table: str) -> int:
         conn.close()
 
 
-def _log_events(stderr: str, name: str) -> list[dict[str, Any]]:
-    found = []
-    for line in stderr.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("event") == name:
-            found.append(event)
-    return found
-
-
 def _assert_nothing_secret(event: dict[str, Any], *urls: str) -> None:
     text = json.dumps(event, default=str)
     assert SECRET not in text
@@ -114,7 +102,7 @@ def test_timer_backups_and_the_timer_drill_each_write_one_event(
 
     nightly = run_manage("run-timer", "nightly_backup", env=env)
     assert nightly.returncode == 0, nightly.stderr
-    [done] = _log_events(nightly.stderr, "nightly_backup_completed")
+    [done] = logged_events(nightly.stderr, "nightly_backup_completed")
     [full] = _events(populated_database_url)
     _assert_system_event(full, role="timer", who={"timer": "nightly_backup"})
     assert (full["action"], full["resource_type"]) == ("export", "backup")
@@ -134,7 +122,7 @@ def test_timer_backups_and_the_timer_drill_each_write_one_event(
     make_changes(psycopg2.connect(populated_database_url))
     incremental = run_manage("run-timer", "incremental_backup", env=env)
     assert incremental.returncode == 0, incremental.stderr
-    [done] = _log_events(incremental.stderr, "incremental_backup_completed")
+    [done] = logged_events(incremental.stderr, "incremental_backup_completed")
     assert done["kind"] == "incremental"
     events = _events(populated_database_url)
     assert [e["resource_id"] for e in events] == [full["resource_id"], done["backup_id"]]
@@ -151,7 +139,7 @@ def test_timer_backups_and_the_timer_drill_each_write_one_event(
 
     drill = run_manage("run-timer", "restore_drill", env=env)
     assert drill.returncode == 0, drill.stderr
-    [finished] = _log_events(drill.stderr, "restore_drill_finished")
+    [finished] = logged_events(drill.stderr, "restore_drill_finished")
     assert finished["status"] == "succeeded"
     events = _events(populated_database_url)
     assert len(events) == 3
@@ -202,7 +190,7 @@ def test_commands_audit_as_the_operator_and_a_restore_writes_into_its_target(
     assert detail["tables"]["audit_events"] == audit_rows_in_backup
     assert _count(empty_database_url, "audit_events") == audit_rows_in_backup + 1
     _assert_nothing_secret(event, source, target)
-    [logged] = _log_events(restored.stderr, "restore_audited")
+    [logged] = logged_events(restored.stderr, "restore_audited")
     assert logged["target_database"] == _database_name(empty_database_url)
     # The source's trail is unchanged by the restore: it still holds the backup's event only.
     assert [e["resource_id"] for e in _events(populated_database_url)] == [backup_id]

@@ -3,36 +3,23 @@ admin API (`POST /admin/functions/{name}`, as Core Tools has it)."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
 
-from tests.manage_cli import run_manage, service_env
+from tests.manage_cli import logged_events, run_manage, service_env
 
 pytestmark = pytest.mark.integration
 
 CLOSED_PORT_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/x"
 
 
-def _json_lines(text: str) -> list[dict[str, Any]]:
-    events = []
-    for line in text.splitlines():
-        try:
-            document = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(document, dict):
-            events.append(document)
-    return events
-
-
 def _wait_for_event(app, event: str, timeout: float = 10.0) -> dict[str, Any]:
     """The first log record named `event` the served app wrote (log lines may trail the reply)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [e for e in _json_lines(app.logs()) if e.get("event") == event]
+        found = [e for e in logged_events(app.logs()) if e.get("event") == event]
         if found:
             return found[0]
         if time.monotonic() > deadline:
@@ -46,7 +33,7 @@ def test_run_timer_runs_health_check(database_url: str, azurite) -> None:
     assert result.returncode == 0, result.stderr
     assert "health_check finished" in result.stdout
     [completed] = [
-        e for e in _json_lines(result.stderr) if e.get("event") == "health_check_completed"
+        e for e in logged_events(result.stderr) if e.get("event") == "health_check_completed"
     ]
     assert completed["function"] == "health_check"
     assert not {"database", "blob_storage"} & set(completed["failing"])
@@ -93,7 +80,7 @@ def test_run_timer_refreshes_the_matching_model(database_url: str, azurite) -> N
 
     assert result.returncode == 0, result.stderr
     [completed] = [
-        e for e in _json_lines(result.stderr) if e.get("event") == "model_refresh_completed"
+        e for e in logged_events(result.stderr) if e.get("event") == "model_refresh_completed"
     ]
     assert completed["function"] == "model_refresh"
     assert completed["kind"] == "rules"
