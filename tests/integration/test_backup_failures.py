@@ -16,7 +16,13 @@ from shared.backup.retention import prune_backups
 from shared.backup.stored_backups import resolve_chain
 from shared.backup.verify import verify_chain
 from shared.backup.writer import run_backup
-from tests.fixtures.backup import backup_id_of, data_blob, make_changes, manifest_of
+from tests.fixtures.backup import (
+    backup_id_of,
+    data_blob,
+    make_changes,
+    manifest_of,
+    public_tables,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +35,6 @@ def _runs(url: str) -> list[tuple[str, str, str | None]]:
         with conn.cursor() as cur:
             cur.execute("SELECT backup_id, status, error FROM ops_backup_runs ORDER BY started_at")
             return cur.fetchall()
-    finally:
-        conn.close()
-
-
-def _public_tables(url: str) -> list[str]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            return [row[0] for row in cur.fetchall()]
     finally:
         conn.close()
 
@@ -108,7 +104,7 @@ def test_tampered_blob_is_refused_before_anything_is_written(
     with pytest.raises(BackupIntegrityError, match="care_logs"):
         restore_chain(backup_container, chain, empty_database_url)
 
-    assert _public_tables(empty_database_url) == []  # not even the schema was created
+    assert public_tables(empty_database_url) == []  # not even the schema was created
     report = verify_chain(backup_container, chain)
     assert [check.blob for check in report.failures] == [target.name]
     assert verify_chain(backup_container, chain[:1]).ok

@@ -29,22 +29,13 @@ from shared.backup.signing import (
 from shared.backup.stored_backups import MAX_CHAIN_INCREMENTALS, resolve_chain
 from shared.backup.writer import manifest_metadata, run_backup
 from shared.config import DEVELOPMENT_BACKUP_SIGNING_KEY
+from tests.fixtures.backup import public_tables
 from tests.manage_cli import run_manage, service_env
 
 pytestmark = pytest.mark.integration
 
 KEY = DEVELOPMENT_BACKUP_SIGNING_KEY.encode()
 WHEN = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
-
-
-def _public_tables(url: str) -> list[str]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            return [row[0] for row in cur.fetchall()]
-    finally:
-        conn.close()
 
 
 def _drill_databases(url: str) -> list[str]:
@@ -118,11 +109,11 @@ def test_backups_are_signed_and_a_changed_manifest_is_refused_before_the_target_
     restored = _cli_restore(azurite, backup_container, empty_database_url)
     assert restored.returncode == 3, restored.stderr
     assert "invalid signature" in restored.stderr
-    assert _public_tables(empty_database_url) == []
+    assert public_tables(empty_database_url) == []
     # --trust-unsigned is for unsigned manifests only: a wrong signature stays refused.
     trusted = _cli_restore(azurite, backup_container, empty_database_url, "--trust-unsigned")
     assert trusted.returncode == 3, trusted.stderr
-    assert _public_tables(empty_database_url) == []
+    assert public_tables(empty_database_url) == []
 
 
 def test_a_manifest_signed_with_another_key_is_refused(backup_container) -> None:
@@ -156,7 +147,7 @@ def test_an_unsigned_newest_backup_fails_the_drill_and_the_restore_with_what_to_
     assert refused.returncode == 3
     assert "Take a new full backup" in refused.stderr
     assert "--trust-unsigned" in refused.stderr
-    assert _public_tables(empty_database_url) == []
+    assert public_tables(empty_database_url) == []
 
 
 def test_trust_unsigned_restores_a_chain_written_before_signing(
@@ -169,7 +160,7 @@ def test_trust_unsigned_restores_a_chain_written_before_signing(
 
     refused = _cli_restore(azurite, backup_container, empty_database_url)
     assert refused.returncode == 3
-    assert _public_tables(empty_database_url) == []
+    assert public_tables(empty_database_url) == []
 
     restored = _cli_restore(azurite, backup_container, empty_database_url, "--trust-unsigned")
     assert restored.returncode == 0, restored.stderr
@@ -186,7 +177,7 @@ def test_a_restore_refuses_manifests_that_skipped_the_signature_check(
 
     with pytest.raises(ManifestError, match="signature check"):
         restore_chain(backup_container, [unchecked], empty_database_url)
-    assert _public_tables(empty_database_url) == []
+    assert public_tables(empty_database_url) == []
 
 
 # -- the chain walk --------------------------------------------------------------------------
