@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.fresh_interpreter import run_fresh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,15 +51,5 @@ def test_importing_the_app_reads_no_docs_file():
         }))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "LOCAL_SETTINGS_PATH": os.devnull},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = run_fresh(script)
     assert report == {"imported": False, "cached": 0, "opened": []}

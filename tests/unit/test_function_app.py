@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+
+from tests.fresh_interpreter import run_fresh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Loaded on first use only: importing them would slow every cold start.
@@ -50,21 +48,7 @@ def test_import_connects_to_nothing_and_reads_no_secret():
         }))
         """
     ).replace("HEAVY", repr(HEAVY_MODULES))
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "LOCAL_SETTINGS_PATH": os.devnull,
-            "KEY_VAULT_URL": "https://kv.invalid",
-        },
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = run_fresh(script, KEY_VAULT_URL="https://kv.invalid")
     assert report["attempts"] == []
     assert report["built"] == []
     assert report["heavy"] == []

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path, PurePosixPath
+
+from tests.fresh_interpreter import run_fresh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: What the package must leave out because the app never uses it (CLI or training only).
@@ -102,18 +100,8 @@ def test_no_module_the_app_loads_is_left_out_of_the_package():
         )))
         """
     ).replace("MODULES", repr(_app_modules()))
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "LOCAL_SETTINGS_PATH": os.devnull},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
     loaded = []
-    for file in json.loads(result.stdout):
+    for file in run_fresh(script, timeout=120):
         path = Path(file).resolve() if file else None
         if path is None or not path.is_relative_to(REPO_ROOT):
             continue
