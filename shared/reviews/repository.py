@@ -159,11 +159,6 @@ def refresh_caregiver_ratings(cur: Cursor, caregiver_ids: Iterable[int]) -> None
     )
 
 
-def refresh_caregiver_rating(cur: Cursor, caregiver_id: int) -> None:
-    """`refresh_caregiver_ratings` for one caregiver (the name shared.reviews.service calls)."""
-    refresh_caregiver_ratings(cur, [caregiver_id])
-
-
 def count_public_reviews(cur: Cursor, caregiver_id: int) -> int | None:
     """How many guardian reviews the caregiver has; None when there is no such caregiver."""
     cur.execute(

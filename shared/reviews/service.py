@@ -54,7 +54,7 @@ def create_review(uow: UnitOfWork, matching_id: int, body: ReviewIn) -> Review:
         comment=body.comment,
     )
     if rates_caregiver:
-        repository.refresh_caregiver_rating(cur, matching["caregiver_id"])
+        repository.refresh_caregiver_ratings(cur, [matching["caregiver_id"]])
     uow.audit(
         AuditAction.CREATE,
         "review",
