@@ -103,6 +103,13 @@ class UnitOfWork:
         self._readonly, self._isolation = readonly, isolation
         return self.cursor
 
+    def read_only(self) -> Cursor:
+        """The open transaction's cursor, or else a new read-only transaction's: for the reading
+        phase a service commits before a slow outside call (Azure OpenAI, ranking)."""
+        if self._cursor is not None:
+            return self._cursor
+        return self.begin(readonly=True)
+
     def _begin(self) -> None:
         stack = ExitStack()
         transaction: AbstractContextManager[Cursor] = self._database().transaction(

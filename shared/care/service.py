@@ -276,8 +276,7 @@ def create_care_report(uow: UnitOfWork, patient_id: int, body: CareReportCreate)
     database connection meanwhile); the next use of the unit of work begins the second
     transaction, which authorises again before the report is stored. Between them the report is
     counted against the caller's hourly AI allowance (shared.rate_limits; 429 over it)."""
-    if not uow.in_transaction:
-        uow.begin(readonly=True)
+    uow.read_only()
     uow.authorize(patient_id, PatientAction.MANAGE)
     counts = repo.completion_counts(uow.cursor, patient_id, body.start_date, body.end_date)
     vital_rows = repo.vital_stats(uow.cursor, patient_id, body.start_date, body.end_date)

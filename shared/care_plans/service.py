@@ -52,8 +52,7 @@ def read_care_profile(uow: UnitOfWork, patient_id: int) -> CareProfile:
 
     Reads in the unit of work's transaction (a read-only one when none is open yet); the caller
     commits it (`uow.commit()`) before it asks AI to write."""
-    if not uow.in_transaction:
-        uow.begin(readonly=True)
+    uow.read_only()
     uow.authorize(patient_id, PatientAction.MANAGE)
     patient = patients_repo.get_patient(uow.cursor, patient_id)
     if patient is None:

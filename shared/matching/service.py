@@ -47,8 +47,7 @@ def create_request(uow: UnitOfWork, patient_id: int, body: MatchingRequestIn) ->
     """Rank caregivers for the patient and store the request with its top results."""
     from shared.matching.ranking import rank_candidates
 
-    if not uow.in_transaction:
-        uow.begin(readonly=True)
+    uow.read_only()
     uow.authorize(patient_id, PatientAction.MANAGE)
     uow.commit()
     # Counted in its own committed transaction before any filtering or scoring: a request over

@@ -113,6 +113,16 @@ def test_begin_with_options_is_refused_inside_an_open_transaction(app_env):
         assert uow.cursor.fetchone() == {"transaction_read_only": "off"}
 
 
+def test_read_only_begins_a_read_only_transaction_only_when_none_is_open(app_env):
+    with UnitOfWork.for_job() as uow:
+        uow.read_only().execute("SHOW transaction_read_only")
+        assert uow.cursor.fetchone() == {"transaction_read_only": "on"}
+        uow.commit()
+        uow.cursor.execute("SELECT 1")  # a read-write transaction is open now
+        uow.read_only().execute("SHOW transaction_read_only")
+        assert uow.cursor.fetchone() == {"transaction_read_only": "off"}
+
+
 def test_a_job_has_no_caller_to_audit_or_authorise(app_env):
     with UnitOfWork.for_job() as uow:
         with pytest.raises(RuntimeError, match="no caller"):
