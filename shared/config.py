@@ -66,6 +66,13 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
+class DatabaseAuth(StrEnum):
+    """How the app logs in to PostgreSQL (shared.db_credentials)."""
+
+    PASSWORD = "password"  # noqa: S105 - the DatabaseURL as it is, password included
+    ENTRA = "entra"  # Microsoft Entra: the managed identity's access token is the password
+
+
 #: What each profile changes from the field defaults. Keys are environment-variable names.
 PROFILE_DEFAULTS: dict[AppEnv, dict[str, Any]] = {
     AppEnv.DEVELOPMENT: {
@@ -122,6 +129,13 @@ class Settings(BaseSettings):
     db_preping_idle_seconds: float = Field(
         10.0, ge=0, validation_alias=_env("DB_PREPING_IDLE_SECONDS")
     )
+    #: `entra`: log in as DATABASE_ENTRA_USER with an access token of the app's managed
+    #: identity (AZURE_CLIENT_ID for a user-assigned one); the DatabaseURL gives host and database.
+    database_auth: DatabaseAuth = Field(
+        DatabaseAuth.PASSWORD, validation_alias=_env("DATABASE_AUTH")
+    )
+    database_entra_user: str | None = Field(None, validation_alias=_env("DATABASE_ENTRA_USER"))
+    azure_client_id: str | None = Field(None, validation_alias=_env("AZURE_CLIENT_ID"))
 
     # Secrets.
     key_vault_url: str | None = Field(None, validation_alias=_env("KEY_VAULT_URL"))
@@ -237,6 +251,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "database_url",
+        "database_entra_user",
+        "azure_client_id",
         "key_vault_url",
         "jwt_secret",
         "azure_openai_endpoint",
@@ -400,6 +416,11 @@ def check_settings(settings: Settings) -> list[str]:
             )
     if settings.db_pool_min > settings.db_pool_max:
         problems.append("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    if settings.database_auth is DatabaseAuth.ENTRA and not settings.database_entra_user:
+        problems.append(
+            "DATABASE_ENTRA_USER must name the database role of the app's managed identity "
+            "when DATABASE_AUTH is entra"
+        )
     return sorted(set(problems))
 
 

@@ -14,10 +14,14 @@
   pinged before its next use, so a server restart costs each pooled connection one ping.
 - A new connection refused for its credentials (a rotated password, a renamed or disabled
   login: SQLSTATE 28P01 or 28000; on first use, growth or the replacement of a dead connection)
-  invalidates the cached `DatabaseURL`, re-reads it (at most once a second) and tries once
+  invalidates the cached login, fetches a new one (at most once a second) and tries once
   more, so a rotated credential is picked up without a restart. While logins are refused,
   `login_refused` says why and `check_login` (readiness) fails, even if connections made
   before the change still serve some requests.
+- What a new connection logs in with comes from shared.db_credentials (`DATABASE_AUTH`): the
+  `DatabaseURL` secret, or a Microsoft Entra access token of the managed identity. A login with
+  a token carries `renew_at`: a connection made with it is closed instead of reused from then
+  on (when borrowed or given back), so no connection outlives its token.
 
 Use `transaction()` for work: it commits on success, rolls back on any error, and always returns
 the connection. SQL lives in each area's repository module, always parameterised.
@@ -36,6 +40,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from shared.config import Settings, get_settings
+from shared.db_credentials import DatabaseCredentials, LoginCredential, PasswordCredentials
 from shared.errors import ServiceUnavailableError
 from shared.observability import get_logger
 
@@ -67,6 +72,11 @@ class _PooledConnection(psycopg2.extensions.connection):
 
     last_used: float = 0.0
     generation: int = 0
+    #: When (epoch seconds) the login it was made with is due for renewal: recycle it then.
+    recycle_at: float | None = None
+
+    def due_for_recycling(self) -> bool:
+        return self.recycle_at is not None and time.time() >= self.recycle_at
 
 
 class Database:
@@ -75,15 +85,17 @@ class Database:
 
     def __init__(
         self,
-        dsn_provider: Callable[[], str],
+        credentials: DatabaseCredentials | Callable[[], str],
         settings: Settings,
         on_auth_failure: Callable[[], None] | None = None,
     ):
-        self._dsn_provider = dsn_provider
+        """`credentials` gives each new connection's login; a plain function returning a URL
+        is a password login whose refusal calls `on_auth_failure` (forget the cached secret)."""
+        if not isinstance(credentials, DatabaseCredentials):
+            credentials = PasswordCredentials(credentials, on_auth_failure)
+        self.credentials = credentials
         self._settings = settings
-        self._on_auth_failure = on_auth_failure
         self._lock = threading.Lock()
-        self._dsn: str | None = None
         #: Returned, healthy connections; the most recently returned last (reused first, so the
         #: rarely needed ones age at the front and are closed there).
         self._idle: list[_PooledConnection] = []
@@ -94,10 +106,11 @@ class Database:
         self._lost_at = 0.0
         #: Why the last new connection was refused for its credentials; None once one logs in.
         self._login_refused: str | None = None
-        #: When the secret was last re-read after a refused login (monotonic), and how often it
-        #: may be.
-        self._credentials_refreshed_at: float | None = None
-        self.credentials_refresh_interval = 1.0
+
+    @property
+    def credentials_refresh_interval(self) -> float:
+        """At most one new login is fetched per this many seconds after refusals."""
+        return self.credentials.refresh_interval
 
     # -- connections -----------------------------------------------------------------------
 
@@ -110,61 +123,40 @@ class Database:
             "keepalives_idle": 30,
         }
 
-    def _current_dsn(self) -> tuple[str, int]:
+    def _open(self, login: LoginCredential) -> _PooledConnection:
         with self._lock:
-            if self._dsn is None:
-                self._dsn = self._dsn_provider()
-            return self._dsn, self._generation
-
-    def _open(self) -> _PooledConnection:
-        dsn, generation = self._current_dsn()
-        conn = psycopg2.connect(dsn, connection_factory=_PooledConnection, **self._connect_kwargs())
+            generation = self._generation
+        conn = psycopg2.connect(
+            login.dsn, connection_factory=_PooledConnection, **self._connect_kwargs()
+        )
         assert isinstance(conn, _PooledConnection)
         conn.generation = generation
+        conn.recycle_at = login.renew_at
         return conn
 
     def _connect(self) -> _PooledConnection:
-        """A new connection (first use, growth, or the replacement of a dead one). A login
-        refused for its credentials (28P01, 28000) re-reads the secret and tries once more;
+        """A new connection (first use, growth, or the replacement of a dead or recycled one).
+        A login refused for its credentials (28P01, 28000) fetches a new one (the secret re-read,
+        a new token; at most once per `credentials_refresh_interval`, so a login refused on every
+        request does not become a Key Vault or token request every time) and tries once more;
         `login_refused` remembers the refusal until a new connection logs in."""
-        dsn_tried, _ = self._current_dsn()
+        login = self.credentials.current()
         try:
-            conn = self._open()
+            conn = self._open(login)
         except psycopg2.OperationalError as exc:
             if not _is_auth_failure(exc):
                 raise
             self._note_login_refused(exc)
-            if not self._refresh_credentials(dsn_tried):
+            if not self.credentials.refused(login):
                 raise
             try:
-                conn = self._open()
+                conn = self._open(self.credentials.current())
             except psycopg2.OperationalError as retry_exc:
                 if _is_auth_failure(retry_exc):
                     self._note_login_refused(retry_exc)
                 raise
         self._login_refused = None
         return conn
-
-    def _refresh_credentials(self, dsn_tried: str) -> bool:
-        """After `dsn_tried` was refused: forget the cached secret so the next connection reads
-        it again. True when there is something new to try: the secret re-read now, or one
-        another thread re-read meanwhile. At most one re-read per
-        `credentials_refresh_interval`, so a login refused on every request does not become a
-        Key Vault read on every request."""
-        if self._on_auth_failure is None:
-            return False
-        with self._lock:
-            if self._dsn is not None and self._dsn != dsn_tried:
-                return True  # another thread already read a different secret
-            now = time.monotonic()
-            last = self._credentials_refreshed_at
-            if last is not None and now - last < self.credentials_refresh_interval:
-                return self._dsn is None  # another thread just invalidated it: read it again
-            self._credentials_refreshed_at = now
-            self._dsn = None
-        log.warning("db_auth_failed_refreshing_secret")
-        self._on_auth_failure()
-        return True
 
     def _note_login_refused(self, exc: psycopg2.OperationalError) -> None:
         reason = _login_refusal(exc)
@@ -194,12 +186,12 @@ class Database:
             ) from exc
 
     def close(self) -> None:
-        """Close every idle connection (borrowed ones when given back); the next use reads the
-        secret again."""
+        """Close every idle connection (borrowed ones when given back); the next use fetches its
+        login again."""
         with self._lock:
             idle, self._idle = self._idle, []
             self._generation += 1
-            self._dsn = None
+        self.credentials.reset()
         for conn in idle:
             _close_quietly(conn)
 
@@ -247,6 +239,10 @@ class Database:
                 time.monotonic() - conn.last_used < self._settings.db_preping_idle_seconds
                 and conn.last_used > self._lost_at
             )
+            if conn.due_for_recycling():
+                log.info("db_connection_recycled")
+                _close_quietly(conn)
+                continue
             if not conn.closed and (trusted or _ping(conn)):
                 return conn
             log.info("db_stale_connection_replaced")
@@ -260,7 +256,7 @@ class Database:
                 conn.rollback()
             except psycopg2.Error:
                 broken = True
-        if broken or conn.closed:
+        if broken or conn.closed or conn.due_for_recycling():
             _close_quietly(conn)
             return
         now = time.monotonic()
@@ -380,15 +376,18 @@ def get_database() -> Database:
     if _database is None:
         with _db_lock:
             if _database is None:
+                from shared.db_credentials import build_credentials
                 from shared.secrets import get_secrets
 
-                secrets = get_secrets()
-                _database = Database(
-                    dsn_provider=lambda: secrets.get("DatabaseURL"),
-                    settings=get_settings(),
-                    on_auth_failure=lambda: secrets.invalidate("DatabaseURL"),
-                )
+                settings = get_settings()
+                _database = Database(build_credentials(settings, get_secrets()), settings)
     return _database
+
+
+def login_dsn() -> str:
+    """The DSN (password or token included) a new connection of the app logs in with now: for
+    the jobs that open their own connections (backups, maintenance). Never log it."""
+    return get_database().credentials.current().dsn
 
 
 def reset_database() -> None:

@@ -29,6 +29,7 @@ from shared.observability import get_logger, register_secret
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
+    from azure.identity import DefaultAzureCredential
     from azure.keyvault.secrets import SecretClient
 
 log = get_logger("secrets")
@@ -77,19 +78,24 @@ class KeyVaultSecretSource:
 
     name = "key_vault"
 
-    def __init__(self, vault_url: str, credential: TokenCredential | None = None):
+    def __init__(
+        self,
+        vault_url: str,
+        credential: TokenCredential | None = None,
+        client_id: str | None = None,
+    ):
         self.vault_url = vault_url
         self._credential = credential
+        self._client_id = client_id
         self._client: SecretClient | None = None
         self._lock = threading.Lock()
 
     def _get_client(self) -> SecretClient:
         with self._lock:
             if self._client is None:
-                from azure.identity import DefaultAzureCredential
                 from azure.keyvault.secrets import SecretClient
 
-                credential = self._credential or DefaultAzureCredential()
+                credential = self._credential or azure_credential(self._client_id)
                 self._client = SecretClient(vault_url=self.vault_url, credential=credential)
             return self._client
 
@@ -108,6 +114,17 @@ class KeyVaultSecretSource:
         # A 404 still proves the vault answered and accepted our identity.
         with contextlib.suppress(ResourceNotFoundError):
             self._get_client().get_secret("JwtSecret")
+
+
+def azure_credential(client_id: str | None = None) -> DefaultAzureCredential:
+    """The app's Azure identity (Key Vault, and PostgreSQL with DATABASE_AUTH=entra):
+    DefaultAzureCredential, in Azure the Function App's managed identity (the user-assigned one
+    `client_id`, AZURE_CLIENT_ID, names, if set); on a laptop, `az login`."""
+    from azure.identity import DefaultAzureCredential
+
+    if client_id:
+        return DefaultAzureCredential(managed_identity_client_id=client_id)
+    return DefaultAzureCredential()
 
 
 @dataclass
@@ -180,7 +197,9 @@ class SecretsProvider:
 def build_provider(settings: Settings) -> SecretsProvider:
     sources: list[SecretSource] = []
     if settings.key_vault_url:
-        sources.append(KeyVaultSecretSource(settings.key_vault_url))
+        sources.append(
+            KeyVaultSecretSource(settings.key_vault_url, client_id=settings.azure_client_id)
+        )
     sources.append(SettingsSecretSource(settings))
     return SecretsProvider(sources, ttl_seconds=settings.secrets_cache_ttl_seconds)
 
