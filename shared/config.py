@@ -446,7 +446,7 @@ def load_settings(**overrides: Any) -> Settings:
             name = env_name(str(error["loc"][0])) if error["loc"] else "settings"
             lines.append(f"{name}: {error['msg']}")
         raise ConfigurationError("Invalid settings:\n  " + "\n  ".join(lines)) from None
-    problems = check_settings(settings)
+    problems = foreign_setting_problems() + check_settings(settings)
     if problems:
         raise ConfigurationError(
             f"Refusing to start ({settings.app_env.value}):\n  " + "\n  ".join(problems)
@@ -456,6 +456,25 @@ def load_settings(**overrides: Any) -> Settings:
 
 _lock = threading.Lock()
 _settings: Settings | None = None
+
+
+#: Names other guides use that this app does not read, and what to set instead. Unknown names
+#: are ignored, but these are refused: a value meant for the app must not be silently lost.
+FOREIGN_SETTINGS: dict[str, str] = {
+    "SECRET_KEY": "the operations guide's SECRET_KEY is this app's JWT_SECRET "
+    "(Key Vault JwtSecret): set JWT_SECRET and remove SECRET_KEY",
+}
+
+
+def foreign_setting_problems() -> list[str]:
+    """One problem per FOREIGN_SETTINGS name set in the environment or local.settings.json."""
+    local = LocalSettingsSource(Settings)
+    present = {name.lower() for name in os.environ} | {name.lower() for name in local.values}
+    return [
+        f"{name} is not a setting of this app: {advice}"
+        for name, advice in FOREIGN_SETTINGS.items()
+        if name.lower() in present
+    ]
 
 
 def get_settings() -> Settings:

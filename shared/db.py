@@ -114,9 +114,11 @@ class Database:
 
     # -- connections -----------------------------------------------------------------------
 
-    def _connect_kwargs(self) -> dict[str, Any]:
+    def _connect_kwargs(self, dsn: str) -> dict[str, Any]:
+        # A connect_timeout in the URL is the operator's word: DB_CONNECT_TIMEOUT only fills in.
+        in_url = psycopg2.extensions.parse_dsn(dsn).get("connect_timeout")
         return {
-            "connect_timeout": self._settings.db_connect_timeout,
+            "connect_timeout": in_url or self._settings.db_connect_timeout,
             "application_name": "neulbomcare",
             "options": f"-c statement_timeout={self._settings.db_statement_timeout_ms}",
             "keepalives": 1,
@@ -127,7 +129,7 @@ class Database:
         with self._lock:
             generation = self._generation
         conn = psycopg2.connect(
-            login.dsn, connection_factory=_PooledConnection, **self._connect_kwargs()
+            login.dsn, connection_factory=_PooledConnection, **self._connect_kwargs(login.dsn)
         )
         assert isinstance(conn, _PooledConnection)
         conn.generation = generation

@@ -254,3 +254,21 @@ def test_readme_configuration_table_lists_every_setting():
         env_name(name) for name in Settings.model_fields if f"`{env_name(name)}`" not in readme
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("where", ["environment", "local settings"])
+def test_secret_key_is_refused_naming_jwt_secret(env, tmp_path, monkeypatch, where):
+    # The operations guide's SECRET_KEY is this app's JWT_SECRET: a value set under the guide's
+    # name must not be silently ignored while the app signs with another key.
+    if where == "environment":
+        env({"SECRET_KEY": "a-key-meant-for-the-app-of-forty-characters"})
+    else:
+        local = tmp_path / "local.settings.json"
+        local.write_text(json.dumps({"Values": {"secret_key": "a-key-meant-for-the-app"}}))
+        monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
+    with pytest.raises(ConfigurationError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "SECRET_KEY" in message
+    assert "JWT_SECRET" in message
+    assert "a-key-meant" not in message
