@@ -1,11 +1,13 @@
-"""Run Azurite's Blob service as a child process, for `make run` and the integration tests.
+"""Run Azurite's Blob and Queue services as a child process, for `make run` and the tests.
 
 Azurite comes from npm (package.json pins 3.35.0, the last release that runs on Node 20). It is
-started as `node node_modules/.bin/azurite-blob ...` rather than through the shell shim so that the
-PID we hold is the server's own: terminating it really stops the server and lets it flush its
-metadata, which the backup tests rely on when they stop and restart it on the same data.
+started as `node node_modules/.bin/azurite ...` rather than through the shell shim so that the PID
+we hold is the server's own: terminating it really stops the server and lets it flush its
+metadata, which the backup tests rely on when they stop and restart it on the same data. The one
+process serves Blob (the app's storage) and Queue (queue triggers); it also serves Table, which
+nothing uses, on a port of its own.
 
-    python -m devtools.azurite --port 10000 --location .local/azurite
+    python -m devtools.azurite --port 10000 --queue-port 10001 --location .local/azurite
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-LOG_FILE_NAME = "azurite-blob.log"
+LOG_FILE_NAME = "azurite.log"
 _POLL_SECONDS = 0.1
 
 
@@ -39,10 +41,10 @@ class AzuriteError(RuntimeError):
 
 
 class Azurite:
-    """One Azurite Blob server on a fixed data directory and port.
+    """One Azurite server (Blob and Queue) on a fixed data directory and ports.
 
-    The port is chosen once (a free one when `blob_port` is 0) and kept, so `start()` after
-    `stop()` serves the same data at the same endpoint, as a restarted storage account would.
+    The ports are chosen once (free ones when 0) and kept, so `start()` after `stop()` serves the
+    same data at the same endpoints, as a restarted storage account would.
     """
 
     def __init__(
@@ -51,6 +53,8 @@ class Azurite:
         host: str = "127.0.0.1",
         blob_port: int = 0,
         *,
+        queue_port: int = 0,
+        table_port: int = 0,
         startup_timeout: float = 20.0,
         stop_timeout: float = 10.0,
         repo_root: Path = REPO_ROOT,
@@ -58,9 +62,11 @@ class Azurite:
         self.data_dir = Path(data_dir)
         self.host = host
         self.blob_port = blob_port or _free_port(host)
+        self.queue_port = queue_port or _free_port(host)
+        self.table_port = table_port or _free_port(host)
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
-        self._script = repo_root / "node_modules" / ".bin" / "azurite-blob"
+        self._script = repo_root / "node_modules" / ".bin" / "azurite"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -75,11 +81,16 @@ class Azurite:
         return f"http://{self.host}:{self.blob_port}/{ACCOUNT_NAME}"
 
     @property
+    def queue_endpoint(self) -> str:
+        return f"http://{self.host}:{self.queue_port}/{ACCOUNT_NAME}"
+
+    @property
     def connection_string(self) -> str:
-        """Blob-only, so SDK clients never try Queue or Table endpoints that are not running."""
+        """Blob and Queue endpoints (what AzureWebJobsStorage needs for queue triggers)."""
         return (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};"
             f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.blob_endpoint};"
+            f"QueueEndpoint={self.queue_endpoint};"
         )
 
     @property
@@ -93,7 +104,7 @@ class Azurite:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
-        """Start the server and return once it answers a real blob request."""
+        """Start the server and return once it answers a real blob and queue request."""
         if self.is_running:
             return
         command = self._command()
@@ -162,9 +173,17 @@ class Azurite:
             self.host,
             "--blobPort",
             str(self.blob_port),
+            "--queueHost",
+            self.host,
+            "--queuePort",
+            str(self.queue_port),
+            "--tableHost",
+            self.host,
+            "--tablePort",
+            str(self.table_port),
             "--location",
             str(self.data_dir),
-            # The blob SDK's default API version is newer than Azurite 3.35 accepts.
+            # The SDKs' default API versions are newer than Azurite 3.35 accepts.
             "--skipApiVersionCheck",
             "--loose",
             "--silent",
@@ -184,8 +203,10 @@ class Azurite:
                     f"{self._log_tail()}"
                 )
             try:
-                if _port_accepts(self.host, self.blob_port):
-                    _probe_blob_service(self.connection_string)
+                if _port_accepts(self.host, self.blob_port) and _port_accepts(
+                    self.host, self.queue_port
+                ):
+                    _probe_services(self.connection_string)
                     return
             except Exception as error:  # any failure means "not ready yet"
                 last_error = error
@@ -219,37 +240,56 @@ def _port_accepts(host: str, port: int) -> bool:
     return False
 
 
-def _probe_blob_service(connection_string: str) -> None:
-    """One authenticated request through the real SDK; raises until Azurite serves it."""
+def _probe_services(connection_string: str) -> None:
+    """One authenticated request per service through the real SDKs; raises until Azurite
+    serves them."""
     from azure.storage.blob import BlobServiceClient  # heavy: imported only when probing
+    from azure.storage.queue import QueueServiceClient
 
-    with BlobServiceClient.from_connection_string(
-        connection_string, retry_total=0, connection_timeout=2, read_timeout=2
-    ) as client:
-        client.get_service_properties()
+    options: dict[str, int] = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 2}
+    with BlobServiceClient.from_connection_string(connection_string, **options) as blobs:
+        blobs.get_service_properties()
+    with QueueServiceClient.from_connection_string(connection_string, **options) as queues:
+        queues.get_service_properties()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve Blob storage in the foreground until Ctrl+C or SIGTERM."""
+    """Serve Blob and Queue storage in the foreground until Ctrl+C or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m devtools.azurite",
-        description="Run the Azurite Blob Storage emulator for local development.",
+        description="Run the Azurite Storage emulator (Blob and Queue) for local development.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=10000, help="blob port (0: any free port)")
+    parser.add_argument(
+        "--queue-port", type=int, default=10001, help="queue port (0: any free port)"
+    )
+    parser.add_argument(
+        "--table-port", type=int, default=10002, help="table port (unused; 0: any free port)"
+    )
     parser.add_argument(
         "--location", type=Path, default=Path(".local/azurite"), help="data directory"
     )
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    azurite = Azurite(args.location, host=args.host, blob_port=args.port)
+    azurite = Azurite(
+        args.location,
+        host=args.host,
+        blob_port=args.port,
+        queue_port=args.queue_port,
+        table_port=args.table_port,
+    )
     try:
         azurite.start()
     except AzuriteError as error:
         parser.exit(1, f"{error}\n")
-    print(f"Azurite Blob listening on {azurite.blob_endpoint} (log: {azurite.log_path})")
-    print(f"AZURE_STORAGE_CONNECTION_STRING={azurite.connection_string}", flush=True)
+    print(
+        f"Azurite Blob on {azurite.blob_endpoint}, Queue on {azurite.queue_endpoint} "
+        f"(log: {azurite.log_path})"
+    )
+    print(f"AZURE_STORAGE_CONNECTION_STRING={azurite.connection_string}")
+    print(f"AzureWebJobsStorage={azurite.connection_string}", flush=True)
     try:
         return azurite.wait()
     except KeyboardInterrupt:

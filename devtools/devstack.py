@@ -1,7 +1,8 @@
 """The local services `make run` needs: Azurite and a migrated database.
 
-1. Azurite (Blob) from node_modules on 127.0.0.1:10000, data under .local/azurite (an Azurite
-   already answering there is reused).
+1. Azurite (Blob on 127.0.0.1:10000, Queue on 10001: the endpoints `UseDevelopmentStorage=true`
+   names) from node_modules, data under .local/azurite (an Azurite already answering there is
+   reused).
 2. A database: DATABASE_URL if set; else PostgreSQL on 127.0.0.1:5432 if it answers; else an
    embedded server (pgserver). The `neulbomcare` database is created when missing, then
    migrated to head.
@@ -20,6 +21,8 @@ from devtools.database import ensure_database, migrate, resolve_server_url, with
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOB_PORT = 10000
+QUEUE_PORT = 10001
+TABLE_PORT = 10002
 DATABASE_NAME = "neulbomcare"
 
 
@@ -39,9 +42,19 @@ def local_services() -> Iterator[str]:
     azurite: Azurite | None = None
     if port_answers("127.0.0.1", BLOB_PORT):
         step(f"Azurite already answers on 127.0.0.1:{BLOB_PORT}; reusing it")
+        if not port_answers("127.0.0.1", QUEUE_PORT):
+            step(f"note: nothing answers on 127.0.0.1:{QUEUE_PORT}; queue triggers cannot poll")
     else:
-        step(f"starting Azurite on 127.0.0.1:{BLOB_PORT} (data in .local/azurite)")
-        azurite = Azurite(ROOT / ".local" / "azurite", blob_port=BLOB_PORT)
+        step(
+            f"starting Azurite: Blob on 127.0.0.1:{BLOB_PORT}, Queue on {QUEUE_PORT} "
+            "(data in .local/azurite)"
+        )
+        azurite = Azurite(
+            ROOT / ".local" / "azurite",
+            blob_port=BLOB_PORT,
+            queue_port=QUEUE_PORT,
+            table_port=TABLE_PORT,
+        )
         azurite.start()
     try:
         database_url = os.environ.get("DATABASE_URL") or with_database(

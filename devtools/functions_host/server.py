@@ -21,6 +21,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
 from devtools.functions_host.host import FunctionsHost, HostResponse
+from devtools.functions_host.local_settings import export_local_settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,11 +102,16 @@ class RunningServer:
 def serve(
     app: func.FunctionApp, host: str = "127.0.0.1", port: int = 7071, threads: int = 8
 ) -> None:
-    """Serve the app in the foreground until interrupted (Ctrl+C), like ``func start``."""
+    """Serve the app in the foreground until interrupted (Ctrl+C), like ``func start``:
+    local.settings.json's Values are exported first (existing variables win), the app is
+    indexed and checked (HostStartError), then HTTP is served and queue triggers polled."""
+    export_local_settings()
     functions_host = FunctionsHost(app)
+    functions_host.check_start()
     server = _create_server(functions_host, host, port, threads, {})
     print(summary_line(functions_host, _base_url(host, _effective_port(server))), flush=True)
     try:
+        functions_host.start_listeners()
         server.run()  # returns after Ctrl+C, having shut its worker threads down
     finally:
         server.close()
@@ -113,16 +119,27 @@ def serve(
 
 
 def start_background_server(
-    app: func.FunctionApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8
+    app: func.FunctionApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    threads: int = 8,
+    *,
+    functions_host: FunctionsHost | None = None,
 ) -> RunningServer:
-    """Start serving on a daemon thread and return at once; port 0 picks a free port."""
-    functions_host = FunctionsHost(app)
+    """Start serving on a daemon thread and return at once; port 0 picks a free port.
+
+    In-process (tests): nothing is exported from local.settings.json; the host reads this
+    process's environment. Pass ``functions_host`` to serve one built with its own config.
+    """
+    functions_host = functions_host if functions_host is not None else FunctionsHost(app)
+    functions_host.check_start()
     socket_map: dict[int, Any] = {}
     server = _create_server(functions_host, host, port, threads, socket_map)
     port = _effective_port(server)
     base_url = _base_url(host, port)
     thread = threading.Thread(target=server.run, name="functions-host-server", daemon=True)
     thread.start()
+    functions_host.start_listeners()
     logger.info("%s", summary_line(functions_host, base_url))
     return RunningServer(base_url, port, functions_host, server, socket_map, thread)
 
@@ -135,9 +152,10 @@ def summary_line(host: FunctionsHost, base_url: str) -> str:
         for fn in host.http_functions
     ]
     timers = [f"{timer.name} ({timer.schedule})" for timer in host.timer_functions]
+    queues = [f"{queue.name} ({queue.queue_name})" for queue in host.queue_functions]
     return (
         f"Functions host on {base_url} | http: {'; '.join(routes) or '-'}"
-        f" | timers: {'; '.join(timers) or '-'}"
+        f" | timers: {'; '.join(timers) or '-'} | queues: {'; '.join(queues) or '-'}"
     )
 
 
