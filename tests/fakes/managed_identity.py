@@ -10,6 +10,11 @@ asks for a token with
 and reads `access_token`, `expires_on` (epoch seconds), `resource` and `token_type` from the JSON.
 This fake speaks exactly that, issues opaque random tokens and remembers them, so the Key Vault
 fake can tell a token the app really obtained from a forged one.
+
+By default every request gets a new token. `pin(resource, lifetime, on_issue)` makes the endpoint
+behave as the platform's caching one does for that resource: the same current token until it is
+half-way to its expiry (or expired, or `rotate(resource)` replaces it), then a new one; `on_issue`
+hears of each new token before it is handed out (a test sets a database role's password to it).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -36,6 +42,16 @@ class IssuedToken:
     resource: str
     client_id: str
     expires_on: int
+    issued_at: float = 0.0
+
+
+@dataclass
+class _Pinned:
+    lifetime: int
+    on_issue: Callable[[str], None] | None
+    token: str | None = None
+    issued: int = 0
+    requests: int = 0
 
 
 class FakeManagedIdentity(FakeServer):
@@ -54,6 +70,10 @@ class FakeManagedIdentity(FakeServer):
         self._server.expect_request(TOKEN_PATH).respond_with_handler(self._handle)
         self._issued: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
+        self._pinned: dict[str, _Pinned] = {}
+        #: Held while a pinned resource's token is replaced (and `on_issue` runs), so concurrent
+        #: requests get the one new token, never two.
+        self._pin_lock = threading.Lock()
 
     @property
     def endpoint(self) -> str:
@@ -82,6 +102,67 @@ class FakeManagedIdentity(FakeServer):
             issued is not None and issued.resource == resource and issued.expires_on > time.time()
         )
 
+    # -- pinned resources: one current token at a time, as the platform's endpoint caches -------
+
+    def pin(
+        self, resource: str, lifetime: int, on_issue: Callable[[str], None] | None = None
+    ) -> None:
+        """From now on `resource` gets its current token (lifetime seconds) until it is half
+        expired or rotated; `on_issue(token)` runs before each new one is handed out."""
+        with self._pin_lock:
+            self._pinned[resource] = _Pinned(lifetime, on_issue)
+
+    def unpin(self, resource: str) -> None:
+        with self._pin_lock:
+            self._pinned.pop(resource, None)
+
+    def rotate(self, resource: str) -> str:
+        """Replace the pinned resource's current token now (the old one stays valid until it
+        expires, as in Entra) and return the new one."""
+        with self._pin_lock:
+            return self._new_pinned_token(resource, self._pinned[resource], "rotate")
+
+    def current_token(self, resource: str) -> str | None:
+        with self._pin_lock:
+            pinned = self._pinned.get(resource)
+            return pinned.token if pinned else None
+
+    def issued_for(self, resource: str) -> int:
+        """How many tokens a pinned resource was given (first one, refreshes, rotations)."""
+        with self._pin_lock:
+            return self._pinned[resource].issued
+
+    def requests_for(self, resource: str) -> int:
+        """How many token requests for a pinned resource the endpoint answered."""
+        with self._pin_lock:
+            return self._pinned[resource].requests
+
+    def _pinned_token(self, resource: str, client_id: str) -> tuple[str, int] | None:
+        with self._pin_lock:
+            pinned = self._pinned.get(resource)
+            if pinned is None:
+                return None
+            pinned.requests += 1
+            token = pinned.token
+            info = self.token_info(token) if token else None
+            if info is None or info.expires_on - time.time() <= pinned.lifetime / 2:
+                token = self._new_pinned_token(resource, pinned, client_id)
+                info = self.token_info(token)
+            assert token is not None
+            assert info is not None
+            return token, info.expires_on
+
+    def _new_pinned_token(self, resource: str, pinned: _Pinned, client_id: str) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        if pinned.on_issue is not None:
+            pinned.on_issue(token)
+        with self._lock:
+            self._issued[token] = IssuedToken(resource, client_id, int(now) + pinned.lifetime, now)
+        pinned.token = token
+        pinned.issued += 1
+        return token
+
     def _handle(self, request: Request) -> Response:
         if request.method != "GET":
             return _error(HTTPStatus.METHOD_NOT_ALLOWED, "Only GET is supported")
@@ -97,10 +178,15 @@ class FakeManagedIdentity(FakeServer):
         return self._issue(resource, request.args.get("client_id") or SYSTEM_ASSIGNED_CLIENT_ID)
 
     def _issue(self, resource: str, client_id: str) -> Response:
-        token = secrets.token_urlsafe(32)
-        expires_on = int(time.time()) + self.token_lifetime
-        with self._lock:
-            self._issued[token] = IssuedToken(resource, client_id, expires_on)
+        pinned = self._pinned_token(resource, client_id)
+        if pinned is not None:
+            token, expires_on = pinned
+        else:
+            token = secrets.token_urlsafe(32)
+            now = time.time()
+            expires_on = int(now) + self.token_lifetime
+            with self._lock:
+                self._issued[token] = IssuedToken(resource, client_id, expires_on, now)
         body = {
             "access_token": token,
             "expires_on": str(expires_on),
