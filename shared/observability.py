@@ -5,6 +5,14 @@ HTTP adapter. Secrets never reach a log: every value the secrets provider hands 
 registered here and masked wherever it appears, and token- or password-shaped text is masked
 by pattern as a second net.
 
+Operations events (backups, restores, drills, maintenance, the model refresh, the health check
+and the timers that run them: started, completed, failed) are logged by the operations loggers,
+OPS_LOGGER_NAMESPACES: they keep INFO whatever `LOG_LEVEL` says (DEBUG when LOG_LEVEL is), so
+production's WARNING still writes the events the runbook queries and alerts on. The figures
+alerts need (backup ages, the restore drill's RTO and outcome) are also metrics (`emit_metric`):
+an OpenTelemetry gauge (Application Insights `customMetrics` once Azure Monitor is configured)
+and a `metric` event (`traces`), named in OPS_METRICS.
+
 Double logging: under the Functions worker the host already ships the root logger's records to
 Application Insights. When APPLICATIONINSIGHTS_CONNECTION_STRING is set we export our logger
 through Azure Monitor OpenTelemetry instead and stop it propagating to the root logger, so each
@@ -25,7 +33,23 @@ import structlog
 from shared.config import Settings
 
 LOGGER_NAME = "neulbomcare"
+#: The operations loggers (under LOGGER_NAME): their INFO events are kept in every environment.
+#: `get_ops_logger` is "ops"; the others are the modules of the jobs the runbook watches.
+OPS_LOGGER_NAMESPACES = ("ops", "timers", "backup", "operations", "matching.model")
+OPS_LOG_LEVEL = logging.INFO
+#: The meter of the operations metrics (OpenTelemetry instrumentation scope).
+OPS_METER_NAME = f"{LOGGER_NAME}.ops"
 REDACTED = "[REDACTED]"
+
+#: Every operations metric: name -> (unit, description). docs/operations.md ("Metrics and
+#: alerts") lists the same names; the alert rules read them.
+OPS_METRICS: dict[str, tuple[str, str]] = {
+    "backup_full_age_seconds": ("s", "age of the newest succeeded full backup's data"),
+    "backup_incremental_age_seconds": ("s", "age of the newest succeeded incremental's data"),
+    "restore_drill_rto_seconds": ("s", "the latest restore drill's measured RTO"),
+    "restore_drill_ok": ("1", "1 when the latest restore drill succeeded, else 0"),
+    "restore_drill_age_seconds": ("s", "time since the latest restore drill started"),
+}
 
 _secret_values: set[str] = set()
 _secret_lock = threading.Lock()
@@ -128,6 +152,8 @@ def configure_logging(settings: Settings) -> None:
         level = getattr(logging, settings.log_level)
         app_logger = logging.getLogger(LOGGER_NAME)
         app_logger.setLevel(level)
+        for namespace in OPS_LOGGER_NAMESPACES:
+            logging.getLogger(f"{LOGGER_NAME}.{namespace}").setLevel(min(level, OPS_LOG_LEVEL))
         if "azure_functions_worker" not in sys.modules:
             # Outside the Functions worker nobody collects logs for us: write JSON to stderr.
             handler = logging.StreamHandler(sys.stderr)
@@ -172,6 +198,36 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger under the app's namespace (usable before configuration)."""
     suffix = f".{name}" if name else ""
     return structlog.stdlib.get_logger(f"{LOGGER_NAME}{suffix}")
+
+
+def get_ops_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A logger under `neulbomcare.ops`, an operations logger (OPS_LOGGER_NAMESPACES): its INFO
+    events survive production's LOG_LEVEL=WARNING. For operations events of modules outside
+    those namespaces."""
+    return get_logger(f"ops.{name}" if name else "ops")
+
+
+_gauges: dict[str, Any] = {}
+_gauges_lock = threading.Lock()
+
+
+def emit_metric(name: str, value: float, **attributes: str) -> None:
+    """Record one operations figure (a name of OPS_METRICS) for dashboards and alerts.
+
+    Twice, so an alert can use either: an OpenTelemetry gauge on the `neulbomcare.ops` meter
+    (exported to Application Insights `customMetrics` once Azure Monitor is configured; a no-op
+    before) and a `metric` event with `name` and `value` on the operations logger (`traces`).
+    """
+    unit, description = OPS_METRICS[name]
+    with _gauges_lock:
+        gauge = _gauges.get(name)
+        if gauge is None:
+            from opentelemetry import metrics  # light, but only timers and commands need it
+
+            meter = metrics.get_meter(OPS_METER_NAME)
+            gauge = _gauges[name] = meter.create_gauge(name, unit=unit, description=description)
+    gauge.set(value, attributes=attributes or None)
+    get_ops_logger("metrics").info("metric", name=name, value=value, unit=unit, **attributes)
 
 
 def bind_context(**values: Any) -> None:

@@ -21,7 +21,7 @@ def backup_ages(cur: Cursor, now: datetime | None = None) -> dict[str, Any]:
     """Newest succeeded backups, their ages in seconds, the latest drill, and what is wrong."""
     now = now or datetime.now(UTC)
     newest = ops_records.latest_successes(cur)
-    full, latest = newest["full"], newest["any"]
+    full, latest, incremental = newest["full"], newest["any"], newest["incremental"]
 
     def age(run: ops_records.BackupRunRow | None) -> float | None:
         if run is None or run["snapshot_at"] is None:
@@ -33,6 +33,8 @@ def backup_ages(cur: Cursor, now: datetime | None = None) -> dict[str, Any]:
         "latest_full_age_s": age(full),
         "latest_backup_id": latest["backup_id"] if latest else None,
         "latest_backup_age_s": age(latest),
+        "latest_incremental_id": incremental["backup_id"] if incremental else None,
+        "latest_incremental_age_s": age(incremental),
         "latest_drill": ops_records.latest_drill(cur),
     }
     result["problems"] = backup_problems(result)
