@@ -165,10 +165,15 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything `make run` does: Azurite, a database, migrations, demo data, then serve."""
     from devtools.devstack import local_services, step
+    from devtools.functions_host.local_settings import EXAMPLE_PATH, export_local_settings
     from shared.config import reset_settings
 
     with local_services() as database_url:
         os.environ["DATABASE_URL"] = database_url
+        # As `func start` would with the developer's local.settings.json, then the example's
+        # working local values for what is still unset (the host needs e.g. BACKUP_SCHEDULE).
+        _settings()
+        export_local_settings(EXAMPLE_PATH)
         reset_settings()
         if not args.no_seed:
             step("seeding demo data")

@@ -22,10 +22,20 @@ def fail(message: str) -> int:
 
 
 def load_settings() -> Settings:
-    """The app's settings, with logging configured as the Function App does."""
+    """The app's settings, with logging configured as the Function App does.
+
+    local.settings.json's Values are exported into the environment first (existing variables
+    win), as Core Tools does for the Function App: the settings read only the environment.
+    """
+    from devtools.functions_host.local_settings import LocalSettingsError, export_local_settings
     from shared.config import get_settings
+    from shared.errors import ConfigurationError
     from shared.observability import configure_logging
 
+    try:
+        export_local_settings()
+    except LocalSettingsError as exc:
+        raise ConfigurationError(str(exc)) from exc
     settings = get_settings()
     configure_logging(settings)
     return settings

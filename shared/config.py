@@ -1,10 +1,11 @@
 """All settings the app reads, in one object, with three profiles chosen by `APP_ENV`.
 
 Where a value comes from, strongest first:
-1. real environment variables (Azure app settings arrive this way);
-2. `local.settings.json` "Values" (what Core Tools loads for `func start`; our local host too);
-3. the profile's defaults (development, staging, production);
-4. the field defaults below.
+1. environment variables: Azure app settings arrive this way, and locally `local.settings.json`
+   "Values" too (exported at start by Core Tools, or by our host and manage.py through
+   devtools.functions_host.local_settings; this module never reads that file);
+2. the profile's defaults (development, staging, production);
+3. the field defaults below.
 
 Settings hold configuration, not a place to fetch secrets from: `shared.secrets` reads the
 secret-bearing names (`DATABASE_URL`, `JWT_SECRET`, ...) from here only when no Key Vault is
@@ -13,7 +14,6 @@ configured. Loading settings never connects to anything.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -311,44 +311,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        local = LocalSettingsSource(settings_cls)
-        return (init_settings, env_settings, local, ProfileDefaultsSource(settings_cls, local))
-
-
-class LocalSettingsSource(PydanticBaseSettingsSource):
-    """The "Values" of local.settings.json, as Core Tools would export them to the process."""
-
-    def __init__(self, settings_cls: type[BaseSettings]):
-        super().__init__(settings_cls)
-        path = Path(os.environ.get("LOCAL_SETTINGS_PATH", PROJECT_ROOT / "local.settings.json"))
-        self.values: dict[str, Any] = {}
-        if path.is_file():
-            try:
-                document = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"{path.name} is not valid JSON: {exc}") from exc
-            self.values = {str(k): v for k, v in (document.get("Values") or {}).items()}
-        self._folded = {key.lower(): value for key, value in self.values.items()}
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        for name in _field_env_names(field, field_name):
-            if name.lower() in self._folded:
-                return self._folded[name.lower()], name, False
-        return None, field_name, False
-
-    def lookup(self, name: str) -> Any:
-        return self._folded.get(name.lower())
-
-    def __call__(self) -> dict[str, Any]:
-        return _collect(self)
+        return (init_settings, env_settings, ProfileDefaultsSource(settings_cls))
 
 
 class ProfileDefaultsSource(PydanticBaseSettingsSource):
-    """Defaults of the profile that `APP_ENV` names (from the environment or local settings)."""
+    """Defaults of the profile that `APP_ENV` (an environment variable) names."""
 
-    def __init__(self, settings_cls: type[BaseSettings], local: LocalSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings]):
         super().__init__(settings_cls)
-        raw = os.environ.get("APP_ENV") or local.lookup("APP_ENV") or AppEnv.DEVELOPMENT.value
+        raw = os.environ.get("APP_ENV") or AppEnv.DEVELOPMENT.value
         try:
             env = AppEnv(str(raw).strip().lower())
         except ValueError:
@@ -467,9 +438,8 @@ FOREIGN_SETTINGS: dict[str, str] = {
 
 
 def foreign_setting_problems() -> list[str]:
-    """One problem per FOREIGN_SETTINGS name set in the environment or local.settings.json."""
-    local = LocalSettingsSource(Settings)
-    present = {name.lower() for name in os.environ} | {name.lower() for name in local.values}
+    """One problem per FOREIGN_SETTINGS name set in the environment."""
+    present = {name.lower() for name in os.environ}
     return [
         f"{name} is not a setting of this app: {advice}"
         for name, advice in FOREIGN_SETTINGS.items()

@@ -17,6 +17,9 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The checked-in example: every setting with a working local value (`manage.py dev` falls back
+#: on it for what neither the environment nor local.settings.json sets).
+EXAMPLE_PATH = PROJECT_ROOT / "local.settings.json.example"
 
 
 class LocalSettingsError(ValueError):
@@ -62,12 +65,16 @@ def read_local_settings(path: Path) -> dict[str, str]:
     return exported
 
 
-def export_local_settings(environ: MutableMapping[str, str] | None = None) -> list[str]:
-    """Set every ``Values`` entry not already in the environment; return the names set."""
+def export_local_settings(
+    path: Path | None = None, environ: MutableMapping[str, str] | None = None
+) -> list[str]:
+    """Set every ``Values`` entry of ``path`` (default: LOCAL_SETTINGS_PATH or the project's
+    local.settings.json) not already in the environment; return the names set."""
     env = os.environ if environ is None else environ
     present = {name.lower() for name in env}
     exported = []
-    for name, value in read_local_settings(local_settings_path(env)).items():
+    source = path if path is not None else local_settings_path(env)
+    for name, value in read_local_settings(source).items():
         if name.lower() not in present:
             env[name] = value
             exported.append(name)

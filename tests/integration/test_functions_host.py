@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 class Recorder:
     """What the functions of the test app saw, so tests can tell they ran."""
 
-    timer_runs: list[bool] = field(default_factory=list)
+    timer_runs: list[bool | None] = field(default_factory=list)  # None: failing_timer ran
     barrier: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=5))
 
 

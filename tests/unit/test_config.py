@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from devtools.functions_host.local_settings import read_local_settings
 from shared.config import (
     DEVELOPMENT_BACKUP_SIGNING_KEY,
     DEVELOPMENT_JWT_SECRET,
@@ -182,36 +183,17 @@ def test_secrets_are_not_shown_in_the_settings_repr(env):
     assert "pw1234567" not in text
 
 
-def test_local_settings_file_is_read_and_environment_wins(env, tmp_path, monkeypatch):
+def test_settings_never_read_local_settings_json_themselves(env, tmp_path, monkeypatch):
+    # Core Tools, the local host and manage.py export its Values into the environment
+    # (devtools.functions_host.local_settings, tested there); settings read the environment only.
     local = tmp_path / "local.settings.json"
-    local.write_text(
-        json.dumps(
-            {
-                "IsEncrypted": False,
-                "Values": {
-                    "LOG_LEVEL": "ERROR",
-                    "BACKUP_RETENTION_DAYS": "40",
-                    "APP_ENV": "staging",
-                    "ALLOWED_HOSTS": "staging-api.neulbomcare.example",
-                },
-            }
-        )
-    )
+    local.write_text(json.dumps({"Values": {"LOG_LEVEL": "ERROR", "APP_ENV": "staging"}}))
     monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
     settings = load_settings()
-    assert settings.app_env is AppEnv.STAGING  # the file chose the profile
-    assert settings.backup_retention_days == 40
-    assert settings.log_level == "ERROR"
-    env({"LOG_LEVEL": "WARNING"})
-    assert load_settings().log_level == "WARNING"
-
-
-def test_broken_local_settings_file_is_a_clear_error(tmp_path, monkeypatch):
-    local = tmp_path / "local.settings.json"
+    assert settings.app_env is AppEnv.DEVELOPMENT
+    assert settings.log_level == "DEBUG"
     local.write_text("{not json")
-    monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
-    with pytest.raises(ConfigurationError, match=r"local\.settings\.json is not valid JSON"):
-        load_settings()
+    assert load_settings().log_level == "DEBUG"
 
 
 def test_comma_lists_and_blank_values(env):
@@ -265,7 +247,7 @@ def test_secret_key_is_refused_naming_jwt_secret(env, tmp_path, monkeypatch, whe
     else:
         local = tmp_path / "local.settings.json"
         local.write_text(json.dumps({"Values": {"secret_key": "a-key-meant-for-the-app"}}))
-        monkeypatch.setenv("LOCAL_SETTINGS_PATH", str(local))
+        env(read_local_settings(local))  # what the host and manage.py export at start
     with pytest.raises(ConfigurationError) as error:
         load_settings()
     message = str(error.value)
