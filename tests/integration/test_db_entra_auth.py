@@ -81,10 +81,10 @@ class PasswordCheckingServer:
 
 @pytest.fixture(scope="module")
 def password_server() -> Iterator[PasswordCheckingServer]:
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     pgdata = Path(tempfile.mkdtemp(prefix="entra-pg-")) / "pgdata"
-    server = pgserver.get_server(pgdata, cleanup_mode="delete")
+    server = get_server(pgdata, cleanup_mode="delete")
     try:
         maintenance = server.get_uri("postgres")
         create_database(maintenance, DATABASE)
