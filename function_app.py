@@ -20,6 +20,7 @@ from functions import (
     meal_plans,
     patients,
     personality_tests,
+    queues,
     reviews,
     timers,
 )
@@ -41,6 +42,7 @@ AREAS = (
     dashboard,
     admin,
     timers,
+    queues,
 )
 
 for area in AREAS:

@@ -7,9 +7,9 @@ from models.audit import AuditEvent, AuditEventQuery
 from models.common import Page, PageQuery
 from models.vocabularies import Role
 from shared import audit
-from shared.errors import ConflictError, ServiceUnavailableError
+from shared.errors import ServiceUnavailableError
 from shared.http import Api, ApiRequest, ApiResponse
-from shared.observability import get_logger, redact_text
+from shared.observability import get_logger
 
 log = get_logger("admin")
 
@@ -91,23 +91,20 @@ def backups(request: ApiRequest) -> BackupList:
     errors=(409, 503),
 )
 def start_backup(request: ApiRequest) -> ApiResponse:
-    """Start a full backup now; it runs in the background (see GET for its outcome)."""
-    from shared.backup.service import start_full_backup
+    """Queue a full backup now; a queue-triggered worker runs it (see GET for its outcome)."""
+    from shared.backup.service import JobNotQueued, submit_full_backup
 
-    run = start_full_backup(requested_by=f"admin:{request.user.user_id}", actor=request.actor)
-    if run.get("status") == "skipped":
-        raise ConflictError("Another backup is running; try again when it has finished.")
-    if not run.get("backup_id") or run.get("status") == "failed":
-        # The cause (storage, database, a path or host name) is for the operators' log, not the
-        # caller: the answer says what happened and which request id to look up.
-        log.error(
-            "backup_on_demand_not_started",
-            backup_id=run.get("backup_id"),
-            error=redact_text(str(run.get("error") or "unknown error"))[:2000],
+    try:
+        run = submit_full_backup(
+            request.uow, requested_by=f"admin:{request.user.user_id}", actor=request.actor
         )
+    except JobNotQueued as exc:
+        # The cause (storage, a path or host name) is for the operators' log, not the caller:
+        # the answer says what happened and which request id to look up.
+        log.error("backup_on_demand_not_started", backup_id=exc.backup_id, error=exc.cause)
         raise ServiceUnavailableError(
-            "The backup could not start; the cause is logged under request id "
+            "The backup could not be queued; the cause is logged under request id "
             f"{request.request_id}.",
             retry_after=60,
-        )
+        ) from exc
     return ApiResponse(body=BackupStarted.model_validate(run), status=202)

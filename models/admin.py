@@ -36,7 +36,11 @@ class RestoreDrill(ResponseModel):
 class BackupRun(ResponseModel):
     backup_id: str
     kind: Literal["full", "incremental"]
-    status: str = Field(description="running, succeeded or failed.")
+    status: str = Field(
+        description="queued, running, abandoned (running, but its worker stopped renewing the "
+        "lease: it died; the job is started over or settled by the next backup), succeeded or "
+        "failed."
+    )
     started_at: datetime
     finished_at: datetime | None = None
     duration_s: float | None = None
@@ -48,6 +52,14 @@ class BackupRun(ResponseModel):
     base_backup_id: str | None = None
     requested_by: str | None = None
     pruned: bool = False
+    queued_at: datetime | None = Field(
+        None, description="When a job on demand was accepted; null for a timer's run."
+    )
+    attempts: int = Field(0, description="How many times a worker started this run.")
+    worker: str | None = Field(None, description="The worker running it (or that ran it last).")
+    lease_expires_at: datetime | None = Field(
+        None, description="While running: the worker's lease, renewed by its heartbeat."
+    )
     latest_drill: RestoreDrill | None = None
     drills: list[RestoreDrill] = Field(default_factory=list)
 
@@ -61,7 +73,9 @@ class BackupList(ResponseModel):
 
 
 class BackupStarted(ResponseModel):
-    backup_id: str
-    status: str
+    """A backup job accepted: queued for a worker (GET /api/admin/backups shows its outcome)."""
+
+    backup_id: str = Field(description="The job's id, which is also the backup's.")
+    status: str = Field(description="queued.")
     kind: str = "full"
-    started_at: datetime | None = None
+    queued_at: datetime | None = None

@@ -52,6 +52,7 @@ AZURITE_CONNECTION_STRING = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+    "QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
 )
 
 
@@ -192,6 +193,9 @@ class Settings(BaseSettings):
         None, validation_alias=_env("AZURE_STORAGE_CONNECTION_STRING")
     )
     storage_account_url: str | None = Field(None, validation_alias=_env("STORAGE_ACCOUNT_URL"))
+    #: The queue service for background jobs with managed identity (shared.jobs.queue); empty:
+    #: STORAGE_ACCOUNT_URL with `.blob.` read as `.queue.` (the same account).
+    storage_queue_url: str | None = Field(None, validation_alias=_env("STORAGE_QUEUE_URL"))
 
     # Backups.
     backup_container: str = Field("backups", validation_alias=_env("BACKUP_CONTAINER"))
@@ -205,6 +209,23 @@ class Settings(BaseSettings):
     )
     #: HMAC-SHA256 key of backup manifests (Key Vault `BackupSigningKey`; shared.backup.signing).
     backup_signing_key: SecretStr | None = Field(None, validation_alias=_env("BACKUP_SIGNING_KEY"))
+    # Backups on demand are queue jobs (shared.jobs). The queue's name is also read by the
+    # Functions host (`%BACKUP_QUEUE%` and `%BACKUP_QUEUE%-poison` in functions/queues.py).
+    backup_queue: str = Field(
+        "backup-jobs",
+        min_length=3,
+        max_length=56,  # `-poison` appended must still fit a queue name's 63
+        pattern=r"^[a-z0-9](-?[a-z0-9])+$",
+        validation_alias=_env("BACKUP_QUEUE"),
+    )
+    #: A job's worker renews its lease while it works; a lease this old means the worker died.
+    backup_job_lease_seconds: float = Field(
+        120.0, ge=3, le=3600, validation_alias=_env("BACKUP_JOB_LEASE_SECONDS")
+    )
+    #: A job that finds another backup running looks again after this many seconds.
+    backup_job_retry_seconds: float = Field(
+        60.0, ge=1, le=3600, validation_alias=_env("BACKUP_JOB_RETRY_SECONDS")
+    )
 
     # HTTP.
     cors_allowed_origins: CommaList = Field(
@@ -260,6 +281,7 @@ class Settings(BaseSettings):
         "azure_web_jobs_storage",
         "azure_storage_connection_string",
         "storage_account_url",
+        "storage_queue_url",
         "applicationinsights_connection_string",
         "seed_demo_password",
         "backup_signing_key",

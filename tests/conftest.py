@@ -33,6 +33,7 @@ def fresh_singletons() -> Iterator[None]:
     from shared.auth.tokens import reset_key_refresh
     from shared.config import reset_settings
     from shared.db import reset_database
+    from shared.jobs.queue import reset_queue_service
     from shared.matching.model_registry import reset_model_registry
     from shared.secrets import reset_secrets
     from shared.storage import reset_blob_service
@@ -42,6 +43,7 @@ def fresh_singletons() -> Iterator[None]:
         reset_model_registry()
         reset_database()
         reset_blob_service()
+        reset_queue_service()
         reset_secrets()
         reset_settings()
 

@@ -6,6 +6,12 @@ after a restart, two instances of the Function App). Each job takes a session-le
 outlive the run (PostgreSQL releases it when the connection closes, also when the worker dies),
 and the second caller learns at once that it should skip instead of waiting.
 
+"When the worker dies" must not wait for the operating system's two-hour TCP keepalive when an
+instance vanishes without closing its sockets: the lock's connection asks the server to probe it
+(`SERVER_KEEPALIVE`), so the server drops it, and the lock, about a minute after the last sign of
+life. A job's lease (shared.jobs.lease) is longer than that, so a lapsed lease means the lock is
+free too.
+
     with job_lock(database_url, "db_maintenance") as lock:
         if not lock.acquired:
             return "skipped"
@@ -24,6 +30,15 @@ from shared.backup.sessions import connect
 
 #: One name for every job that writes backups, so full, incremental and pruning never overlap.
 BACKUP_LOCK = "backup"
+#: Taken for the transaction that accepts a backup job, so two requests cannot both queue one.
+BACKUP_SUBMIT_LOCK = "backup-submit"
+
+#: Server-side TCP keepalive of a lock's connection: idle 20 s, then 3 probes 10 s apart.
+SERVER_KEEPALIVE = (
+    "SET tcp_keepalives_idle = 20",
+    "SET tcp_keepalives_interval = 10",
+    "SET tcp_keepalives_count = 3",
+)
 
 
 def lock_key(name: str) -> int:
@@ -54,11 +69,19 @@ def advisory_lock(conn: Any, name: str) -> Iterator[bool]:
                 cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
+def transaction_lock(cur: Any, name: str) -> None:
+    """Wait for the lock `name` until the cursor's transaction ends (pg_advisory_xact_lock)."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(name),))
+
+
 @contextmanager
 def job_lock(database_url: str, name: str) -> Iterator[JobLock]:
     """A dedicated autocommit connection holding the lock `name` for the block, if free."""
     conn = connect(database_url, autocommit=True, application_name=f"neulbomcare-{name}")
     try:
+        with conn.cursor() as cur:
+            for statement in SERVER_KEEPALIVE:
+                cur.execute(statement)
         with advisory_lock(conn, name) as acquired:
             yield JobLock(name=name, acquired=acquired, connection=conn)
     finally:

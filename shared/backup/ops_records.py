@@ -23,7 +23,9 @@ RUN_COLUMNS = """
     backup_id, kind, status, started_at, finished_at, base_backup_id, previous_backup_id,
     snapshot::text AS snapshot, snapshot_at, alembic_revision, blob_prefix, tables, rows, bytes,
     requested_by, error, pruned_at,
-    extract(epoch FROM finished_at - started_at)::float8 AS duration_s
+    extract(epoch FROM finished_at - started_at)::float8 AS duration_s,
+    queued_at, attempts, worker, heartbeat_at, lease_expires_at, requested_actor,
+    (status = 'running' AND coalesce(lease_expires_at < now(), true)) AS lease_expired
 """
 _RUN = sql.SQL(RUN_COLUMNS)
 
@@ -49,6 +51,17 @@ class BackupRunRow(TypedDict):
     error: str | None
     pruned_at: datetime | None
     duration_s: float | None
+    queued_at: datetime | None
+    attempts: int
+    worker: str | None
+    heartbeat_at: datetime | None
+    lease_expires_at: datetime | None
+    requested_actor: dict[str, Any] | None
+    lease_expired: bool
+
+
+#: A run in one of these is finished: its job has nothing left to do.
+SETTLED_STATUSES = frozenset({"succeeded", "failed"})
 
 
 class DrillRow(TypedDict):
@@ -89,12 +102,17 @@ def insert_run(
     requested_by: str,
     base_backup_id: str | None = None,
     previous_backup_id: str | None = None,
+    worker: str | None = None,
+    lease_seconds: float = 120.0,
 ) -> BackupRunRow:
+    """A run started now by `worker` (a timer or a command), its lease running."""
     cur.execute(
         sql.SQL("""
         INSERT INTO ops_backup_runs (backup_id, kind, blob_prefix, started_at, requested_by,
-                                     base_backup_id, previous_backup_id)
-        VALUES (%s, %s, %s, %s, %s, %s, %s)
+                                     base_backup_id, previous_backup_id, attempts, worker,
+                                     heartbeat_at, lease_expires_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s, clock_timestamp(),
+                clock_timestamp() + make_interval(secs => %s))
         RETURNING {cols}
         """).format(cols=_RUN),
         (
@@ -105,9 +123,114 @@ def insert_run(
             requested_by,
             base_backup_id,
             previous_backup_id,
+            worker,
+            lease_seconds,
         ),
     )
     return cast(BackupRunRow, cur.fetchone())
+
+
+# -- backup runs as queue jobs (shared.jobs) ---------------------------------------------------
+
+
+def insert_queued_run(
+    cur: Cursor,
+    *,
+    backup_id: str,
+    kind: str,
+    blob_prefix: str,
+    requested_by: str,
+    requested_actor: dict[str, Any] | None,
+) -> BackupRunRow:
+    """A job accepted now: `queued` until a worker claims it."""
+    cur.execute(
+        sql.SQL("""
+        INSERT INTO ops_backup_runs (backup_id, kind, status, blob_prefix, started_at, queued_at,
+                                     requested_by, requested_actor)
+        VALUES (%s, %s, 'queued', %s, now(), now(), %s, %s)
+        RETURNING {cols}
+        """).format(cols=_RUN),
+        (backup_id, kind, blob_prefix, requested_by, Json(requested_actor)),
+    )
+    return cast(BackupRunRow, cur.fetchone())
+
+
+def active_jobs(cur: Cursor, kind: str) -> list[BackupRunRow]:
+    """Jobs of `kind` queued, or running under a live lease: a backup already on its way."""
+    cur.execute(
+        sql.SQL("""
+        SELECT {cols} FROM ops_backup_runs
+        WHERE kind = %s AND queued_at IS NOT NULL
+          AND (status = 'queued' OR (status = 'running' AND lease_expires_at >= now()))
+        ORDER BY queued_at
+        """).format(cols=_RUN),
+        (kind,),
+    )
+    return cast(list[BackupRunRow], cur.fetchall())
+
+
+def claim_job(
+    cur: Cursor, backup_id: str, *, worker: str, lease_seconds: float, started_at: datetime
+) -> BackupRunRow | None:
+    """Start (or start over) the job `backup_id` as `worker`; None when it is already settled.
+
+    Call only while holding the backup lock: a `running` job then has no live worker, and its
+    previous attempt's snapshot is forgotten (the new attempt takes its own).
+    """
+    cur.execute(
+        sql.SQL("""
+        UPDATE ops_backup_runs
+        SET status = 'running', attempts = attempts + 1, worker = %(worker)s,
+            started_at = %(started_at)s, heartbeat_at = clock_timestamp(),
+            lease_expires_at = clock_timestamp() + make_interval(secs => %(lease)s),
+            snapshot = NULL, snapshot_at = NULL, alembic_revision = NULL
+        WHERE backup_id = %(id)s AND status IN ('queued', 'running')
+        RETURNING {cols}
+        """).format(cols=_RUN),
+        {"id": backup_id, "worker": worker, "lease": lease_seconds, "started_at": started_at},
+    )
+    return cast(BackupRunRow | None, cur.fetchone())
+
+
+def renew_lease(cur: Cursor, backup_id: str, *, worker: str | None, lease_seconds: float) -> bool:
+    """Extend the lease of a run `worker` is running; False when it is no longer its run."""
+    cur.execute(
+        """
+        UPDATE ops_backup_runs
+        SET heartbeat_at = clock_timestamp(),
+            lease_expires_at = clock_timestamp() + make_interval(secs => %s)
+        WHERE backup_id = %s AND status = 'running' AND worker IS NOT DISTINCT FROM %s
+        """,
+        (lease_seconds, backup_id, worker),
+    )
+    return cur.rowcount == 1
+
+
+def requeue_run(cur: Cursor, backup_id: str, *, note: str) -> None:
+    """Put a job whose worker died back to `queued`: its redelivered message starts it over."""
+    cur.execute(
+        """
+        UPDATE ops_backup_runs
+        SET status = 'queued', lease_expires_at = NULL, error = %s
+        WHERE backup_id = %s AND status = 'running'
+        """,
+        (note, backup_id),
+    )
+
+
+def fail_job(cur: Cursor, backup_id: str, *, error: str) -> BackupRunRow | None:
+    """Settle an unfinished job as failed; None when it had already settled (or is unknown)."""
+    cur.execute(
+        sql.SQL("""
+        UPDATE ops_backup_runs
+        SET status = 'failed', finished_at = clock_timestamp(), lease_expires_at = NULL,
+            error = %s
+        WHERE backup_id = %s AND status IN ('queued', 'running')
+        RETURNING {cols}
+        """).format(cols=_RUN),
+        (error, backup_id),
+    )
+    return cast(BackupRunRow | None, cur.fetchone())
 
 
 def record_snapshot(
@@ -142,7 +265,7 @@ def finish_run(
         sql.SQL("""
         UPDATE ops_backup_runs
         SET status = %s, finished_at = clock_timestamp(), tables = %s, rows = %s, bytes = %s,
-            error = %s
+            error = %s, lease_expires_at = NULL
         WHERE backup_id = %s
         RETURNING {cols}
         """).format(cols=_RUN),
@@ -151,10 +274,15 @@ def finish_run(
     return cast(BackupRunRow, cur.fetchone())
 
 
-def running_runs(cur: Cursor) -> list[BackupRunRow]:
-    """Runs still marked running. Call only while holding the backup lock: they are dead."""
+def running_runs(cur: Cursor, *, exclude: str | None = None) -> list[BackupRunRow]:
+    """Runs still marked running but `exclude` (the caller's own). Call only while holding the
+    backup lock: they are dead."""
     cur.execute(
-        sql.SQL("SELECT {cols} FROM ops_backup_runs WHERE status = 'running'").format(cols=_RUN)
+        sql.SQL(
+            "SELECT {cols} FROM ops_backup_runs "
+            "WHERE status = 'running' AND backup_id IS DISTINCT FROM %s"
+        ).format(cols=_RUN),
+        (exclude,),
     )
     return cast(list[BackupRunRow], cur.fetchall())
 

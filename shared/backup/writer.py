@@ -9,9 +9,13 @@ and the current rows for those keys (keys without a row are deletions); see migr
 
 Runs are serialised by the `backup` advisory lock; a second caller is told "skipped". The run
 is recorded in `ops_backup_runs` before any blob is written, and marked succeeded only after its
-manifest exists. A run that dies leaves staged-but-uncommitted blocks, committed table blobs at
-most, and never a manifest; the next run marks it failed (or succeeded, if its manifest did
-make it), and retention removes its leftovers.
+manifest exists. While it works, a heartbeat renews the run's lease (shared.jobs.lease), so a
+run whose worker died stops looking like one in progress. A run that dies leaves
+staged-but-uncommitted blocks, committed table blobs at most, and never a manifest; the next run
+marks it failed (or succeeded, if its manifest did make it), and retention removes its leftovers.
+A queue job (`job_id`, a row recorded `queued` by shared.backup.service) is claimed under the
+lock instead of inserted; if its worker died, the next run puts it back to `queued` and its
+redelivered message starts it over, as the same row.
 
 Given an `actor`, a settled run (succeeded or failed, not skipped) appends one `export` audit
 event to the database it backed up (shared.backup.export_audit); the entry points in
@@ -40,6 +44,7 @@ from shared.backup.sessions import connect, dict_cursor
 from shared.backup.signing import read_manifest, signed_json, signing_key
 from shared.backup.stored_backups import MAX_CHAIN_INCREMENTALS
 from shared.db import Cursor
+from shared.jobs.lease import MAX_ATTEMPTS, Heartbeat, worker_name
 from shared.observability import get_logger, redact_text
 
 log = get_logger("backup")
@@ -54,7 +59,8 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class BackupResult:
-    """What a backup call did: `succeeded`, `failed` or `skipped` (another run holds the lock)."""
+    """What a backup call did: `succeeded`, `failed`, `skipped` (another run holds the lock) or,
+    for a queue job, `settled` (it had already finished: nothing was done)."""
 
     status: str
     kind: str
@@ -79,6 +85,8 @@ def run_backup(
     clock: Clock = utcnow,
     retention_days: int | None = None,
     actor: AuditActor | None = None,
+    job_id: str | None = None,
+    lease_seconds: float = 120.0,
 ) -> BackupResult:
     """Make one backup of `kind` ("full" or "incremental") into the Blob `container`.
 
@@ -87,6 +95,8 @@ def run_backup(
     result says why. With `retention_days`, a succeeded full backup is followed by pruning
     (under the same lock, so pruning never races a backup). With `actor`, the settled run is
     audited (an `export` event naming the actor); without one it is not (and a warning says so).
+    With `job_id`, the run is that queued job's row (its kind wins), claimed here; `lease_seconds`
+    is the lease the heartbeat keeps renewing.
     """
     if kind not in layout.KIND_TAGS:
         raise ValueError(f"unknown backup kind {kind!r}")
@@ -98,6 +108,16 @@ def run_backup(
             return BackupResult(status="skipped", kind=kind, error="another backup is running")
         control = dict_cursor(lock.connection)
         recover_abandoned_runs(control, container)
+        worker = worker_name()
+        job = None
+        if job_id is not None:
+            job = ops_records.claim_job(
+                control, job_id, worker=worker, lease_seconds=lease_seconds, started_at=clock()
+            )
+            if job is None:
+                log.info("backup_job_already_settled", backup_id=job_id)
+                return BackupResult(status="settled", kind=kind, backup_id=job_id)
+            kind = job["kind"]
         full, previous = ops_records.chain_tip(control) if kind == "incremental" else (None, None)
         if kind == "incremental":
             revision = _alembic_revision(control)
@@ -122,6 +142,9 @@ def run_backup(
             requested_by=requested_by,
             progress=progress,
             clock=clock,
+            job=job,
+            worker=worker,
+            lease_seconds=lease_seconds,
         )
         if actor is not None and result.backup_id is not None:
             export_audit.record_backup(
@@ -152,7 +175,10 @@ def _prune(container: Any, control: Cursor, retention_days: int, now: datetime) 
 
 
 def recover_abandoned_runs(control: Cursor, container: Any) -> None:
-    """Settle runs left `running` by a dead worker (we hold the lock, so none is alive)."""
+    """Settle runs left `running` by a dead worker (we hold the lock, so none is alive).
+
+    A queue job without its manifest goes back to `queued` for its redelivered message (until it
+    has been started MAX_ATTEMPTS times); any other run without one has failed."""
     for run in ops_records.running_runs(control):
         manifest = None
         if run["snapshot"] is not None:
@@ -172,6 +198,13 @@ def recover_abandoned_runs(control: Cursor, container: Any) -> None:
                 rows=manifest.rows,
                 size=manifest.bytes,
             )
+        elif run["queued_at"] is not None and run["attempts"] < MAX_ATTEMPTS:
+            ops_records.requeue_run(
+                control,
+                run["backup_id"],
+                note=f"attempt {run['attempts']} stopped (worker {run['worker']}); "
+                "waiting for the job's message to start it over",
+            )
         else:
             ops_records.finish_run(
                 control,
@@ -179,7 +212,13 @@ def recover_abandoned_runs(control: Cursor, container: Any) -> None:
                 status="failed",
                 error="abandoned: the run stopped before its manifest was written",
             )
-        log.warning("backup_run_abandoned", backup_id=run["backup_id"], recovered=bool(manifest))
+        log.warning(
+            "backup_run_abandoned",
+            backup_id=run["backup_id"],
+            recovered=bool(manifest),
+            worker=run["worker"],
+            attempts=run["attempts"],
+        )
 
 
 def _run_locked(
@@ -193,34 +232,50 @@ def _run_locked(
     requested_by: str,
     progress: Progress,
     clock: Clock,
+    job: BackupRunRow | None,
+    worker: str,
+    lease_seconds: float,
 ) -> BackupResult:
-    started_at = clock()
-    backup_id = layout.new_backup_id(kind, started_at)
-    ops_records.insert_run(
-        control,
-        backup_id=backup_id,
-        kind=kind,
-        blob_prefix=layout.data_prefix(backup_id),
-        started_at=started_at,
-        requested_by=requested_by,
-        base_backup_id=full["backup_id"] if full else None,
-        previous_backup_id=previous["backup_id"] if previous else None,
-    )
-    log.info("backup_started", backup_id=backup_id, kind=kind, requested_by=requested_by)
-    progress("backup_started", backup_id=backup_id, kind=kind)
-    try:
-        manifest = _write_backup(
-            database_url,
-            container,
+    if job is not None:
+        backup_id, started_at = job["backup_id"], job["started_at"]
+        if job["attempts"] > 1:  # what the previous attempt left
+            _discard_partial(container, backup_id)
+            log.warning("backup_job_resumed", backup_id=backup_id, attempt=job["attempts"])
+    else:
+        started_at = clock()
+        backup_id = layout.new_backup_id(kind, started_at)
+        ops_records.insert_run(
             control,
             backup_id=backup_id,
             kind=kind,
+            blob_prefix=layout.data_prefix(backup_id),
             started_at=started_at,
-            full=full,
-            previous=previous,
-            progress=progress,
-            clock=clock,
+            requested_by=requested_by,
+            base_backup_id=full["backup_id"] if full else None,
+            previous_backup_id=previous["backup_id"] if previous else None,
+            worker=worker,
+            lease_seconds=lease_seconds,
         )
+    log.info(
+        "backup_started", backup_id=backup_id, kind=kind, requested_by=requested_by, worker=worker
+    )
+    progress("backup_started", backup_id=backup_id, kind=kind)
+    try:
+        with Heartbeat(
+            _lease_renewer(control, backup_id, worker, lease_seconds), lease_seconds, name=backup_id
+        ):
+            manifest = _write_backup(
+                database_url,
+                container,
+                control,
+                backup_id=backup_id,
+                kind=kind,
+                started_at=started_at,
+                full=full,
+                previous=previous,
+                progress=progress,
+                clock=clock,
+            )
     except Exception as exc:
         error = redact_text(f"{type(exc).__name__}: {exc}")[:2000]
         run = ops_records.finish_run(control, backup_id, status="failed", error=error)
@@ -250,6 +305,21 @@ def _run_locked(
     return BackupResult(
         status="succeeded", kind=kind, backup_id=backup_id, run=run, manifest=manifest
     )
+
+
+def _lease_renewer(
+    control: Cursor, backup_id: str, worker: str, lease_seconds: float
+) -> Callable[[], bool]:
+    """A heartbeat's renew: its own cursor on the lock's connection (psycopg2 serialises them)."""
+    conn = control.connection
+
+    def renew() -> bool:
+        with dict_cursor(conn) as cur:
+            return ops_records.renew_lease(
+                cur, backup_id, worker=worker, lease_seconds=lease_seconds
+            )
+
+    return renew
 
 
 def _alembic_revision(cur: Any) -> str | None:

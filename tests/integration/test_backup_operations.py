@@ -99,11 +99,11 @@ def test_health_check_flags_stale_backups_and_stores_a_snapshot(
     first = health_check()
     assert "backups: no full backup has succeeded yet" in first["problems"]
 
-    result = service.start_full_backup(wait=True)
-    assert result["status"] == "succeeded"
+    result = service.nightly_backup(requested_by="api")
+    assert result.status == "succeeded"
     fresh = health_check()
     assert not any(p.startswith("backups") for p in fresh["problems"])
-    assert fresh["backups"]["latest_full_id"] == result["backup_id"]
+    assert fresh["backups"]["latest_full_id"] == result.backup_id
 
     _query(
         populated_database_url,
@@ -119,21 +119,6 @@ def test_health_check_flags_stale_backups_and_stores_a_snapshot(
     assert overview["latest_full_age_s"] > 26 * 3600
     snapshots = _query(populated_database_url, "SELECT count(*) FROM ops_health_snapshots")
     assert snapshots == [(3,)]
-
-
-def test_start_full_backup_in_the_background_returns_the_running_record(ops_env) -> None:
-    record = service.start_full_backup()
-
-    assert record["kind"] == "full"
-    assert record["status"] in {"running", "succeeded"}
-    assert record["requested_by"] == "api"
-    for _ in range(200):
-        items, _ = _list_backups(limit=1)
-        if items[0]["status"] != "running":
-            break
-        __import__("time").sleep(0.05)
-    assert items[0]["backup_id"] == record["backup_id"]
-    assert items[0]["status"] == "succeeded"
 
 
 def test_maintenance_prunes_expired_rows_but_never_young_audit_events(
