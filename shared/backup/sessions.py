@@ -27,10 +27,12 @@ SESSION_SETTINGS = (
 
 
 def database_url() -> str:
-    """The URL these jobs connect with: the `DatabaseURL` secret (as the app's pool does)."""
-    from shared.secrets import get_secret
+    """The URL these jobs connect with: the app pool's current login (shared.db_credentials:
+    the `DatabaseURL` secret, or with DATABASE_AUTH=entra the identity's token). A session
+    outlives its token; only the login needs a valid one."""
+    from shared.db import login_dsn
 
-    return get_secret("DatabaseURL")
+    return login_dsn()
 
 
 def connect(
