@@ -83,6 +83,30 @@ param corsAllowedOrigins string = ''
 @description('Custom host names the API is reached by, added to ALLOWED_HOSTS after the platform host name.')
 param customHostNames array = []
 
+// -- Network -------------------------------------------------------------------------------------
+
+@allowed([
+  'private'
+  'public'
+])
+@description('private: the Function App on a virtual network; PostgreSQL, Key Vault and Storage reached through private endpoints, their public endpoints closed but for operatorIpRanges (and the pipeline\'s runner, for one run). public: reachable from any Azure service (AllowAllAzureServices), chosen on purpose by the parameter file (development, staging). No default: every parameter file says which.')
+param networkAccess string
+
+@description('Public addresses or CIDR ranges of operators\' workstations let through the Key Vault and Storage firewalls under private networking. The database is opened per person and per session instead (docs/operations.md, "Reaching production").')
+param operatorIpRanges array = []
+
+// -- Operations --------------------------------------------------------------------------------
+
+@description('Object id of the Microsoft Entra group of operators: reads the backups, reads the vault\'s secrets, may restore into a new server. Empty for none.')
+param operatorsGroupId string = ''
+
+@description('Email address the alerts go to. Empty: no email receiver.')
+param alertEmail string = ''
+
+@secure()
+@description('Webhook URL the alerts are posted to (it usually embeds a token, hence secure: never in a file). Empty: none.')
+param alertWebhookUrl string = ''
+
 // -- Sizes ---------------------------------------------------------------------------------------
 // One profile per environment, chosen by appEnv, so `azd up` and the parameter files agree.
 // Every Flex Consumption instance holds up to dbPoolMax connections: maximumInstanceCount x
@@ -97,8 +121,11 @@ var environmentSizes = {
     instanceMemoryMB: 2048
     dbPoolMax: 5
     logRetentionDays: 30
+    logArchiveDays: 90
     storageSkuName: 'Standard_LRS'
     keyVaultPurgeProtection: false
+    alwaysReadyHttpInstances: 0
+    dbConnectTimeout: 5
   }
   staging: {
     postgresSkuName: 'Standard_B2s'
@@ -109,8 +136,11 @@ var environmentSizes = {
     instanceMemoryMB: 2048
     dbPoolMax: 5
     logRetentionDays: 30
+    logArchiveDays: 365
     storageSkuName: 'Standard_LRS'
     keyVaultPurgeProtection: false
+    alwaysReadyHttpInstances: 0
+    dbConnectTimeout: 5
   }
   production: {
     postgresSkuName: 'Standard_D2ds_v5'
@@ -121,12 +151,20 @@ var environmentSizes = {
     instanceMemoryMB: 2048
     dbPoolMax: 10
     logRetentionDays: 90
+    // Diagnostic logs archived two years: as long as the audit log keeps its events.
+    logArchiveDays: 730
     storageSkuName: 'Standard_ZRS'
     // Once on, purge protection cannot be turned off: the vault outlives a deleted environment.
     keyVaultPurgeProtection: true
+    // One warm instance for the HTTP functions: the 500 ms target cannot hold through cold starts.
+    alwaysReadyHttpInstances: 1
+    // The guide's production connect_timeout.
+    dbConnectTimeout: 10
   }
 }
 var size = environmentSizes[appEnv]
+var privateNetwork = networkAccess == 'private'
+var networkDefaultAction = privateNetwork ? 'Deny' : 'Allow'
 
 // -- Names ---------------------------------------------------------------------------------------
 
@@ -171,6 +209,8 @@ module storage 'core/storage/storage-account.bicep' = {
     location: location
     tags: tags
     skuName: size.storageSkuName
+    networkDefaultAction: networkDefaultAction
+    allowedIpRanges: operatorIpRanges
     containers: [
       deploymentContainerName
       modelsContainerName
@@ -187,6 +227,8 @@ module keyVault 'core/security/keyvault.bicep' = {
     location: location
     tags: tags
     purgeProtection: size.keyVaultPurgeProtection
+    networkDefaultAction: networkDefaultAction
+    allowedIpRanges: operatorIpRanges
   }
 }
 
@@ -204,8 +246,70 @@ module postgres 'core/database/postgresql-flexible-server.bicep' = {
     storageSizeGB: size.postgresStorageSizeGB
     highAvailability: size.postgresHighAvailability
     databaseName: databaseName
+    allowAzureServices: !privateNetwork
   }
 }
+
+// Private networking: the app's subnet, and one private endpoint (with its DNS zone) per service.
+module network 'core/network/virtual-network.bicep' = if (privateNetwork) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+var privateEndpoints = [
+  {
+    name: 'postgres'
+    service: 'postgres'
+    groupId: 'postgresqlServer'
+    dnsZoneName: 'privatelink.postgres.database.azure.com'
+  }
+  {
+    name: 'vault'
+    service: 'vault'
+    groupId: 'vault'
+    dnsZoneName: 'privatelink.vaultcore.azure.net'
+  }
+  {
+    name: 'blob'
+    service: 'storage'
+    groupId: 'blob'
+    dnsZoneName: 'privatelink.blob.${environment().suffixes.storage}'
+  }
+  {
+    name: 'queue'
+    service: 'storage'
+    groupId: 'queue'
+    dnsZoneName: 'privatelink.queue.${environment().suffixes.storage}'
+  }
+  {
+    name: 'table'
+    service: 'storage'
+    groupId: 'table'
+    dnsZoneName: 'privatelink.table.${environment().suffixes.storage}'
+  }
+]
+
+module endpoints 'core/network/private-endpoint.bicep' = [
+  for endpoint in (privateNetwork ? privateEndpoints : []): {
+    name: 'pe-${endpoint.name}'
+    scope: rg
+    params: {
+      name: '${abbrs.networkPrivateEndpoints}${endpoint.name}-${resourceToken}'
+      location: location
+      tags: tags
+      subnetId: network.outputs.privateEndpointSubnetId
+      vnetId: network.outputs.id
+      serviceId: (endpoint.service == 'postgres') ? postgres.outputs.id : ((endpoint.service == 'vault') ? keyVault.outputs.id : storage.outputs.id)
+      groupId: endpoint.groupId
+      dnsZoneName: endpoint.dnsZoneName
+    }
+  }
+]
 
 module secrets 'app/secrets.bicep' = {
   name: 'secrets'
@@ -246,6 +350,8 @@ module api 'app/api.bicep' = {
     deploymentContainerName: deploymentContainerName
     instanceMemoryMB: size.instanceMemoryMB
     maximumInstanceCount: size.maximumInstanceCount
+    alwaysReadyHttpInstances: size.alwaysReadyHttpInstances
+    subnetId: privateNetwork ? network.outputs.appSubnetId : ''
   }
 }
 
@@ -258,6 +364,39 @@ module rbac 'app/rbac.bicep' = {
     appPrincipalId: api.outputs.principalId
     userPrincipalId: principalId
     deployPrincipalId: deployPrincipalId
+    operatorsGroupId: operatorsGroupId
+    backupContainerName: backupsContainerName
+  }
+}
+
+// Watching from outside: the availability test of /health, the alert rules, the action group.
+module alerts 'core/monitor/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: environmentName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appUrl: 'https://${api.outputs.defaultHostName}'
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
+  }
+}
+
+// Diagnostic logs archived past Log Analytics' retention.
+module logArchive 'core/monitor/log-archive.bicep' = {
+  name: 'log-archive'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}log${resourceToken}'
+    location: location
+    tags: tags
+    archiveRetentionDays: size.logArchiveDays
+    functionAppName: api.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultName: keyVault.outputs.name
+    postgresServerName: postgres.outputs.name
   }
 }
 
@@ -287,6 +426,7 @@ module appSettings 'app/appsettings.bicep' = {
     modelPath: modelPath
     backupContainer: backupsContainerName
     dbPoolMax: size.dbPoolMax
+    dbConnectTimeout: size.dbConnectTimeout
   }
 }
 
@@ -303,3 +443,5 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output POSTGRES_SERVER_NAME string = postgres.outputs.name
 output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
 output APP_ENV string = appEnv
+output STORAGE_ACCOUNT_URL string = storage.outputs.blobEndpoint
+output NETWORK_ACCESS string = networkAccess

@@ -33,6 +33,9 @@ param modelPath string = 'models/matching'
 param backupContainer string = 'backups'
 param dbPoolMax int = 5
 
+@description('Seconds to connect to PostgreSQL (production: 10, the guide\'s connect_timeout).')
+param dbConnectTimeout int = 5
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
@@ -53,6 +56,7 @@ var baseSettings = {
   JWT_SECRET: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'
   BACKUP_SIGNING_KEY: '@Microsoft.KeyVault(SecretUri=${backupSigningKeySecretUri})'
   DB_POOL_MAX: string(dbPoolMax)
+  DB_CONNECT_TIMEOUT: string(dbConnectTimeout)
   STORAGE_ACCOUNT_URL: storageBlobEndpoint
   XGBOOST_MODEL_PATH: modelPath
   BACKUP_CONTAINER: backupContainer

@@ -3,18 +3,33 @@
 //     package, models, backups) and Key Vault Secrets User on the vault.
 //   The deploying person (optional): Key Vault Secrets Officer, to set and rotate secrets.
 //   The CI/CD service principal (optional): Key Vault Secrets User, to read DatabaseOwnerURL for
-//     `alembic upgrade head` and DatabaseURL for `manage.py db-roles`.
+//     `alembic upgrade head` and DatabaseURL for `manage.py db-roles`; Storage Blob Data
+//     Contributor on the backups container, for the full backup production takes before migrating.
+//   The operators' group (optional, docs/operations.md "Reaching production"): Storage Blob Data
+//     Reader on the backups container (`list-backups`, `verify-backup`, `restore` from a
+//     workstation with `az login`), Key Vault Secrets User (DatabaseOwnerURL, BackupSigningKey
+//     for restores) and Contributor on the resource group (point-in-time restore into a new
+//     server, the firewall rule for their own address, restarting the app).
 param storageAccountName string
 param keyVaultName string
 param appPrincipalId string
 param userPrincipalId string = ''
 param deployPrincipalId string = ''
 
+@description('Object id of the Microsoft Entra group of operators. Empty for none.')
+param operatorsGroupId string = ''
+
+@description('Blob container of the app\'s backups (BACKUP_CONTAINER).')
+param backupContainerName string = 'backups'
+
 // Built-in role definition ids (the same in every tenant).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -23,6 +38,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
+}
+
+resource backupsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  name: '${storageAccountName}/default/${backupContainerName}'
 }
 
 resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -61,5 +80,44 @@ resource deploySecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' 
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
     principalId: deployPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+resource deployBackupsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployPrincipalId)) {
+  name: guid(backupsContainer.id, deployPrincipalId, roles.storageBlobDataContributor)
+  scope: backupsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource operatorsBackupsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorsGroupId)) {
+  name: guid(backupsContainer.id, operatorsGroupId, roles.storageBlobDataReader)
+  scope: backupsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: operatorsGroupId
+    principalType: 'Group'
+  }
+}
+
+resource operatorsSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorsGroupId)) {
+  name: guid(vault.id, operatorsGroupId, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    principalId: operatorsGroupId
+    principalType: 'Group'
+  }
+}
+
+resource operatorsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorsGroupId)) {
+  name: guid(resourceGroup().id, operatorsGroupId, roles.contributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.contributor)
+    principalId: operatorsGroupId
+    principalType: 'Group'
   }
 }

@@ -92,7 +92,8 @@ def accessor_chain(node: Any) -> list[str] | None:
     if isinstance(node, str):
         return [node]
     operator = node.get("operator", {}) if isinstance(node, dict) else {}
-    if operator.get("type") != "property_accessor":
+    # A template's own `operator` property (a log alert's 'GreaterThan') is a plain string.
+    if not isinstance(operator, dict) or operator.get("type") != "property_accessor":
         return None
     head = operator["operands"]["operand_1"]
     tail = accessor_chain(operator["operands"]["operand_2"])
@@ -112,6 +113,12 @@ def walk(node: Any):
 
 def module_path(owner: Path, module: dict[str, Any]) -> Path:
     return (owner.parent / module["detail"]["path"]).resolve()
+
+
+def module_config(module: dict[str, Any]) -> dict[str, Any]:
+    """A module's body; conditional (`= if (...)`) and loop (`= [for ...]`) modules nest it."""
+    config = module["config"]
+    return cast(dict[str, Any], config if "params" in config else config["config"])
 
 
 def module_output_references(path: Path) -> set[tuple[str, str]]:
@@ -196,7 +203,7 @@ def test_modules_get_exactly_the_parameters_they_declare(path: Path) -> None:
         assert module["type"] == "local", f"{symbol}: registry modules need the network"
         target = module_path(path, module)
         assert target.is_file(), f"{symbol}: {target} is missing"
-        passed = set(module["config"].get("params", {}))
+        passed = set(module_config(module).get("params", {}))
         declared = set(section(target, "parameters"))
         assert passed <= declared, f"{symbol} passes unknown parameters {passed - declared}"
         missing = required_params(target) - passed
@@ -328,7 +335,11 @@ def test_function_app_runs_python_311_on_flex_consumption_with_its_own_identity(
     storage = app_config["deployment"]["storage"]
     assert storage["type"] == "blobContainer"
     assert storage["authentication"] == {"type": "SystemAssignedIdentity"}
-    assert set(app_config["scaleAndConcurrency"]) == {"instanceMemoryMB", "maximumInstanceCount"}
+    assert set(app_config["scaleAndConcurrency"]) == {
+        "instanceMemoryMB",
+        "maximumInstanceCount",
+        "alwaysReady",
+    }
 
 
 def test_postgres_keeps_35_days_of_geo_redundant_backups() -> None:
@@ -349,7 +360,7 @@ def test_postgres_keeps_35_days_of_geo_redundant_backups() -> None:
         for module in section(path_, "modules").values():
             if module_path(path_, module) == path.resolve():
                 overridden = {"backupRetentionDays", "geoRedundantBackup"}
-                assert not overridden & set(module["config"]["params"])
+                assert not overridden & set(module_config(module)["params"])
 
 
 def test_key_vault_uses_rbac_and_keeps_deleted_secrets() -> None:
@@ -383,14 +394,10 @@ def test_storage_is_reached_by_identity_only_and_has_the_app_containers() -> Non
     assert variables["backupsContainerName"] in created
 
 
-def test_the_identity_holds_key_vault_secrets_user_and_storage_blob_data_owner() -> None:
-    rbac = INFRA / "app" / "rbac.bicep"
-    roles = section(rbac, "variables")["roles"]["value"]
-    assert roles["storageBlobDataOwner"] == STORAGE_BLOB_DATA_OWNER
-    assert roles["keyVaultSecretsUser"] == KEY_VAULT_SECRETS_USER
-
+def granted_roles() -> set[tuple[str, str, str]]:
+    """(principal parameter, role key, scope symbol) of every role assignment of app/rbac.bicep."""
     granted = set()
-    for assignment in section(rbac, "resources").values():
+    for assignment in section(INFRA / "app" / "rbac.bicep", "resources").values():
         if assignment["type"] != "Microsoft.Authorization/roleAssignments":
             continue
         config = assignment["config"].get("config", assignment["config"])  # conditional ones nest
@@ -398,7 +405,17 @@ def test_the_identity_holds_key_vault_secrets_user_and_storage_blob_data_owner()
         role = props["roleDefinitionId"]["function"]["parameters"]
         role_key = accessor_chain(next(v for k, v in role.items() if k != "resource_type"))
         assert role_key is not None
-        granted.add((props["principalId"], role_key[-1], config["scope"]))
+        # No scope: the module's resource group.
+        granted.add((props["principalId"], role_key[-1], config.get("scope", "resourceGroup")))
+    return granted
+
+
+def test_the_identity_holds_key_vault_secrets_user_and_storage_blob_data_owner() -> None:
+    roles = section(INFRA / "app" / "rbac.bicep", "variables")["roles"]["value"]
+    assert roles["storageBlobDataOwner"] == STORAGE_BLOB_DATA_OWNER
+    assert roles["keyVaultSecretsUser"] == KEY_VAULT_SECRETS_USER
+
+    granted = granted_roles()
     assert ("appPrincipalId", "storageBlobDataOwner", "storage") in granted
     assert ("appPrincipalId", "keyVaultSecretsUser", "vault") in granted
 
@@ -501,3 +518,278 @@ def test_azure_yaml_deploys_the_repository_root_as_a_python_function() -> None:
 def test_the_package_leaves_out_the_deployment_tooling() -> None:
     ignored = set((REPO_ROOT / ".funcignore").read_text(encoding="utf-8").split())
     assert {"infra/", "scripts/", "docs/", ".github/", "tests/"} <= ignored
+
+
+# -- operations that hold in Azure (issue 15) -------------------------------------------------
+
+ALERTS = INFRA / "core" / "monitor" / "alerts.bicep"
+LOG_ARCHIVE = INFRA / "core" / "monitor" / "log-archive.bicep"
+POSTGRES = INFRA / "core" / "database" / "postgresql-flexible-server.bicep"
+RUNBOOK = REPO_ROOT / "docs" / "operations.md"
+#: Built-in role definition ids (Azure built-in roles reference).
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+
+
+def variable(path: Path, name: str) -> Any:
+    return section(path, "variables")[name]["value"]
+
+
+def interpolate(text: str, path: Path) -> str:
+    """`${thresholds.x}` and `${eventFields}` of alerts.bicep filled in from its variables."""
+
+    def value(match: re.Match[str]) -> str:
+        head, *rest = match.group(1).split(".")
+        found: Any = variable(path, head) if head in section(path, "variables") else match.group(0)
+        for key in rest:
+            found = found[key]
+        return str(found)
+
+    return INTERPOLATION.sub(value, text)
+
+
+def log_alerts() -> dict[str, dict[str, Any]]:
+    return {rule["name"]: rule for rule in variable(ALERTS, "logAlerts")}
+
+
+def app_source_text() -> str:
+    return "\n".join(
+        p.read_text(encoding="utf-8")
+        for folder in ("shared", "functions")
+        for p in (REPO_ROOT / folder).rglob("*.py")
+    )
+
+
+def test_an_availability_test_gets_health_every_5_minutes_from_several_locations() -> None:
+    test = resource("core/monitor/alerts.bicep", "healthTest")
+    props = test["config"]["properties"]
+
+    assert test["type"] == "Microsoft.Insights/webtests"
+    assert test["config"]["kind"] == props["Kind"] == "standard"
+    assert props["Request"]["RequestUrl"] == "${appUrl}/health"
+    assert props["Request"]["HttpVerb"] == "GET"
+    assert props["Frequency"] == 300
+    assert props["ValidationRules"]["ExpectedHttpStatusCode"] == 200
+    assert len(set(variable(ALERTS, "testLocations"))) >= 3
+    # main.bicep points it at the deployed app.
+    params = module_config(section(MAIN, "modules")["alerts"])["params"]
+    assert params["appUrl"] == "https://${api.outputs.defaultHostName}"
+
+
+def test_metric_alerts_have_the_runbooks_thresholds() -> None:
+    thresholds = variable(ALERTS, "thresholds")
+    availability = resource("core/monitor/alerts.bicep", "availabilityAlert")["config"]
+    response = resource("core/monitor/alerts.bicep", "responseTimeAlert")["config"]
+
+    criteria = availability["properties"]["criteria"]
+    assert criteria["'odata.type'"] == "Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria"
+    assert accessor_chain(criteria["webTestId"]) == ["healthTest", "id"]
+    assert thresholds["failedLocations"] >= 1
+
+    (duration,) = response["properties"]["criteria"]["allOf"]
+    assert duration["metricName"] == "requests/duration"
+    assert duration["timeAggregation"] == "Average"
+    assert duration["operator"] == "GreaterThan"
+    assert accessor_chain(duration["threshold"]) == ["thresholds", "averageResponseMs"]
+    assert thresholds["averageResponseMs"] == 500
+    assert response["properties"]["windowSize"] == "PT15M"
+
+
+def test_log_alerts_have_the_runbooks_thresholds_and_windows() -> None:
+    thresholds = variable(ALERTS, "thresholds")
+    rules = log_alerts()
+
+    assert set(rules) == {
+        "error-rate",
+        "incremental-backup-missing",
+        "full-backup-missing",
+        "restore-drill-failed",
+    }
+    error_rate = rules["error-rate"]
+    assert error_rate["windowSize"] == "PT5M"
+    assert thresholds["errorRatePercent"] == 1
+    assert "resultCode) >= 500" in error_rate["query"]
+    assert error_rate["operator"] == "GreaterThan"
+
+    incremental = rules["incremental-backup-missing"]
+    assert thresholds["incrementalBackupMinutes"] == 30
+    assert incremental["windowSize"] == "PT30M"
+    assert (incremental["operator"], incremental["threshold"]) == ("LessThan", 1)
+
+    full = rules["full-backup-missing"]
+    assert thresholds["fullBackupHours"] == 26
+    assert "ago(26h)" in interpolate(full["query"], ALERTS)
+    assert (full["operator"], full["threshold"]) == ("LessThan", 1)
+
+    drill = rules["restore-drill-failed"]
+    assert thresholds["restoreDrillRtoSeconds"] == 3600
+    query = interpolate(drill["query"], ALERTS)
+    assert 'status == "failed" or rto_seconds > 3600' in query
+    assert (drill["operator"], drill["threshold"]) == ("GreaterThan", 0)
+
+
+def test_log_alerts_query_events_the_app_writes() -> None:
+    source = app_source_text()
+    for name, rule in log_alerts().items():
+        query = interpolate(rule["query"], ALERTS)
+        events = set(re.findall(r'event == "(\w+)"', query))
+        assert events or name == "error-rate", name
+        for event in events:
+            assert f'"{event}"' in source, f"{name}: the app never logs {event}"
+        assert rule["metricMeasureColumn"] in query, name
+
+
+def test_every_alert_notifies_the_one_action_group() -> None:
+    resources = section(ALERTS, "resources")
+    group = resources["actionGroup"]["config"]["properties"]
+    webhook = section(ALERTS, "parameters")["alertWebhookUrl"]
+    main_webhook = section(MAIN, "parameters")["alertWebhookUrl"]
+
+    assert "emailReceivers" in group
+    assert "webhookReceivers" in group
+    # A webhook URL carries a token.
+    assert is_secure(webhook)
+    assert is_secure(main_webhook)
+    for symbol in ("availabilityAlert", "responseTimeAlert"):
+        (action,) = resources[symbol]["config"]["properties"]["actions"]
+        assert accessor_chain(action["actionGroupId"]) == ["actionGroup", "id"]
+    rules = resources["logAlertRules"]["config"]["config"]["properties"]
+    assert rules["actions"] == "actions"
+    assert [accessor_chain(a) for a in variable(ALERTS, "actions")["actionGroups"]] == [
+        ["actionGroup", "id"]
+    ]
+
+
+def test_the_runbook_describes_the_deployed_alerts() -> None:
+    runbook = RUNBOOK.read_text(encoding="utf-8")
+    alerts_section = runbook.split("### Alerts (deployed)", 1)[1].split("\n## ", 1)[0]
+    for name in log_alerts():
+        assert f"`{name}`" in alerts_section, name
+    for name in ("availability", "response-time"):
+        assert f"`{name}`" in alerts_section, name
+    for figure in ("1 %", "500 ms", "30 minutes", "26 hours", "1 hour", "5 minutes"):
+        assert figure in alerts_section, figure
+    assert "Suggested alerts" not in runbook, "the runbook describes what is deployed"
+
+
+def test_pg_stat_statements_is_allowed_preloaded_and_slow_statements_logged() -> None:
+    parameters = {p["name"]: p["value"] for p in variable(POSTGRES, "serverParameters")}
+    loop = resource("core/database/postgresql-flexible-server.bicep", "parameters")
+
+    assert "PG_STAT_STATEMENTS" in parameters["azure.extensions"].split(",")
+    assert "pg_stat_statements" in parameters["shared_preload_libraries"].split(",")
+    assert parameters["log_min_duration_statement"] == "500"
+    assert loop["type"] == "Microsoft.DBforPostgreSQL/flexibleServers/configurations"
+    assert decorators(loop) == {"batchSize": 1}, "the server takes one change at a time"
+
+
+def test_operators_can_reach_the_backups_and_restore() -> None:
+    roles = variable(INFRA / "app" / "rbac.bicep", "roles")
+    granted = granted_roles()
+
+    assert roles["storageBlobDataReader"] == STORAGE_BLOB_DATA_READER
+    assert roles["storageBlobDataContributor"] == STORAGE_BLOB_DATA_CONTRIBUTOR
+    assert roles["contributor"] == CONTRIBUTOR
+    assert ("operatorsGroupId", "storageBlobDataReader", "backupsContainer") in granted
+    assert ("operatorsGroupId", "keyVaultSecretsUser", "vault") in granted
+    assert ("operatorsGroupId", "contributor", "resourceGroup") in granted
+    # The pipeline writes the pre-migration backup.
+    assert ("deployPrincipalId", "storageBlobDataContributor", "backupsContainer") in granted
+    params = module_config(section(MAIN, "modules")["rbac"])["params"]
+    assert params["operatorsGroupId"] == "operatorsGroupId"
+    assert params["backupContainerName"] == "backupsContainerName"
+
+
+def environment_values(env: str) -> dict[str, Any]:
+    path = INFRA / "environments" / f"{env}.parameters.json"
+    return {k: v["value"] for k, v in parameter_file(path)["parameters"].items()}
+
+
+def test_every_environment_file_says_how_it_is_networked_alerted_and_operated() -> None:
+    allowed = decorators(section(MAIN, "parameters")["networkAccess"])["allowed"]
+    assert section(MAIN, "parameters")["networkAccess"].get("default") is None
+    for env in AppEnv:
+        values = environment_values(env.value)
+        for name in ("networkAccess", "alertEmail", "operatorsGroupId", "operatorIpRanges"):
+            assert name in values, f"{env.value} does not say {name}"
+        assert values["networkAccess"] in allowed
+    assert environment_values("production")["networkAccess"] == "private"
+    assert environment_values("production")["alertEmail"]
+    assert environment_values("production")["corsAllowedOrigins"].split(",") == [
+        "https://neulbomcare.com",
+        "https://www.neulbomcare.com",
+    ]
+
+
+def test_private_networking_closes_the_database_and_reaches_each_service_privately() -> None:
+    modules = section(MAIN, "modules")
+    postgres_params = module_config(modules["postgres"])["params"]
+    allow_azure = resource("core/database/postgresql-flexible-server.bicep", "allowAzure")
+    subnets = resource("core/network/virtual-network.bicep", "vnet")["config"]["properties"][
+        "subnets"
+    ]
+    endpoints = {e["groupId"]: e for e in variable(MAIN, "privateEndpoints")}
+
+    # AllowAllAzureServices only where the parameter file chose public networking.
+    assert allow_azure["config"]["condition"] == "allowAzureServices"
+    assert postgres_params["allowAzureServices"]["operator"]["type"] == "not"
+    assert modules["network"]["config"]["condition"] == "privateNetwork"
+    app_subnet = next(s for s in subnets if s["name"] == "app")
+    (delegation,) = app_subnet["properties"]["delegations"]
+    assert delegation["properties"]["serviceName"] == "Microsoft.App/environments"
+    assert set(endpoints) == {"postgresqlServer", "vault", "blob", "queue", "table"}
+    assert endpoints["postgresqlServer"]["dnsZoneName"] == "privatelink.postgres.database.azure.com"
+    assert endpoints["vault"]["dnsZoneName"] == "privatelink.vaultcore.azure.net"
+    # The app joins the subnet; vault and storage deny the public network by default.
+    api_params = module_config(modules["api"])["params"]
+    assert accessor_chain(api_params["subnetId"]["operator"]["operands"]["true_value"]) == [
+        "network",
+        "outputs",
+        "appSubnetId",
+    ]
+    for module in ("storage", "keyVault"):
+        assert module_config(modules[module])["params"]["networkDefaultAction"] == (
+            "networkDefaultAction"
+        )
+    assert variable(MAIN, "networkDefaultAction")["operator"]["operands"]["true_value"] == "Deny"
+    site = resource("app/api.bicep", "functionApp")["config"]["properties"]
+    assert "virtualNetworkSubnetId" in site
+
+
+def test_production_keeps_an_http_instance_warm_and_connects_within_10_seconds() -> None:
+    sizes = variable(MAIN, "environmentSizes")
+    always_ready = resource("app/api.bicep", "functionApp")["config"]["properties"][
+        "functionAppConfig"
+    ]["scaleAndConcurrency"]["alwaysReady"]["operator"]["operands"]["true_value"]
+
+    assert sizes["production"]["alwaysReadyHttpInstances"] >= 1
+    assert always_ready == [{"name": "http", "instanceCount": "alwaysReadyHttpInstances"}]
+    assert sizes["production"]["dbConnectTimeout"] == 10
+    timeout = app_settings()["DB_CONNECT_TIMEOUT"]["function"]
+    assert (timeout["type"], timeout["parameters"]["value_to_convert"]) == (
+        "string",
+        "dbConnectTimeout",
+    )
+    params = module_config(section(MAIN, "modules")["appSettings"])["params"]
+    assert accessor_chain(params["dbConnectTimeout"]) == ["size", "dbConnectTimeout"]
+
+
+def test_diagnostic_logs_are_archived_past_log_analytics_retention() -> None:
+    sizes = variable(MAIN, "environmentSizes")
+    resources = section(LOG_ARCHIVE, "resources")
+    rule = resources["archive__lifecycle"]["config"]["properties"]["policy"]["rules"][0]
+    actions = rule["definition"]["actions"]["baseBlob"]
+    settings = {
+        r["config"]["scope"]
+        for r in resources.values()
+        if r["type"] == "Microsoft.Insights/diagnosticSettings"
+    }
+
+    assert settings == {"functionApp", "applicationInsights", "vault", "postgres"}
+    assert actions["delete"]["daysAfterCreationGreaterThan"] == "archiveRetentionDays"
+    assert actions["tierToArchive"]["daysAfterCreationGreaterThan"] == 90
+    for env, size in sizes.items():
+        assert size["logArchiveDays"] >= size["logRetentionDays"], env
+    # Two years in production: as long as the audit log keeps its events.
+    assert sizes["production"]["logArchiveDays"] >= 730

@@ -120,7 +120,8 @@ def test_deploy_sends_develop_to_staging_and_main_to_production() -> None:
     assert set(deploy["on"]["push"]["branches"]) == {"main", "develop"}
     environment = job["environment"]["name"]
     assert environment == "${{ github.ref_name == 'main' && 'production' || 'staging' }}"
-    assert job["needs"] == "ci"
+    assert job["needs"] == "build"
+    assert deploy["jobs"]["build"]["needs"] == "ci"
     assert deploy["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
     assert job["permissions"]["id-token"] == "write"  # OIDC, no stored credentials
     assert deploy["concurrency"]["cancel-in-progress"] is False  # never stop a migration
@@ -144,10 +145,59 @@ def test_deploy_migrates_then_deploys_then_smoke_tests() -> None:
 
     assert migrate < package < smoke
     assert migrate < close
-    assert job["steps"][close]["if"] == "always()"
+    assert job["steps"][close]["if"].startswith("always()")
     deploy_with = job["steps"][package]["with"]
     assert deploy_with["sku"] == "flexconsumption"
-    assert deploy_with["respect-funcignore"] is True
+    # The built package, dependencies included: what was tested is what a rollback redeploys.
+    assert deploy_with["package"] == "dist/package-${{ env.PACKAGE_SHA }}.zip"
+    assert deploy_with["remote-build"] is False
+
+
+def test_the_build_keeps_the_package_under_its_commit_without_what_funcignore_lists() -> None:
+    build = load(WORKFLOWS / "deploy.yml")["jobs"]["build"]
+    script = next(s["run"] for s in build["steps"] if "python_packages" in s.get("run", ""))
+    upload = next(s for s in build["steps"] if s.get("uses", "").startswith("actions/upload-art"))
+
+    assert ".funcignore" in script
+    assert "-r requirements.txt" in script
+    assert upload["with"]["name"] == "package-${{ github.sha }}"
+    assert upload["with"]["retention-days"] >= 90
+
+
+def test_production_takes_a_verified_full_backup_before_migrating() -> None:
+    job = load(WORKFLOWS / "deploy.yml")["jobs"]["deploy"]
+    backup = step_index(job, lambda s: "manage.py backup" in s.get("run", ""))
+    migrate = step_index(job, lambda s: "alembic upgrade head" in s.get("run", ""))
+    step = job["steps"][backup]
+
+    assert backup < migrate
+    assert "github.ref_name == 'main'" in step["if"], "production only"
+    assert "verify-backup latest" in step["run"]
+    # Skipped (exit 75: an incremental holds the lock) is waited out; any other failure stops.
+    assert '"$status" -ne 75' in step["run"]
+    assert "exit 1" in step["run"]
+    assert step["env"]["STORAGE_ACCOUNT_URL"] == "${{ vars.STORAGE_ACCOUNT_URL }}"
+
+
+def test_a_rollback_redeploys_a_kept_package_without_tests_or_migrations() -> None:
+    deploy = load(WORKFLOWS / "deploy.yml")
+    job = deploy["jobs"]["deploy"]
+    rollback = deploy["on"]["workflow_dispatch"]["inputs"]["rollback_sha"]
+
+    assert rollback["type"] == "string"
+    assert rollback["default"] == ""
+    assert deploy["jobs"]["ci"]["if"].startswith("inputs.rollback_sha == ''")
+    assert "inputs.rollback_sha != ''" in job["if"]
+    assert "!cancelled()" in job["if"]
+    assert job["env"]["PACKAGE_SHA"] == "${{ inputs.rollback_sha || github.sha }}"
+    assert job["permissions"]["actions"] == "read"  # another run's artifact
+    for marker in ("manage.py backup", "alembic upgrade head", "db-roles", "firewall-rule create"):
+        step = job["steps"][step_index(job, lambda s, m=marker: m in s.get("run", ""))]
+        assert "env.ROLLBACK_SHA == ''" in step["if"], marker
+    fetch = job["steps"][step_index(job, lambda s: "gh run download" in s.get("run", ""))]
+    assert fetch["if"] == "env.ROLLBACK_SHA != ''"
+    smoke = job["steps"][step_index(job, lambda s: "scripts/smoke.sh" in s.get("run", ""))]
+    assert "if" not in smoke, "a rollback is smoke-tested too"
 
 
 def test_deploy_reads_only_variables_that_the_infrastructure_outputs() -> None:

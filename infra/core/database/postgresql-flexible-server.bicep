@@ -47,7 +47,7 @@ param backupRetentionDays int = 35
 ])
 param geoRedundantBackup string = 'Enabled'
 
-@description('Let Azure services (the Function App on Flex Consumption has no fixed outbound address) reach the server.')
+@description('Let every Azure service, any tenant\'s, reach the server: only where the parameter file chooses public networking (networkAccess). Private networking reaches it through a private endpoint instead.')
 param allowAzureServices bool = true
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
@@ -108,6 +108,38 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
   }
 }
 
+// Slow queries can be found (docs/operations.md, "Slow queries"): pg_stat_statements allow-listed
+// (migration 0008 creates it) and preloaded, and every statement slower than 500 ms logged.
+// One parameter at a time: the server refuses concurrent configuration changes. A changed
+// shared_preload_libraries takes effect at the server's next restart.
+var serverParameters = [
+  {
+    name: 'azure.extensions'
+    value: 'PG_STAT_STATEMENTS'
+  }
+  {
+    name: 'shared_preload_libraries'
+    value: 'pg_stat_statements'
+  }
+  {
+    name: 'log_min_duration_statement'
+    value: '500'
+  }
+]
+
+@batchSize(1)
+resource parameters 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = [
+  for parameter in serverParameters: {
+    parent: server
+    name: parameter.name
+    properties: {
+      value: parameter.value
+      source: 'user-override'
+    }
+  }
+]
+
 output name string = server.name
+output id string = server.id
 output fullyQualifiedDomainName string = server.properties.fullyQualifiedDomainName
 output databaseName string = appDatabase.name

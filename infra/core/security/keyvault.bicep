@@ -6,6 +6,16 @@ param tags object = {}
 @description('Purge protection cannot be turned off once on; production keeps it on.')
 param purgeProtection bool = false
 
+@allowed([
+  'Allow'
+  'Deny'
+])
+@description('Deny: only the private endpoint, trusted Azure services and allowedIpRanges reach it (private networking).')
+param networkDefaultAction string = 'Allow'
+
+@description('Public addresses or CIDR ranges let through when networkDefaultAction is Deny (operators\' workstations; the pipeline adds its runner for one run).')
+param allowedIpRanges array = []
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -24,7 +34,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: networkDefaultAction
+      ipRules: [for range in allowedIpRanges: { value: range }]
     }
   }
 }

@@ -21,6 +21,16 @@ param skuName string = 'Standard_LRS'
 @description('Days a deleted blob or container can still be restored.')
 param softDeleteRetentionDays int = 7
 
+@allowed([
+  'Allow'
+  'Deny'
+])
+@description('Deny: only the private endpoint, trusted Azure services and allowedIpRanges reach it (private networking).')
+param networkDefaultAction string = 'Allow'
+
+@description('Public addresses or CIDR ranges let through when networkDefaultAction is Deny (operators\' workstations; the pipeline adds its runner for one run).')
+param allowedIpRanges array = []
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -41,7 +51,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: networkDefaultAction
+      ipRules: [for range in allowedIpRanges: { value: range, action: 'Allow' }]
     }
   }
 
