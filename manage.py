@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.data_import",
     "cli.db_roles",
     "cli.model",
+    "cli.ops_check",
 )
 
 
@@ -64,12 +65,16 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the Function App over HTTP, as `func start` would."""
-    from devtools.functions_host import serve
+    from devtools.functions_host import HostStartError, serve
+    from devtools.functions_host.host_config import HostConfigError
 
     _settings()
     from function_app import app
 
-    serve(app, host=args.host, port=args.port, threads=args.threads)
+    try:
+        serve(app, host=args.host, port=args.port, threads=args.threads)
+    except (HostStartError, HostConfigError) as exc:
+        return _fail(str(exc))
     return 0
 
 

@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.parties",
     "tests.fixtures.backup",
     "tests.fixtures.azure_openai",
+    "tests.fixtures.instances",
 ]
 
 # Before anything imports shared.config: tests set every setting they depend on themselves.
