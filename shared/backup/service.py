@@ -244,16 +244,22 @@ def run_backup_job(job_id: str) -> str:
 
 def fail_poisoned_job(job_id: str, dequeue_count: int) -> ops_records.BackupRunRow | None:
     """The job's message reached the poison queue: fail the job if it has not finished."""
+    poison = queue.poison_queue_name(get_settings().backup_queue)
     error = (
-        f"failed: the job's message was delivered {dequeue_count} times without a worker "
-        f"finishing it and was moved to {queue.poison_queue_name(get_settings().backup_queue)}"
+        "failed: no worker finished the job; the Functions host moved its message to "
+        f"{poison} after maxDequeueCount deliveries"
     )
     with UnitOfWork.for_job() as uow:
         run = ops_records.fail_job(uow.cursor, job_id, error=error)
     if run is None:
         log.info("backup_job_poison_ignored", job_id=job_id, reason="already settled or unknown")
     else:
-        log.error("backup_job_poisoned", job_id=job_id, dequeue_count=dequeue_count)
+        log.error(
+            "backup_job_poisoned",
+            job_id=job_id,
+            dequeue_count=dequeue_count,
+            attempts=run["attempts"],
+        )
     return run
 
 

@@ -71,7 +71,15 @@ def build_queue_service() -> Any:
     """A new QueueServiceClient from the current settings and secrets."""
     from azure.storage.queue import QueueServiceClient
 
-    options: dict[str, Any] = {"connection_timeout": 10, "read_timeout": 30, "retry_total": 3}
+    # Two quick retries (1 s, then 3 s): a request that enqueues must not wait the SDK's default
+    # backoff (15 s, 45 s, ...) before it can answer 503.
+    options: dict[str, Any] = {
+        "connection_timeout": 5,
+        "read_timeout": 20,
+        "retry_total": 2,
+        "initial_backoff": 1,
+        "increment_base": 2,
+    }
     url = queue_service_url()
     if url:
         from azure.identity import DefaultAzureCredential

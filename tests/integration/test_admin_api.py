@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.factories import PARTY_NAMES, Parties
+from tests.fixtures.app_server import free_port
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
@@ -38,12 +39,13 @@ def test_a_backup_started_on_demand_is_listed_with_its_outcome(app_server, parti
     assert started.status_code == 202, started.text
     backup_id = started.json()["backup_id"]
     assert started.json()["kind"] == "full"
+    assert started.json()["status"] == "queued"  # a queue-triggered worker runs it
 
     deadline = time.monotonic() + 60
     while True:
         listed = app_server.get("api/admin/backups", headers=parties.admin.headers).json()
         run = next(item for item in listed["items"] if item["backup_id"] == backup_id)
-        if run["status"] != "running" or time.monotonic() > deadline:
+        if run["status"] not in ("queued", "running") or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert run["status"] == "succeeded", run
@@ -51,6 +53,8 @@ def test_a_backup_started_on_demand_is_listed_with_its_outcome(app_server, parti
     assert run["rows"] > 0
     assert run["duration_s"] >= 0
     assert run["requested_by"] == f"admin:{parties.admin.user_id}"
+    assert run["attempts"] == 1
+    assert run["queued_at"] is not None
     assert listed["overview"]["latest_full_id"] is not None
 
 
@@ -63,22 +67,29 @@ def test_the_model_report_says_what_serves(app_server, parties: Parties):
     assert reloaded.json()["kind"] == status["kind"]
 
 
-def test_a_backup_that_cannot_start_answers_503_without_its_cause(
-    start_app_server, parties: Parties
+def test_a_backup_that_cannot_be_queued_answers_503_without_its_cause(
+    start_app_server, parties: Parties, azurite
 ):
-    # Azure refuses the container name (upper case, underscores): the backup fails to start
-    # with the storage service's error, which names the storage account and the container.
-    app = start_app_server(BACKUP_CONTAINER="Not_A_Valid_Container")
+    # The app's storage account has no queue service where it says (a closed port): the job
+    # is recorded, its message cannot be sent.
+    closed = f"http://127.0.0.1:{free_port()}/devstoreaccount1"
+    no_queue = azurite.connection_string.replace(azurite.queue_endpoint, closed)
+    app = start_app_server(AZURE_STORAGE_CONNECTION_STRING=no_queue)
 
     response = app.request("POST", "api/admin/backups", headers=parties.admin.headers)
 
     body = assert_problem(response, 503, "unavailable")
     assert response.headers["Retry-After"] == "60"
     assert body["request_id"] in body["detail"]
-    for leak in ("Not_A_Valid_Container", "devstoreaccount1", "127.0.0.1", "Error", "Exception"):
+    for leak in ("devstoreaccount1", "127.0.0.1", closed, "Error", "Exception"):
         assert leak not in body["detail"], body["detail"]
     # The operators' log keeps the cause, under the same request id.
     logged = [line for line in app.logs().splitlines() if "backup_on_demand_not_started" in line]
     assert logged
     assert body["request_id"] in logged[-1]
-    assert "Not_A_Valid_Container" in logged[-1] or "InvalidResourceName" in logged[-1]
+    assert "ServiceRequestError" in logged[-1]
+    # The job is settled as failed, so it blocks nothing: the next request is accepted.
+    listed = app.get("api/admin/backups", headers=parties.admin.headers).json()
+    run = next(item for item in listed["items"] if item["backup_id"] in logged[-1])
+    assert run["status"] == "failed"
+    assert "not queued" in run["error"]
