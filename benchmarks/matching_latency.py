@@ -290,9 +290,12 @@ def main() -> int:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)},
             "APP_ENV": "development",
             "LOG_LEVEL": "WARNING",
-            "LOCAL_SETTINGS_PATH": os.devnull,
+            # `manage.py serve` exports the example's working local values for what is unset
+            # here (the host resolves %BACKUP_SCHEDULE% and the like from them).
+            "LOCAL_SETTINGS_PATH": str(REPO_ROOT / "local.settings.json.example"),
             "DATABASE_URL": database_url,
             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "AzureWebJobsStorage": azurite.connection_string,
         }
         os.environ.update(env)
         from devtools.demo_model import ensure_demo_model
