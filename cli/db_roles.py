@@ -13,8 +13,10 @@ import re
 from cli.common import AddCommand, fail, load_settings, read_password
 
 APP_GROUP = "neulbomcare_app"
-#: A plain role name: no quoting needed anywhere (connection strings, pg_hba, Azure portal).
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: A plain role name: lower case, digits, `_`, and `-` after the first character, because a
+#: Microsoft Entra role is named after the Function App (`func-neulbom-...`, its managed
+#: identity's name); SQL quotes it, connection strings and the Azure portal take it as it is.
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,62}$")
 MIN_PASSWORD_LENGTH = 16
 
 
@@ -38,7 +40,7 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
     name = args.app_login
     if not ROLE_NAME.match(name) or name == APP_GROUP:
         return fail(
-            f"--app-login must be a lower-case role name (letters, digits, _) other than "
+            f"--app-login must be a lower-case role name (letters, digits, _, -) other than "
             f"{APP_GROUP}"
         )
     password = None

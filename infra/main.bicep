@@ -53,6 +53,16 @@ param postgresAppLogin string = 'neulbomcare_api'
 @description('Password of postgresAppLogin, inside Key Vault DatabaseURL. Never in a file: azd prompts for it, or pass it on the command line.')
 param postgresAppPassword string
 
+@allowed([
+  'entra'
+  'password'
+])
+@description('How the Function App logs in to PostgreSQL (DATABASE_AUTH). entra, Azure\'s recommendation: Microsoft Entra with its managed identity, as the database role named after the app (the deployment creates it; deployPrincipalName is then required); password: postgresAppLogin with the DatabaseURL password (kept either way, the fallback). Password logins stay enabled on the server for the administrator (migrations, restores).')
+param databaseAuth string = 'entra'
+
+@description('Display name of the CI/CD service principal (deployPrincipalId): with databaseAuth entra it is made the server\'s Microsoft Entra administrator, so the deployment can create the Function App\'s Entra database role. Empty: no Entra administrator is set here.')
+param deployPrincipalName string = ''
+
 // -- Secrets -----------------------------------------------------------------------------------
 
 @secure()
@@ -247,6 +257,9 @@ module postgres 'core/database/postgresql-flexible-server.bicep' = {
     highAvailability: size.postgresHighAvailability
     databaseName: databaseName
     allowAzureServices: !privateNetwork
+    activeDirectoryAuth: databaseAuth == 'entra'
+    entraAdminObjectId: deployPrincipalId
+    entraAdminName: deployPrincipalName
   }
 }
 
@@ -427,6 +440,9 @@ module appSettings 'app/appsettings.bicep' = {
     backupContainer: backupsContainerName
     dbPoolMax: size.dbPoolMax
     dbConnectTimeout: size.dbConnectTimeout
+    databaseAuth: databaseAuth
+    // The system-assigned identity's name is the app's: its database role is named so.
+    databaseEntraUser: functionAppName
   }
 }
 
@@ -442,6 +458,9 @@ output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output POSTGRES_SERVER_NAME string = postgres.outputs.name
 output POSTGRES_HOST string = postgres.outputs.fullyQualifiedDomainName
+// The server's Microsoft Entra administrator (the pipeline): the deploy logs in as it to create
+// the app identity's role (DATABASE_AUTH=entra).
+output POSTGRES_ENTRA_ADMIN string = deployPrincipalName
 output APP_ENV string = appEnv
 output STORAGE_ACCOUNT_URL string = storage.outputs.blobEndpoint
 output NETWORK_ACCESS string = networkAccess

@@ -33,6 +33,16 @@ param modelPath string = 'models/matching'
 param backupContainer string = 'backups'
 param dbPoolMax int = 5
 
+@allowed([
+  'password'
+  'entra'
+])
+@description('DATABASE_AUTH: entra logs in with the app\'s managed identity (shared/db_credentials.py).')
+param databaseAuth string = 'password'
+
+@description('DATABASE_ENTRA_USER: the database role of the app\'s managed identity (the app\'s name).')
+param databaseEntraUser string = ''
+
 @description('Seconds to connect to PostgreSQL (production: 10, the guide\'s connect_timeout).')
 param dbConnectTimeout int = 5
 
@@ -69,6 +79,14 @@ var baseSettings = {
   AZURE_OPENAI_DEPLOYMENT: azureOpenAiDeployment
 }
 
+// Microsoft Entra logins: the identity's token is the password, DatabaseURL gives host and database.
+var databaseAuthSettings = (databaseAuth == 'entra') ? {
+  DATABASE_AUTH: 'entra'
+  DATABASE_ENTRA_USER: databaseEntraUser
+} : {
+  DATABASE_AUTH: 'password'
+}
+
 // Only reference a secret that exists: an unresolved reference stops the app at start-up.
 var openAiKeySetting = empty(azureOpenAiKeySecretUri) ? {} : {
   AZURE_OPENAI_API_KEY: '@Microsoft.KeyVault(SecretUri=${azureOpenAiKeySecretUri})'
@@ -77,5 +95,5 @@ var openAiKeySetting = empty(azureOpenAiKeySecretUri) ? {} : {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: functionApp
   name: 'appsettings'
-  properties: union(baseSettings, openAiKeySetting)
+  properties: union(baseSettings, openAiKeySetting, databaseAuthSettings)
 }

@@ -72,3 +72,34 @@ def test_deploy_migrates_as_the_owner_then_sets_up_the_app_login_before_the_pack
     # The owner's URL and the app's password never reach a log.
     assert runs[migrate].count("::add-mask::") >= 1
     assert runs[roles].count("::add-mask::") >= 2
+
+
+def test_with_entra_logins_the_deploy_creates_the_identitys_role_before_the_package() -> None:
+    """DATABASE_AUTH=entra: the pipeline, the server's Entra administrator, maps a role named
+    after the app to its managed identity, and the owner puts it in neulbomcare_app; the
+    pipeline's own token is masked."""
+    from cli.db_roles import ROLE_NAME
+
+    job = yaml.safe_load(DEPLOY.read_text(encoding="utf-8"))["jobs"]["deploy"]
+    names = [step.get("name", "") for step in job["steps"]]
+    runs = _deploy_runs()
+    entra = next(i for i, name in enumerate(names) if name.startswith("Entra database role"))
+    migrate = next(i for i, run in enumerate(runs) if "alembic upgrade head" in run)
+    package = next(
+        i
+        for i, step in enumerate(job["steps"])
+        if step.get("uses", "").startswith("Azure/functions-action")
+    )
+    run = runs[entra]
+
+    assert migrate < entra < package
+    assert "pgaadauth_create_principal_with_oid" in run
+    assert "--resource-type oss-rdbms" in run
+    assert "::add-mask::$PGPASSWORD" in run
+    assert '"$(setting DATABASE_AUTH)" != "entra"' in run
+    assert 'manage.py db-roles --app-login "$app_role"' in run
+    assert "--password-stdin" not in run
+    assert job["steps"][entra]["env"]["PGSSLMODE"] == "require"
+    # The role is the Function App's name, as infra sets DATABASE_ENTRA_USER.
+    assert ROLE_NAME.match("func-neulbom-abc123def")
+    assert not ROLE_NAME.match("-leading-dash")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pycep import BicepParser
 
-from shared.config import AppEnv, Settings, env_name
+from shared.config import AppEnv, DatabaseAuth, Settings, env_name
 from shared.secrets import SECRET_SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -793,3 +793,47 @@ def test_diagnostic_logs_are_archived_past_log_analytics_retention() -> None:
         assert size["logArchiveDays"] >= size["logRetentionDays"], env
     # Two years in production: as long as the audit log keeps its events.
     assert sizes["production"]["logArchiveDays"] >= 730
+
+
+def test_production_logs_in_to_postgres_with_microsoft_entra_and_the_apps_identity() -> None:
+    """DATABASE_AUTH=entra is the default, and what staging and production deploy; development
+    keeps passwords. The server accepts Entra tokens (passwords stay on for the administrator),
+    the pipeline's principal is its Entra administrator, and the app logs in as its identity."""
+    postgres = INFRA / "core/database/postgresql-flexible-server.bicep"
+    declared = section(MAIN, "parameters")["databaseAuth"]
+    values = {
+        path.name.removesuffix(".parameters.json"): {
+            k: v["value"] for k, v in parameter_file(path)["parameters"].items()
+        }
+        for path in ENVIRONMENT_FILES
+    }
+    assert declared["default"] == "entra"
+    assert set(decorators(declared)["allowed"]) == {auth.value for auth in DatabaseAuth}
+    assert values["production"]["databaseAuth"] == "entra"
+    assert values["staging"]["databaseAuth"] == "entra"
+    assert values["development"]["databaseAuth"] == "password"
+
+    params = module_config(section(MAIN, "modules")["postgres"])["params"]
+    equals = params["activeDirectoryAuth"]["operator"]
+    assert equals["type"] == "equals"
+    assert equals["operands"] == {"operand_1": "databaseAuth", "operand_2": "entra"}
+    assert params["entraAdminObjectId"] == "deployPrincipalId"
+    auth = resource("core/database/postgresql-flexible-server.bicep", "server")["config"][
+        "properties"
+    ]["authConfig"]
+    assert auth["passwordAuth"] == "Enabled"  # the administrator: migrations, restores
+    assert auth["activeDirectoryAuth"]["operator"]["operands"] == {
+        "condition": "activeDirectoryAuth",
+        "true_value": "Enabled",
+        "false_value": "Disabled",
+    }
+    admin = section(postgres, "resources")["entraAdmin"]
+    assert admin["type"] == "Microsoft.DBforPostgreSQL/flexibleServers/administrators"
+    assert admin["config"]["config"]["name"] == "entraAdminObjectId"
+
+    settings = app_settings()
+    assert {"DATABASE_AUTH", "DATABASE_ENTRA_USER"} <= config_setting_names()
+    assert settings["DATABASE_ENTRA_USER"] == "databaseEntraUser"
+    app_params = module_config(section(MAIN, "modules")["appSettings"])["params"]
+    assert app_params["databaseAuth"] == "databaseAuth"
+    assert app_params["databaseEntraUser"] == "functionAppName"  # the identity's name

@@ -50,6 +50,22 @@ param geoRedundantBackup string = 'Enabled'
 @description('Let every Azure service, any tenant\'s, reach the server: only where the parameter file chooses public networking (networkAccess). Private networking reaches it through a private endpoint instead.')
 param allowAzureServices bool = true
 
+@description('Microsoft Entra authentication on (the Function App logs in with its managed identity, DATABASE_AUTH=entra). Password logins stay on for the administrator: migrations and restores.')
+param activeDirectoryAuth bool = false
+
+@description('Object id of the Microsoft Entra administrator (the deployment pipeline\'s service principal), who creates the app identity\'s database role. Empty: none set here.')
+param entraAdminObjectId string = ''
+
+@description('Display name of the Microsoft Entra administrator: the role it logs in as.')
+param entraAdminName string = ''
+
+@allowed([
+  'ServicePrincipal'
+  'User'
+  'Group'
+])
+param entraAdminType string = 'ServicePrincipal'
+
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
   location: location
@@ -64,7 +80,8 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     administratorLoginPassword: administratorLoginPassword
     authConfig: {
       passwordAuth: 'Enabled'
-      activeDirectoryAuth: 'Disabled'
+      activeDirectoryAuth: activeDirectoryAuth ? 'Enabled' : 'Disabled'
+      tenantId: tenant().tenantId
     }
     storage: {
       storageSizeGB: storageSizeGB
@@ -138,6 +155,22 @@ resource parameters 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
     }
   }
 ]
+
+// The Entra administrator (a member of azure_pg_admin, not the app): creates the role of the app's
+// managed identity with pgaadauth_create_principal_with_oid (.github/workflows/deploy.yml).
+resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (activeDirectoryAuth && !empty(entraAdminObjectId)) {
+  parent: server
+  name: entraAdminObjectId
+  dependsOn: [
+    appDatabase
+    allowAzure
+  ]
+  properties: {
+    principalName: entraAdminName
+    principalType: entraAdminType
+    tenantId: tenant().tenantId
+  }
+}
 
 output name string = server.name
 output id string = server.id
