@@ -8,16 +8,21 @@ own role (migration 0006, which owns nothing) autovacuum does that work and `vac
 Pruning: login attempts past the throttle's window, audit events past their two-year retention
 (through `ops_prune_audit_events`, which refuses a younger cutoff, as the table's trigger refuses
 younger rows, so a bug here cannot delete what the law keeps), health snapshots older than 30
-days.
+days. Each run that was not skipped is recorded as an audit event (`delete` of resource_type
+`db_maintenance`, with what it pruned and vacuumed, patient_id NULL): it deletes personal data
+(sign-in attempts, old audit events), and `ops-check` reads the newest one (`last_run`).
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from psycopg2 import sql
 
+from shared import audit
+from shared.audit import AuditAction, AuditActor, SystemActor
 from shared.backup import ops_records
 from shared.backup.data_tables import SCHEMA
 from shared.backup.locks import job_lock
@@ -41,6 +46,7 @@ BUSY_TABLES = (
 AUDIT_RETENTION = "2 years"
 AUDIT_BATCH = 10_000
 HEALTH_SNAPSHOT_DAYS = 30
+AUDIT_RESOURCE = "db_maintenance"
 
 
 def tables_to_vacuum(cur: Cursor) -> list[str]:
@@ -85,8 +91,9 @@ def prune(cur: Cursor) -> dict[str, int]:
     return pruned
 
 
-def run_maintenance(database_url: str) -> dict[str, Any]:
-    """Prune, then vacuum and analyze; returns what was done (or status "skipped")."""
+def run_maintenance(database_url: str, *, actor: AuditActor | None = None) -> dict[str, Any]:
+    """Prune, then vacuum and analyze, then record the run as `actor` (by default the
+    db_maintenance timer); returns what was done (or status "skipped")."""
     with job_lock(database_url, MAINTENANCE_LOCK) as lock:
         if not lock.acquired:
             log.warning("db_maintenance_skipped", reason="another run is going")
@@ -98,8 +105,29 @@ def run_maintenance(database_url: str) -> dict[str, Any]:
             started = time.perf_counter()
             cur.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(SCHEMA, table)))
             vacuumed[table] = round(time.perf_counter() - started, 3)
+        audit.record(
+            cur,
+            actor or SystemActor.timer(MAINTENANCE_LOCK),
+            AuditAction.DELETE,
+            patient_id=None,
+            resource_type=AUDIT_RESOURCE,
+            detail={"pruned": pruned, "vacuumed": sorted(vacuumed)},
+        )
     log.info("db_maintenance_completed", pruned=pruned, vacuumed=vacuumed)
     return {"status": "succeeded", "pruned": pruned, "vacuumed": vacuumed}
+
+
+def last_run(cur: Cursor) -> datetime | None:
+    """When the newest recorded maintenance run finished, or None if none ever did."""
+    cur.execute(
+        """
+        SELECT max(occurred_at) AS finished_at FROM audit_events
+        WHERE patient_id IS NULL AND resource_type = %s
+        """,
+        (AUDIT_RESOURCE,),
+    )
+    row = cur.fetchone()
+    return row["finished_at"] if row else None
 
 
 def db_maintenance() -> dict[str, Any]:
