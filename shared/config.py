@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(
         15_000, ge=100, validation_alias=_env("DB_STATEMENT_TIMEOUT_MS")
     )
+    #: Statement timeout of operator commands and jobs (import-csv, backup, restore, drills,
+    #: maintenance), which move whole tables: 0 means none. Separate from the request-sized one.
+    operator_statement_timeout_ms: int = Field(
+        0, ge=0, validation_alias=_env("OPERATOR_STATEMENT_TIMEOUT_MS")
+    )
     db_pool_wait_seconds: float = Field(
         5.0, gt=0, le=60, validation_alias=_env("DB_POOL_WAIT_SECONDS")
     )

@@ -3,8 +3,9 @@
 COPY's text output depends on session settings (time zone, date style, float digits, bytea
 format). Every connection that writes or checks backup data uses the same settings, so a table's
 checksum taken by the backup equals the one a drill takes on the restored copy, whatever the
-server's or role's defaults. These jobs run longer than the API's statement timeout, so it is
-lifted here (and only here).
+server's or role's defaults. These jobs (backups, restores, drills, maintenance) run longer than
+the API's statement timeout, so theirs is the operator's, `OPERATOR_STATEMENT_TIMEOUT_MS`
+(default 0: none), never the request-sized `DB_STATEMENT_TIMEOUT_MS`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ SESSION_SETTINGS = (
     "SET IntervalStyle = 'postgres'",
     "SET extra_float_digits = 3",
     "SET bytea_output = 'hex'",
-    "SET statement_timeout = 0",
     "SET idle_in_transaction_session_timeout = 0",
 )
+
+
+def operator_statement_timeout_ms() -> int:
+    """The statement timeout of operator jobs and commands, in ms (0: none)."""
+    from shared.config import get_settings
+
+    return get_settings().operator_statement_timeout_ms
 
 
 def database_url() -> str:
@@ -50,6 +57,10 @@ def connect(
     with conn.cursor() as cur:
         for statement in SESSION_SETTINGS:
             cur.execute(statement)
+        cur.execute(
+            "SELECT set_config('statement_timeout', %s, false)",
+            (str(operator_statement_timeout_ms()),),
+        )
     conn.commit()
     conn.autocommit = autocommit
     return conn

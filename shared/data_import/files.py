@@ -112,7 +112,8 @@ FILE_SPECS: tuple[FileSpec, ...] = (
 )
 
 FILE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FILE_SPECS)
-PROGRESS_EVERY = 1000
+#: A "rows read" progress line every this many rows of a file (a national import reads millions).
+PROGRESS_EVERY = 50_000
 
 
 def discover(directory: Path) -> tuple[list[tuple[FileSpec, Path]], list[str]]:

@@ -159,6 +159,15 @@ def lock_import(cur: Cursor) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK_KEY,))
 
 
+def use_operator_limits(cur: Cursor, statement_timeout_ms: int) -> None:
+    """For the rest of this transaction: the operator's statement timeout (0: none) instead of
+    the request-sized one the pool's connections carry, and memory enough for the set
+    differences (`NOT IN (SELECT * FROM unnest(...))` stays a hashed subplan only while the hash
+    fits in work_mem; past it PostgreSQL compares every row with every row)."""
+    cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(statement_timeout_ms),))
+    cur.execute("SET LOCAL work_mem = '256MB'")
+
+
 def resolve(cur: Cursor, entity: str, source_ids: Iterable[str]) -> dict[str, int]:
     """source id -> target id for the ids imported before whose target row still exists."""
     table, column = ENTITY_TARGETS[entity]

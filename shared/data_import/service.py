@@ -19,6 +19,7 @@ from time import perf_counter
 
 import psycopg2
 
+from shared.config import get_settings
 from shared.data_import import files, repository
 from shared.data_import.loaders import (
     availability,
@@ -91,6 +92,7 @@ def import_directory(
     current = "(start)"
     try:
         with db.transaction() as cur:
+            repository.use_operator_limits(cur, get_settings().operator_statement_timeout_ms)
             repository.lock_import(cur)
             for spec, file_report, rows in batches:
                 current = spec.name

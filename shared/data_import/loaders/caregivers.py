@@ -113,12 +113,13 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
     )
     repo.remember(cur, "caregiver", ids)
     changed = certifications | specialties
+    written_users = renamed | written  # once: a union per row made the count quadratic
     count(
         report,
         (
             (
                 c.source_id in known,
-                users[c.source_id] in (renamed | written) or ids[c.source_id] in changed,
+                users[c.source_id] in written_users or ids[c.source_id] in changed,
             )
             for c in accepted
         ),
