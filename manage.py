@@ -47,8 +47,9 @@ def _database_url() -> str:
 # -- commands ---------------------------------------------------------------------------------
 
 
-def cmd_check_config(_args: argparse.Namespace) -> int:
-    """Load and check the settings; print a summary without secret values."""
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Load and check the settings; print a summary without secret values (--connect: then log in
+    to the database as the app does)."""
     from pydantic import SecretStr
 
     from shared.config import Settings
@@ -60,6 +61,12 @@ def cmd_check_config(_args: argparse.Namespace) -> int:
             value = "(set)" if value.get_secret_value() else "(empty)"
         print(f"{name:40} {value}")
     print(f"\nSettings OK for {settings.app_env.value}.")
+    if args.connect:
+        from shared.operations.ops_check import check_database
+
+        check = check_database()
+        print(f"database: {check.detail}")
+        return 0 if check.ok else 1
     return 0
 
 
@@ -238,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     timer = add("run-timer", cmd_run_timer)
     timer.add_argument("name", help="function name, e.g. health_check")
     timer.add_argument("--past-due", action="store_true", help="pretend the run is late")
-    add("check-config", cmd_check_config)
+    add("check-config", cmd_check_config).add_argument(
+        "--connect",
+        action="store_true",
+        help="also log in to the database (DATABASE_URL or Key Vault's DatabaseURL) and say as "
+        "whom, where and how fast; exit 1 if it refuses or does not answer",
+    )
     add("openapi", cmd_openapi).add_argument("--output", help="file to write instead of stdout")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(add)

@@ -223,6 +223,36 @@ def check_migrations(cur: Cursor) -> Check:
     return Check("migrations", current == head, f"database at {current or 'nothing'}, head {head}")
 
 
+def check_database() -> Check:
+    """Log in as the app does (DATABASE_URL, or Key Vault's DatabaseURL) and ask the server who
+    and where it is: `check-config --connect`."""
+    from shared.unit_of_work import UnitOfWork
+
+    started = time.perf_counter()
+    try:
+        with UnitOfWork.for_job(readonly=True) as uow:
+            uow.cursor.execute(
+                "SELECT current_user AS login, current_database() AS database, "
+                "current_setting('server_version') AS version"
+            )
+            row = uow.cursor.fetchone()
+    except Exception as exc:  # the refusal or the network, in the server's or driver's words
+        return Check("database", False, _first_line(exc) + _cause(exc))
+    assert row is not None
+    elapsed = (time.perf_counter() - started) * 1000
+    return Check(
+        "database",
+        True,
+        f"connected as {row['login']} to {row['database']} "
+        f"(PostgreSQL {row['version']}, {elapsed:.0f} ms)",
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__
+    return f" ({_first_line(cause)})" if cause is not None else ""
+
+
 # -- Blob and Key Vault ------------------------------------------------------------------------
 
 
