@@ -15,7 +15,14 @@ of 40 per client); with 8 clients each makes an eighth. Prints the throughput of
 ratio 8 clients / 1 client (target >= 1.5x) and the reads' p50/p95 at 8 clients (target p95 <
 25 ms), each beside its target; exits 1 when a target is missed.
 
+Where the time goes, for each run: CPU milliseconds per request of the served app's process
+and of the PostgreSQL backends serving it (read from /proc, when the server is on this machine),
+and PostgreSQL transactions per request (`pg_stat_database`). `--profile FILE` also
+records the served app with py-spy (a dev dependency) during the concurrent run, as collapsed
+stacks (`--gil`: only the thread holding the GIL, i.e. Python's own CPU).
+
 Usage: python benchmarks/concurrency.py [--requests 2000] [--clients 8] [--threads 8]
+                                        [--profile FILE [--gil]]
 """
 
 from __future__ import annotations
@@ -24,16 +31,21 @@ import argparse
 import http.client
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+import psycopg2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
@@ -103,41 +115,154 @@ def run_client(
 
 
 def measure(
-    port: int, token: str, patients: list[int], clients: int, total: int, day: str
-) -> tuple[float, Samples]:
-    """Requests per second of `clients` concurrent clients making `total` requests in all."""
+    port: int, token: str, patients: list[int], clients: int, total: int, day: str, probe: Probe
+) -> tuple[float, Samples, Usage]:
+    """Requests per second of `clients` concurrent clients making `total` requests in all, and
+    what they cost the served app and PostgreSQL (warm-up excluded)."""
     per_client = [total // clients + (1 if i < total % clients else 0) for i in range(clients)]
-    warm = Samples()
-    warm_threads = [
-        threading.Thread(
-            target=run_client,
-            args=(port, token, patients[i % len(patients)], WARM_UP, day, warm, 0.0),
-        )
-        for i in range(clients)
-    ]
-    for thread in warm_threads:
-        thread.start()
-    for thread in warm_threads:
-        thread.join()
-
+    run_clients(port, token, patients, [WARM_UP] * clients, day, Samples(), 0.0)
+    time.sleep(STATS_FLUSH_SECONDS)  # the warm-up's transactions reach pg_stat_database
+    before = probe.read()
     samples = Samples()
     start = time.perf_counter() + 0.2
-    threads = [
-        threading.Thread(
-            target=run_client,
-            args=(port, token, patients[i % len(patients)], per_client[i], day, samples, start),
-        )
-        for i in range(clients)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    with probe.profiling():
+        run_clients(port, token, patients, per_client, day, samples, start)
+        elapsed = time.perf_counter() - start
     done = len(samples.reads) + len(samples.writes)
     if done != total:
         raise SystemExit(f"{clients} clients finished {done} of {total} requests")
-    return total / elapsed, samples
+    time.sleep(STATS_FLUSH_SECONDS)
+    return total / elapsed, samples, probe.read().minus(before, total)
+
+
+def run_clients(
+    port: int,
+    token: str,
+    patients: list[int],
+    counts: list[int],
+    day: str,
+    samples: Samples,
+    start: float,
+) -> None:
+    threads = [
+        threading.Thread(
+            target=run_client,
+            args=(port, token, patients[i % len(patients)], count, day, samples, start),
+        )
+        for i, count in enumerate(counts)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+# -- where the time goes ---------------------------------------------------------------------
+
+#: PostgreSQL backends report their counters to pg_stat_database at most once a second.
+STATS_FLUSH_SECONDS = 1.5
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass
+class Usage:
+    """CPU seconds of the app's processes and of its PostgreSQL backends (None where /proc
+    does not show them), and PostgreSQL transactions (commits and rollbacks)."""
+
+    app_cpu: float | None
+    db_cpu: float | None
+    transactions: int
+
+    def minus(self, before: Usage, requests: int) -> Usage:
+        """Per request, from two readings."""
+
+        def per(now: float | None, then: float | None) -> float | None:
+            return None if now is None or then is None else (now - then) / requests
+
+        return Usage(
+            per(self.app_cpu, before.app_cpu),
+            per(self.db_cpu, before.db_cpu),
+            # each reading is one transaction of the probe's own
+            round((self.transactions - before.transactions - 1) / requests, 2),  # type: ignore[arg-type]
+        )
+
+
+class Probe:
+    """Reads the served app's and its database backends' CPU time from /proc and the
+    database's transaction count; optionally records the app with py-spy."""
+
+    def __init__(self, app_pid: int, database_url: str, profile: Path | None, gil: bool):
+        self.app_pid = app_pid
+        self.database_url = database_url
+        self.profile = profile
+        self.gil = gil
+
+    def read(self) -> Usage:
+        with psycopg2.connect(self.database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = 'neulbomcare'"
+            )
+            backends = [int(row[0]) for row in cur.fetchall()]
+            cur.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            )
+            row = cur.fetchone()
+            transactions = int(row[0]) if row else 0
+        conn.close()
+        db = [_cpu_seconds(pid) for pid in backends]
+        db_cpu = None if not db or None in db else sum(x for x in db if x is not None)
+        app = [_cpu_seconds(pid) for pid in _process_tree(self.app_pid)]
+        app_cpu = None if None in app else sum(x for x in app if x is not None)
+        return Usage(app_cpu, db_cpu, transactions)
+
+    @contextmanager
+    def profiling(self) -> Iterator[None]:
+        if self.profile is None:
+            yield
+            return
+        py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which(
+            "py-spy"
+        )
+        if py_spy is None:
+            raise SystemExit("--profile needs py-spy (pip install -r requirements-dev.txt)")
+        command = [py_spy, "record", "-p", str(self.app_pid), "--subprocesses", "-r", "250"]
+        command += ["-f", "raw", "-o", str(self.profile), "--nonblocking"]
+        command += ["--gil"] if self.gil else []
+        recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # py-spy attaches
+        try:
+            yield
+        finally:
+            recorder.send_signal(signal.SIGINT)
+            _, errors = recorder.communicate(timeout=30)
+            print(errors.decode(errors="replace").strip(), file=sys.stderr)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """user + system CPU seconds of one process, or None when /proc does not show it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _process_tree(pid: int) -> list[int]:
+    """The process and its descendants (worker processes, if any)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            tasks = Path(f"/proc/{current}/task").iterdir()
+            for task in tasks:
+                children = (task / "children").read_text().split()
+                pending.extend(int(child) for child in children)
+        except OSError:
+            continue
+    return found
 
 
 def seed(database_url: str) -> None:
@@ -198,6 +323,10 @@ def patient_ids(port: int, token: str) -> list[int]:
     return ids
 
 
+def _ms(seconds: float | None) -> str:
+    return "   n/a" if seconds is None else f"{seconds * 1000:4.2f} ms"
+
+
 def pct(samples: list[float], q: float) -> float:
     return float(np.percentile(np.array(samples), q))
 
@@ -207,6 +336,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests per run (2000)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
     parser.add_argument("--threads", type=int, default=8, help="server threads (8, as make run)")
+    parser.add_argument(
+        "--profile", type=Path, help="record the app with py-spy during the concurrent run"
+    )
+    parser.add_argument("--gil", action="store_true", help="profile only the GIL's holder")
     args = parser.parse_args()
 
     server_url = resolve_server_url()
@@ -218,7 +351,11 @@ def main() -> int:
         database_url = with_database(server_url, name)
         migrate(database_url)
         seed(database_url)
+        # As `func start` with the example's local settings (the host resolves %SETTING%
+        # references in trigger declarations from them), the shell's environment over them.
+        example = json.loads((REPO_ROOT / "local.settings.json.example").read_text())["Values"]
         env = {
+            **{k: str(v) for k, v in example.items()},
             **{k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
             "APP_ENV": "development",
             "LOG_LEVEL": "WARNING",
@@ -230,8 +367,12 @@ def main() -> int:
         token = sign_in(port)
         patients = patient_ids(port, token)
         day = date.today().isoformat()
-        one_rate, one = measure(port, token, patients, 1, args.requests, day)
-        many_rate, many = measure(port, token, patients, args.clients, args.requests, day)
+        quiet = Probe(app.pid, database_url, None, gil=False)
+        profiled = Probe(app.pid, database_url, args.profile, gil=args.gil)
+        one_rate, one, one_usage = measure(port, token, patients, 1, args.requests, day, quiet)
+        many_rate, many, many_usage = measure(
+            port, token, patients, args.clients, args.requests, day, profiled
+        )
     finally:
         if app is not None:
             app.terminate()
@@ -243,12 +384,21 @@ def main() -> int:
     ratio_ok = ratio >= TARGET_RATIO
     p95_ok = read_p95 < TARGET_READ_P95_MS
     print(f"\n{args.requests} requests per run over 4 routes (3 reads, 1 PATCH), loopback")
-    runs = (("1 client ", one_rate, one), (f"{args.clients} clients", many_rate, many))
-    for label, rate, samples in runs:
+    runs = (
+        ("1 client ", one_rate, one, one_usage),
+        (f"{args.clients} clients", many_rate, many, many_usage),
+    )
+    for label, rate, samples, _ in runs:
         print(
             f"  {label}  {rate:7.0f} req/s   reads p50 {pct(samples.reads, 50):6.1f} ms"
             f" p95 {pct(samples.reads, 95):6.1f} ms   writes p50 {pct(samples.writes, 50):6.1f} ms"
             f" p95 {pct(samples.writes, 95):6.1f} ms"
+        )
+    print("  per request:")
+    for label, _, _, usage in runs:
+        print(
+            f"  {label}  app CPU {_ms(usage.app_cpu)}   PostgreSQL CPU {_ms(usage.db_cpu)}"
+            f"   transactions {usage.transactions:.2f}"
         )
     print(
         f"  ratio {args.clients}/1          {ratio:5.2f}x    (target >= {TARGET_RATIO}x:"

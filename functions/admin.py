@@ -60,6 +60,7 @@ def model_reload(request: ApiRequest) -> ModelStatus:
     """Load the newest published model now (the previous one keeps serving on any failure)."""
     from shared.matching.model_registry import model_status, reload_model
 
+    request.uow.commit()  # the token check's transaction: no connection held while Blob answers
     reload_model()
     return ModelStatus.model_validate(model_status())
 

@@ -5,7 +5,10 @@ passes it to one service function; timers and CLI commands build their own (`Uni
 around their work. Services take it as their first argument: `f(uow, ...)`. It holds:
 
 - the caller: `uow.principal` and `uow.actor` (the principal plus the request's id and address,
-  which audit events record); a job has no principal;
+  which audit events record); a job has no principal. The pipeline establishes it with
+  `uow.authenticate(check)`: the token's user is read as the first statement of the unit's
+  transaction, so a request uses one connection and one transaction (the work need not ask for a
+  read-only transaction or an isolation level first: `begin`/`read_only` still give them);
 - the transaction: `uow.cursor` begins it on first use (so a request that needs no database
   borrows no connection); the owner of the unit ends it, committing when the work returned and
   rolling back when it raised. `uow.commit()` ends it early, before a call that must not hold a
@@ -61,6 +64,8 @@ class UnitOfWork:
         self._cursor: Cursor | None = None
         #: A commit was sent (it may have succeeded even if its answer was lost).
         self.commit_attempted = False
+        #: The open transaction has run the caller's check and nothing else yet.
+        self._only_authenticated = False
 
     @classmethod
     def for_job(cls, **options: Any) -> UnitOfWork:
@@ -81,6 +86,18 @@ class UnitOfWork:
         """The signed-in user this work is done for."""
         return self.actor.principal
 
+    def authenticate(self, check: Callable[[Cursor], Actor]) -> Actor:
+        """Establish the caller: `check` reads it (the token's user; raises 401) with this
+        unit's cursor, as the first statement of its transaction, so authentication and the
+        work share one connection and one transaction. Until the work uses the transaction,
+        `begin()` and `read_only()` may still set its options (see there)."""
+        if self.actor_or_none is not None or self._cursor is not None:
+            raise RuntimeError("authenticate() comes first, once")
+        actor = check(self.cursor)
+        self.actor_or_none = actor
+        self._only_authenticated = True
+        return actor
+
     # -- the transaction -----------------------------------------------------------------------
 
     @property
@@ -89,6 +106,7 @@ class UnitOfWork:
         if self._cursor is None:
             self._begin()
         assert self._cursor is not None
+        self._only_authenticated = False
         return self._cursor
 
     @property
@@ -97,16 +115,27 @@ class UnitOfWork:
 
     def begin(self, *, readonly: bool = False, isolation: str | None = None) -> Cursor:
         """Begin a transaction with explicit options (the default is read-write, the server's
-        isolation level); refused while one is open, so options are never silently lost."""
+        isolation level); refused while one is open, so options are never silently lost.
+
+        The transaction the caller's check opened (`authenticate`) counts as not yet begun: it
+        becomes read-only in place (`SET TRANSACTION READ ONLY` is allowed after a read), and
+        is committed first when an isolation level is asked for (which must come before any
+        statement)."""
         if self._cursor is not None:
-            raise RuntimeError("a transaction is already open in this unit of work")
+            if not self._only_authenticated:
+                raise RuntimeError("a transaction is already open in this unit of work")
+            if isolation is None:
+                if readonly:
+                    self._cursor.execute("SET TRANSACTION READ ONLY")
+                return self.cursor
+            self.commit()
         self._readonly, self._isolation = readonly, isolation
         return self.cursor
 
     def read_only(self) -> Cursor:
         """The open transaction's cursor, or else a new read-only transaction's: for the reading
         phase a service commits before a slow outside call (Azure OpenAI, ranking)."""
-        if self._cursor is not None:
+        if self._cursor is not None and not self._only_authenticated:
             return self._cursor
         return self.begin(readonly=True)
 
@@ -135,6 +164,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         stack, self._stack, self._cursor = self._stack, None, None
+        self._only_authenticated = False
         if stack is None:
             return
         if exc_type is None:

@@ -2,9 +2,11 @@
 
 In order: request id and log context; settings and logging; allowed hosts (staging and
 production); CORS; body size cap (413); authentication of non-public routes (401); JSON parsing
-(400) and validation of path, query and body (422); the handler inside the request's unit of
-work; errors mapped to problem+json; response headers (X-Request-ID, CORS, no-sniff, no-store
-unless the handler caches); one access-log line.
+(400) and validation of path, query and body (422); the handler; errors mapped to problem+json;
+response headers (X-Request-ID, CORS, no-sniff, no-store unless the handler caches); one
+access-log line. Authentication, validation and the handler run inside the request's one unit of
+work: the token's user is read as the first statement of the transaction the handler then uses
+(one pooled connection, one transaction per request).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared.auth.authentication import authenticate_bearer
-from shared.auth.principal import Principal
+from shared.auth import authentication
+from shared.auth.principal import Actor, Principal
 from shared.config import Settings, get_settings
-from shared.db import ConnectionLostError
+from shared.db import ConnectionLostError, Cursor
 from shared.errors import (
     AppError,
     BadRequestError,
@@ -70,8 +72,9 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
         configure_logging(settings)
         _check_host(settings, headers)
         extra_headers.update(cors_headers(settings, headers.get("origin")))
-        request = _parse(spec, req, headers, request_id, settings, client_ip)
-        response = _to_response(spec, _run_handler(spec, request))
+        response = _to_response(
+            spec, _run_handler(spec, req, headers, request_id, settings, client_ip)
+        )
     except AppError as exc:
         response = problem_response(exc, request_id)
     except Exception:
@@ -101,29 +104,45 @@ def handle_http(spec: RouteSpec, req: func.HttpRequest) -> func.HttpResponse:
 _RETRIED_METHODS = frozenset({"GET", "HEAD"})
 
 
-def _run_handler(spec: RouteSpec, request: ApiRequest) -> Any:
-    """The handler inside the request's unit of work: committed when it returns, rolled back
-    when it raises (integrity errors become 422/409 there, a lost connection a 503 with
-    Retry-After). A GET whose connection was lost before any commit runs once more in a new
-    unit of work, on another connection."""
-    actor = request.actor if request.principal is not None else None
-    retry = request.method in _RETRIED_METHODS
+def _run_handler(
+    spec: RouteSpec,
+    req: func.HttpRequest,
+    headers: Mapping[str, str],
+    request_id: str,
+    settings: Settings,
+    client_ip: str | None,
+) -> Any:
+    """Authentication, validation and the handler inside the request's unit of work: committed
+    when the handler returns, rolled back when anything raises (integrity errors become 422/409
+    there, a lost connection a 503 with Retry-After). A GET whose connection was lost before any
+    commit runs once more, authentication included, in a new unit of work on another
+    connection."""
+    retry = req.method.upper() in _RETRIED_METHODS
     while True:
-        uow = UnitOfWork(actor)
+        uow = UnitOfWork(None)
         try:
             with uow:
+                request = _parse(spec, req, headers, request_id, settings, client_ip, uow)
                 request.work = uow
                 return spec.handler(request)
         except ConnectionLostError:
             if not retry or uow.commit_attempted:
                 raise
             retry = False
-            log.warning("db_connection_lost_retrying", method=request.method, route=spec.path)
+            log.warning("db_connection_lost_retrying", method=req.method, route=spec.path)
 
 
-def authenticate(request: ApiRequest) -> Principal:
-    """The caller of a non-public route, from its bearer token; 401 when there is none."""
-    principal = authenticate_bearer(request.header("authorization"))
+def authenticate(request: ApiRequest, uow: UnitOfWork) -> Principal:
+    """The caller of a non-public route, from its bearer token (401 when there is none or it
+    is refused), its user read as the first statement of the request's unit of work. A token
+    that is not even well signed is refused before any connection is borrowed."""
+    claims = authentication.bearer_claims(request.header("authorization"))
+
+    def check(cur: Cursor) -> Actor:
+        principal = authentication.principal_for(cur, claims)
+        return Actor(principal, request.request_id, request.client_ip)
+
+    principal = uow.authenticate(check).principal
     bind_context(user_id=principal.user_id)
     return principal
 
@@ -138,6 +157,7 @@ def _parse(
     request_id: str,
     settings: Settings,
     client_ip: str | None,
+    uow: UnitOfWork,
 ) -> ApiRequest:
     body_bytes = _read_body(req, headers, settings.max_request_body_bytes)
     request = ApiRequest(
@@ -152,7 +172,7 @@ def _parse(
     if not spec.public:
         # Before any validation: an anonymous caller learns nothing about the route's inputs,
         # and a caller whose role may never use the route is refused before its input is read.
-        request.principal = authenticate(request)
+        request.principal = authenticate(request, uow)
         if spec.roles is not None and str(request.principal.role) not in spec.roles:
             allowed = " or ".join(sorted(spec.roles))
             raise ForbiddenError(f"Only a {allowed} account may do this.")
