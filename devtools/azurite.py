@@ -246,10 +246,13 @@ def _probe_services(connection_string: str) -> None:
     from azure.storage.blob import BlobServiceClient  # heavy: imported only when probing
     from azure.storage.queue import QueueServiceClient
 
-    options: dict[str, int] = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 2}
-    with BlobServiceClient.from_connection_string(connection_string, **options) as blobs:
+    with BlobServiceClient.from_connection_string(
+        connection_string, retry_total=0, connection_timeout=2, read_timeout=2
+    ) as blobs:
         blobs.get_service_properties()
-    with QueueServiceClient.from_connection_string(connection_string, **options) as queues:
+    with QueueServiceClient.from_connection_string(
+        connection_string, retry_total=0, connection_timeout=2, read_timeout=2
+    ) as queues:
         queues.get_service_properties()
 
 
