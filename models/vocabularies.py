@@ -248,3 +248,110 @@ def grade_for(score: float) -> Grade:
 #: The personality axes' codes in their fixed order: the one list every SQL column list, feature
 #: name and rubric derives from.
 PERSONALITY_AXES: tuple[str, ...] = tuple(axis.value for axis in PersonalityAxis)
+
+
+# --- The record of care: visits and what happens in them -------------------------------------
+
+
+class VisitStatus(LabeledEnum):
+    PLANNED = "planned", "방문 예정"
+    IN_PROGRESS = "in_progress", "방문 중"
+    COMPLETED = "completed", "방문 완료"
+    MISSED = "missed", "미방문"
+    CANCELLED = "cancelled", "방문 취소"
+
+
+class EvidenceMethod(LabeledEnum):
+    """How a check-in or check-out was shown to happen in the patient's home."""
+
+    NFC_TAG = "nfc_tag", "NFC 태그"
+    GPS = "gps", "GPS 위치"
+    MANUAL = "manual", "수기 기록"
+
+
+class VisitPhase(LabeledEnum):
+    CHECK_IN = "check_in", "방문 시작"
+    CHECK_OUT = "check_out", "방문 종료"
+
+
+class CorrectionReason(LabeledEnum):
+    FORGOT_CHECK_IN = "forgot_check_in", "시작 태그 누락"
+    FORGOT_CHECK_OUT = "forgot_check_out", "종료 태그 누락"
+    DEVICE_FAILURE = "device_failure", "기기 고장"
+    TAG_UNREADABLE = "tag_unreadable", "태그 분실·인식 불가"
+    WRONG_TIME = "wrong_time", "시간 오기록"
+    OTHER = "other", "기타"
+
+
+class CorrectionStatus(LabeledEnum):
+    PENDING = "pending", "승인 대기"
+    APPROVED = "approved", "승인"
+    REJECTED = "rejected", "반려"
+
+
+class TaskOutcome(LabeledEnum):
+    DONE = "done", "수행"
+    NOT_DONE = "not_done", "미수행"
+
+
+class MedicationOutcome(LabeledEnum):
+    GIVEN = "given", "투약 완료"
+    REFUSED = "refused", "투약 거부"
+    MISSED = "missed", "투약 누락"
+    NOT_APPLICABLE = "not_applicable", "해당 없음"
+
+
+class IncidentKind(LabeledEnum):
+    FALL = "fall", "낙상"
+    INJURY = "injury", "부상"
+    CARE_REFUSAL = "care_refusal", "돌봄 거부"
+    BEHAVIOUR_CHANGE = "behaviour_change", "행동 변화(치매)"
+    SUSPECTED_ABUSE = "suspected_abuse", "학대·방임 의심"
+    MEDICAL_EMERGENCY = "medical_emergency", "응급 상황"
+    OTHER = "other", "기타"
+
+
+class IncidentSeverity(LabeledEnum):
+    LOW = "low", "경미"
+    MODERATE = "moderate", "보통"
+    HIGH = "high", "심각"
+    CRITICAL = "critical", "위급"
+
+
+class FollowUpStatus(LabeledEnum):
+    OPEN = "open", "접수"
+    IN_PROGRESS = "in_progress", "조치 중"
+    RESOLVED = "resolved", "종결"
+
+
+class ConditionArea(LabeledEnum):
+    """The four areas of change of condition on the monthly visit record (급여제공기록지)."""
+
+    PHYSICAL = "physical", "신체"
+    MEAL = "meal", "식사"
+    COGNITIVE = "cognitive", "인지"
+    TOILETING = "toileting", "배설"
+
+
+class NotificationEvent(LabeledEnum):
+    VISIT_CHECK_IN = "visit_check_in", "방문 시작"
+    VISIT_CHECK_OUT = "visit_check_out", "방문 종료"
+    VISIT_LATE = "visit_late", "방문 지연"
+    VISIT_MISSED = "visit_missed", "미방문"
+    VISIT_CANCELLED = "visit_cancelled", "방문 취소"
+    INCIDENT = "incident", "사고 발생"
+    CARE_REPORT_READY = "care_report_ready", "돌봄 보고서 준비"
+    CORRECTION_PENDING = "correction_pending", "방문 기록 수정 승인 요청"
+
+
+class NotificationChannel(LabeledEnum):
+    IN_APP = "in_app", "앱 알림"
+    WEB_PUSH = "web_push", "웹 푸시"
+    EMAIL = "email", "이메일"
+
+
+class DeliveryStatus(LabeledEnum):
+    PENDING = "pending", "발송 대기"
+    SENT = "sent", "발송 완료"
+    SKIPPED = "skipped", "발송 안 함"
+    FAILED = "failed", "발송 실패"

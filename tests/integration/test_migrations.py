@@ -53,6 +53,21 @@ EXPECTED_TABLES = {
     "ai_generations",
     # 0005: rate-limit counters shared by every instance.
     "ops_rate_limits",
+    # 0011: the record of care.
+    "home_tags",
+    "visits",
+    "visit_evidence",
+    "visit_corrections",
+    "visit_tasks",
+    "medication_administrations",
+    "incidents",
+    "idempotency_keys",
+    "visit_record_acknowledgements",
+    # 0012: notifications.
+    "notification_outbox",
+    "notifications",
+    "notification_preferences",
+    "push_subscriptions",
 }
 
 OUR_FUNCTIONS = {
