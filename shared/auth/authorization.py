@@ -38,6 +38,15 @@ class PatientAction(StrEnum):
     READ_MATCHING = "read_matching"
     #: Everything a guardian does to its own patient: edit, delete, request matching, plan care.
     MANAGE = "manage"
+    #: Plan visits, register the home's NFC tags and location (the guardian or an operator).
+    PLAN_VISITS = "plan_visits"
+    #: Check in and out, the visit's checklist and medications, propose a correction, report an
+    #: incident: the caregiver of an active matching (the service also checks it is the visit's).
+    RECORD_VISIT = "record_visit"
+    #: Approve or reject a visit correction (the guardian or an operator).
+    APPROVE_CORRECTION = "approve_correction"
+    #: Review a visit recorded without evidence, follow up an incident (operators).
+    REVIEW_VISITS = "review_visits"
 
 
 class Scope(StrEnum):
@@ -57,6 +66,10 @@ RULES: dict[PatientAction, dict[Role, Scope]] = {
                                        Role.ADMIN: Scope.ANY},
     PatientAction.READ_MATCHING: {Role.GUARDIAN: Scope.OWNER, Role.ADMIN: Scope.ANY},
     PatientAction.MANAGE: {Role.GUARDIAN: Scope.OWNER},
+    PatientAction.PLAN_VISITS: {Role.GUARDIAN: Scope.OWNER, Role.ADMIN: Scope.ANY},
+    PatientAction.RECORD_VISIT: {Role.CAREGIVER: Scope.ACTIVE},
+    PatientAction.APPROVE_CORRECTION: {Role.GUARDIAN: Scope.OWNER, Role.ADMIN: Scope.ANY},
+    PatientAction.REVIEW_VISITS: {Role.ADMIN: Scope.ANY},
 }  # fmt: skip
 
 _MATCHING_STATUSES = {Scope.ACTIVE: SERVING, Scope.OFFERED: OFFERED}
@@ -141,4 +154,8 @@ def _describe(action: PatientAction) -> str:
         PatientAction.READ_OFFER_SUMMARY: "read matching offers",
         PatientAction.READ_MATCHING: "read matching results",
         PatientAction.MANAGE: "change a patient's data",
+        PatientAction.PLAN_VISITS: "plan this patient's visits",
+        PatientAction.RECORD_VISIT: "record a visit",
+        PatientAction.APPROVE_CORRECTION: "approve a visit correction",
+        PatientAction.REVIEW_VISITS: "review visits or incidents",
     }[action]

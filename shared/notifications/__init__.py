@@ -1,0 +1,1 @@
+"""Notifications to families and operators (see shared/notifications/outbox.py)."""
