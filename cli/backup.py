@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cli.common import AddCommand, fail, load_settings
@@ -189,32 +190,93 @@ def cmd_verify_backup(args: argparse.Namespace) -> int:
     return 0 if report.ok else EXIT_INTEGRITY
 
 
+def _parse_since(value: str) -> datetime:
+    """`7d`, `12h`, `30m` or `2w` ago, or an ISO 8601 date or time (UTC if no offset)."""
+    match = re.fullmatch(r"(\d+)([mhdw])", value.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
+        return datetime.now(UTC) - timedelta(**{unit: int(match[1])})
+    try:
+        return _parse_time(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"not a duration or ISO 8601 time: {value!r} (e.g. 7d, 12h, 2026-11-26)"
+        ) from None
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _run_line(run: Any, indent: str = "") -> str:
+    return (
+        f"{indent}{run['backup_id']:32} {run['kind']:11} {run['status']:9} "
+        f"{_when(run['started_at']):16} {run['rows'] or 0:>12,} {_size(run['bytes']):>9} "
+        f"{run['duration_s'] or 0:>7.1f}" + (f"  error: {run['error']}" if run["error"] else "")
+    )
+
+
+def _print_chains(chains: list[Any]) -> None:
+    print(f"{'backup id':32} {'kind':11} {'status':9} {'started (UTC)':16} {'rows':>12} "
+          f"{'size':>9} {'secs':>7}")  # fmt: skip
+    for chain in chains:
+        print(_run_line(chain.full))
+        counts = chain.by_status()
+        if chain.incrementals:
+            statuses = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            newest = chain.newest_success
+            reach = (
+                f"; restores to {_when(newest['snapshot_at'])} ({newest['backup_id']})"
+                if newest is not None
+                else ""
+            )
+            print(f"  + {len(chain.incrementals)} incrementals ({statuses}), "
+                  f"{chain.rows - (chain.full['rows'] or 0):,} rows, "
+                  f"{_size(chain.bytes - (chain.full['bytes'] or 0))}{reach}")  # fmt: skip
+        else:
+            print("  + no incrementals yet")
+        for run in chain.incrementals:
+            if run["status"] not in ("succeeded", "running", "queued"):
+                print(_run_line(run, indent="    "))
+        drill = chain.latest_drill
+        if drill is not None:
+            rto = f", RTO {float(drill['rto_seconds']):.1f} s" if drill["rto_seconds"] else ""
+            print(f"  drill {drill['status']} {_when(drill['started_at'])}{rto}")
+    print(f"{len(chains)} chains (newest full backup first)")
+
+
 def cmd_list_backups(args: argparse.Namespace) -> int:
-    """List complete backups in Blob (what restore can use), or --runs from the database."""
+    """List complete backups in Blob (what restore can use), or --runs from the database: by
+    chain (a full backup with its incrementals, newest full first), or runs of one --kind."""
     from shared.backup import service
     from shared.backup.stored_backups import list_backups
 
     load_settings()
+    kind = args.kind
     if args.runs:
+        from shared.backup import run_history
         from shared.unit_of_work import UnitOfWork
 
         with UnitOfWork.for_job(readonly=True) as uow:
-            items, total = service.list_backups(uow, limit=args.limit, offset=0)
-        print(
-            f"{'backup id':32} {'kind':11} {'status':9} {'rows':>12} {'size':>9} {'secs':>7}  drill"
-        )
-        for item in items:
-            drill = item["latest_drill"]
-            drill_text = f"{drill['status']} {drill['rto_seconds'] or '-'} s" if drill else "-"
-            print(
-                f"{item['backup_id']:32} {item['kind']:11} {item['status']:9} "
-                f"{item['rows'] or 0:>12,} {_size(item['bytes']):>9} "
-                f"{item['duration_s'] or 0:>7.1f}  {drill_text}"
-                + (f"  error: {item['error']}" if item["error"] else "")
-            )
-        print(f"{len(items)} of {total} runs")
+            if kind is None:
+                chains = run_history.chains(uow.cursor, limit=args.limit, since=args.since)
+            else:
+                runs = run_history.runs(uow.cursor, limit=args.limit, kind=kind, since=args.since)
+        if kind is None:
+            _print_chains(chains)
+            return 0
+        print(f"{'backup id':32} {'kind':11} {'status':9} {'started (UTC)':16} {'rows':>12} "
+              f"{'size':>9} {'secs':>7}")  # fmt: skip
+        for run in runs:
+            print(_run_line(run))
+        print(f"{len(runs)} {kind} runs (newest first)")
         return 0
-    backups = list_backups(service.backup_container(create=False))[-args.limit :]
+    backups = [
+        backup
+        for backup in list_backups(service.backup_container(create=False))
+        if (kind is None or backup.kind == kind)
+        and (args.since is None or backup.snapshot_at >= args.since)
+    ][-args.limit :]
     print(f"{'backup id':32} {'kind':11} {'data as of (UTC)':25} {'rows':>12} {'size':>9}  base")
     for backup in backups:
         print(
@@ -318,11 +380,29 @@ def register(add: AddCommand) -> None:
     sub.add_argument("backup", metavar="ID", help="backup id (or 'latest') to check")
 
     sub = add("list-backups", cmd_list_backups)
-    sub.add_argument("--limit", type=int, default=50, help="show at most this many (50)")
+    sub.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        help="show at most this many backups, runs, or with --runs alone chains (50)",
+    )
     sub.add_argument(
         "--runs",
         action="store_true",
-        help="list backup runs from the database (status, errors, drills) instead of Blob",
+        help="list backup runs from the database (status, errors, drills) instead of Blob: "
+        "by chain, a full backup with its incrementals summarised, newest full first",
+    )
+    sub.add_argument(
+        "--kind",
+        choices=("full", "incremental"),
+        help="only backups of this kind (with --runs: single runs instead of chains)",
+    )
+    sub.add_argument(
+        "--since",
+        type=_parse_since,
+        metavar="WHEN",
+        help="only what started at or after WHEN: a duration ago (7d, 12h, 30m, 2w) or an "
+        "ISO 8601 date or time; with --runs a chain is shown if any member is that recent",
     )
 
     sub = add("prune-backups", cmd_prune_backups)
