@@ -275,3 +275,32 @@ def _peek(queue) -> list[str]:
         return [message.content for message in queue.peek_messages(max_messages=32)]
     except Exception:  # not created yet
         return []
+
+
+def test_a_queue_function_over_function_timeout_counts_as_failed(
+    azurite,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_app: list[RunningServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue_name = f"slow-{uuid.uuid4().hex[:12]}"
+    app = func.FunctionApp()
+
+    @app.queue_trigger(arg_name="msg", queue_name=queue_name, connection="TestStorage")
+    def crawl(msg: func.QueueMessage) -> None:
+        time.sleep(2)
+
+    monkeypatch.setenv("TestStorage", azurite.connection_string)
+    service = QueueServiceClient.from_connection_string(azurite.connection_string)
+    queue = service.get_queue_client(queue_name)
+    queue.create_queue()
+    queue.send_message(base64.b64encode(b"slow").decode())
+    options = QueueOptions(max_dequeue_count=1, max_polling_interval=0.2)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        serve(serve_app, app, queues=options, function_timeout=0.3)
+        poison = service.get_queue_client(f"{queue_name}-poison")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not _peek(poison):
+            time.sleep(0.1)
+    assert _peek(poison) == [base64.b64encode(b"slow").decode()]
+    assert "exceeded by function 'Functions.crawl'" in caplog.text
