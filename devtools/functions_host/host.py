@@ -32,7 +32,6 @@ import inspect
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -51,13 +50,17 @@ from azure.functions.queue import QueueMessage as TriggerMessage
 from azure.functions.timer import TimerRequest
 
 from devtools.functions_host.host_config import HostConfig, load_host_config
-from devtools.functions_host.ncrontab import ScheduleError, check_timer_schedule, resolve_settings
+from devtools.functions_host.ncrontab import (
+    ScheduleError,
+    check_timer_schedule,
+    resolve_settings,
+    substitute_known_settings,
+)
 from devtools.functions_host.queues import QueueFunction, QueueListener, check_queue_name
 from devtools.functions_host.routes import RouteTemplate, split_path
 
 logger = logging.getLogger(__name__)
 
-_APP_SETTING = re.compile(r"%([^%]+)%")
 _ADMIN_LIST = RouteTemplate("admin/functions")
 _ADMIN_INVOKE = RouteTemplate("admin/functions/{name}")
 _RETURN = "$return"
@@ -560,7 +563,7 @@ def _index_timer(function: Function, trigger: Trigger, environ: Mapping[str, str
     schedule = str(getattr(trigger, "schedule", ""))
     return TimerFunction(
         name=function.get_function_name() or function.get_user_function().__name__,
-        schedule=_APP_SETTING.sub(lambda m: environ.get(m.group(1), m.group(0)), schedule),
+        schedule=substitute_known_settings(schedule, environ),
         raw_schedule=schedule,
         arg_name=trigger.name,
         handler=function.get_user_function(),
@@ -571,7 +574,7 @@ def _index_queue(function: Function, trigger: Trigger, environ: Mapping[str, str
     queue_name = str(getattr(trigger, "queue_name", ""))
     return QueueFunction(
         name=function.get_function_name() or function.get_user_function().__name__,
-        queue_name=_APP_SETTING.sub(lambda m: environ.get(m.group(1), m.group(0)), queue_name),
+        queue_name=substitute_known_settings(queue_name, environ),
         connection=getattr(trigger, "connection", None),
         arg_name=trigger.name,
         handler=function.get_user_function(),

@@ -77,6 +77,11 @@ def resolve_settings(text: str, settings: Mapping[str, str]) -> str:
     return _SETTING.sub(value, text)
 
 
+def substitute_known_settings(text: str, settings: Mapping[str, str]) -> str:
+    """Replace each ``%NAME%`` whose setting is set; leave the others as written (listings)."""
+    return _SETTING.sub(lambda match: settings.get(match.group(1), match.group(0)), text)
+
+
 def parse_ncrontab(expression: str) -> Schedule:
     """Parse a six-field NCRONTAB expression or raise ScheduleError naming the bad field."""
     text = expression.strip()

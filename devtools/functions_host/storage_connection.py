@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from azure.storage.queue import QueueServiceClient
 
+from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME
+
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
 DEVELOPMENT_STORAGE = "usedevelopmentstorage=true"
-_DEV_ACCOUNT = "devstoreaccount1"
-_DEV_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 
 
 class StorageConnectionError(LookupError):
@@ -40,10 +38,10 @@ def _lookup(environ: Mapping[str, str], name: str) -> str | None:
 def development_storage_connection_string(host: str = "127.0.0.1") -> str:
     """The emulator's default endpoints, as ``UseDevelopmentStorage=true`` means them."""
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={_DEV_ACCOUNT};AccountKey={_DEV_KEY};"
-        f"BlobEndpoint=http://{host}:10000/{_DEV_ACCOUNT};"
-        f"QueueEndpoint=http://{host}:10001/{_DEV_ACCOUNT};"
-        f"TableEndpoint=http://{host}:10002/{_DEV_ACCOUNT};"
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+        f"BlobEndpoint=http://{host}:10000/{ACCOUNT_NAME};"
+        f"QueueEndpoint=http://{host}:10001/{ACCOUNT_NAME};"
+        f"TableEndpoint=http://{host}:10002/{ACCOUNT_NAME};"
     )
 
 
