@@ -3,10 +3,10 @@ the CSV import (bulk statements of its own), the demo seed (row-by-row INSERTs o
 a backup restore, which reloads the tables whole.
 
 Reads return rows in the API's shapes (TypedDicts below), so other areas can reuse them:
-`get_patient` and `get_patients` give the whole Patient (age, Korean labels, conditions,
-medications, diet, personality) in a fixed number of queries whatever the number of patients:
-one for the patients with their diet and personality, one for all their conditions, one for all
-their medications.
+`get_patient`, `get_patients` and `list_patients` give the whole Patient (age, Korean labels,
+conditions, medications, diet, personality) in one query whatever the number of patients: the
+patients with their diet and personality, and each one's conditions and medications as JSON
+arrays (subqueries on their patient_id indexes).
 `get_patient_summaries` gives the reduced card shown with a matching offer (no name, address or
 notes). Nothing here authorises or audits: services do that before calling in.
 """
@@ -126,17 +126,27 @@ _GUARDIAN_COLUMNS = (
 _MEDICATION_COLUMNS = (
     "medication_id, patient_id, name, dosage, frequency, intake_method, created_at"
 )
-_PATIENT_SELECT = f"""
-    SELECT p.patient_id, p.guardian_id, p.name, p.birth_date, p.gender, p.care_address,
-           p.region_code, p.care_level, p.mobility_status, p.height_cm, p.weight_kg,
-           p.created_at, p.updated_at,
-           d.diet_type, d.allergens, d.updated_at AS diet_updated_at,
-           {axis_columns("pp")},
-           pp.source AS personality_source, pp.updated_at AS personality_updated_at
-    FROM patients p
+_PATIENT_COLUMNS = f"""
+    p.patient_id, p.guardian_id, p.name, p.birth_date, p.gender, p.care_address,
+    p.region_code, p.care_level, p.mobility_status, p.height_cm, p.weight_kg,
+    p.created_at, p.updated_at,
+    d.diet_type, d.allergens, d.updated_at AS diet_updated_at,
+    {axis_columns("pp")},
+    pp.source AS personality_source, pp.updated_at AS personality_updated_at,
+    (SELECT json_agg(json_build_object('code', c.code, 'note', c.note) ORDER BY c.code)
+     FROM patient_conditions c WHERE c.patient_id = p.patient_id) AS condition_list,
+    (SELECT json_agg(json_build_object(
+                'medication_id', m.medication_id, 'patient_id', m.patient_id, 'name', m.name,
+                'dosage', m.dosage, 'frequency', m.frequency,
+                'intake_method', m.intake_method, 'created_at', m.created_at)
+            ORDER BY m.medication_id)
+     FROM patient_medications m WHERE m.patient_id = p.patient_id) AS medication_list
+"""  # noqa: S608  (constant fragments only)
+_PATIENT_JOINS = """
     LEFT JOIN patient_diets d ON d.patient_id = p.patient_id
     LEFT JOIN patient_personality pp ON pp.patient_id = p.patient_id
-"""  # noqa: S608  (constant fragments only)
+"""
+_PATIENT_SELECT = f"SELECT {_PATIENT_COLUMNS} FROM patients p {_PATIENT_JOINS}"  # noqa: S608
 
 
 # -- guardians -------------------------------------------------------------------------------
@@ -244,16 +254,13 @@ def get_patient(cur: Cursor, patient_id: int) -> PatientShape | None:
 
 
 def get_patients(cur: Cursor, patient_ids: Sequence[int]) -> list[PatientShape]:
-    """Whole Patients in the order of `patient_ids` (missing ids skipped); three queries."""
+    """Whole Patients in the order of `patient_ids` (missing ids skipped); one query."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return []
     cur.execute(_PATIENT_SELECT + " WHERE p.patient_id = ANY(%s)", (ids,))
     rows = {row["patient_id"]: row for row in cur.fetchall()}
-    found = [pid for pid in ids if pid in rows]
-    conditions = list_conditions(cur, found)
-    medications = list_medications(cur, found)
-    return [_patient(rows[pid], conditions.get(pid, []), medications.get(pid, [])) for pid in found]
+    return [_patient(rows[pid]) for pid in ids if pid in rows]
 
 
 def list_patients(
@@ -285,17 +292,22 @@ def list_patients(
         "limit": limit,
         "offset": offset,
     }
-    cur.execute(sql.SQL("SELECT count(*) AS total FROM patients p {}").format(where), params)
-    total = int(_one(cur)["total"])
+    # One query: the page's ids with the count of the whole scope (a window over ids only),
+    # then the page's patients whole. A page past the end has no row to carry the count.
     cur.execute(
         sql.SQL(
-            "SELECT p.patient_id FROM patients p {} ORDER BY p.patient_id"
-            " LIMIT %(limit)s OFFSET %(offset)s"
-        ).format(where),
+            "WITH page AS (SELECT p.patient_id, count(*) OVER () AS total FROM patients p {}"
+            " ORDER BY p.patient_id LIMIT %(limit)s OFFSET %(offset)s)"
+            " SELECT page.total, {} FROM page JOIN patients p ON p.patient_id = page.patient_id"
+            " {} ORDER BY p.patient_id"
+        ).format(where, sql.SQL(_PATIENT_COLUMNS), sql.SQL(_PATIENT_JOINS)),
         params,
     )
-    ids = [row["patient_id"] for row in cur.fetchall()]
-    return get_patients(cur, ids), total
+    rows = cur.fetchall()
+    if rows:
+        return [_patient(row) for row in rows], int(rows[0]["total"])
+    cur.execute(sql.SQL("SELECT count(*) AS total FROM patients p {}").format(where), params)
+    return [], int(_one(cur)["total"])
 
 
 def get_patient_summaries(cur: Cursor, patient_ids: Sequence[int]) -> dict[int, PatientSummary]:
@@ -496,9 +508,16 @@ def _diet(diet_type: str, allergens: Sequence[str], updated_at: datetime) -> Die
     }
 
 
-def _patient(
-    row: Mapping[str, Any], conditions: list[ConditionEntry], medications: list[MedicationRow]
-) -> PatientShape:
+def _patient(row: Mapping[str, Any]) -> PatientShape:
+    """A row of `_PATIENT_COLUMNS` in the API's shape."""
+    conditions: list[ConditionEntry] = [
+        {"code": c["code"], "label": Condition(c["code"]).label, "note": c["note"]}
+        for c in row["condition_list"] or []
+    ]
+    medications = [
+        cast(MedicationRow, {**m, "created_at": datetime.fromisoformat(m["created_at"])})
+        for m in row["medication_list"] or []
+    ]
     diet = None
     if row["diet_type"] is not None:
         diet = _diet(row["diet_type"], row["allergens"], row["diet_updated_at"])

@@ -159,10 +159,16 @@ def test_whole_patients_cost_the_same_few_queries_however_many(app_env, database
         page, total = repository.list_patients(
             cast(Cursor, listing), guardian_user_id=guardian.user_id, limit=50, offset=0
         )
-    assert counts == [3, 3]
+        past_the_end = CountingCursor(raw)
+        empty, total_past_the_end = repository.list_patients(
+            cast(Cursor, past_the_end), guardian_user_id=guardian.user_id, limit=50, offset=6
+        )
+    assert counts == [1, 1]
     assert total == 6
     assert [p["patient_id"] for p in page] == ids
-    assert listing.statements == 5
+    assert listing.statements == 1
+    assert (empty, total_past_the_end) == ([], 6)  # the count still says how many there are
+    assert past_the_end.statements == 2
 
 
 def test_offer_summaries_leave_out_identifying_details(app_env, database_url):
