@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -485,7 +486,7 @@ class FunctionsHost:
             started = time.monotonic()
             if inspect.iscoroutinefunction(handler):
                 return self._async.run(handler(**kwargs), timeout)
-            result = _run_with_timeout(handler, kwargs, timeout, name)
+            result = _run_with_timeout(handler, kwargs, timeout)
             if inspect.isawaitable(result):
                 remaining = max(0.0, timeout - (time.monotonic() - started))
                 return self._async.run(result, remaining)
@@ -500,20 +501,52 @@ class FunctionsHost:
             raise
 
 
-def _run_with_timeout(
-    handler: Callable[..., Any], kwargs: dict[str, Any], timeout: float, name: str
-) -> Any:
-    outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+class _DaemonPool:
+    """Threads that run the calls a timeout watches, as the worker's thread pool does.
 
-    def target() -> None:
-        try:
-            outcome.set_result(handler(**kwargs))
-        except BaseException as error:
-            outcome.set_exception(error)
+    An idle thread is reused (starting one per call costs more than a small request); a new one
+    starts only when none is idle. Daemon threads, unlike concurrent.futures': a call abandoned
+    at functionTimeout never keeps the process from exiting.
+    """
 
-    threading.Thread(target=target, name=f"function-{name}", daemon=True).start()
+    def __init__(self) -> None:
+        self._tasks: SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
+        self._tasks = SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._started = 0
+
+    def submit(self, call: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                self._started += 1
+                threading.Thread(
+                    target=self._work, name=f"function-{self._started}", daemon=True
+                ).start()
+        self._tasks.put((call, future))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            call, future = self._tasks.get()
+            try:
+                future.set_result(call())
+            except BaseException as error:
+                future.set_exception(error)
+            with self._lock:
+                self._idle += 1
+
+
+_POOL = _DaemonPool()
+
+
+def _run_with_timeout(handler: Callable[..., Any], kwargs: dict[str, Any], timeout: float) -> Any:
+    future = _POOL.submit(lambda: handler(**kwargs))
     try:
-        return outcome.result(timeout)
+        return future.result(timeout)
     except concurrent.futures.TimeoutError:
         raise FunctionTimeoutError from None
 
