@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import random
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -266,12 +267,11 @@ class QueueListener:
         poison.send_message(message.content)
         lease.delete()
         logger.warning(
-            "Message %s of queue %s moved to %s: %s (maxDequeueCount %s)",
+            "Message Id '%s' has reached MaxDequeueCount of %s. Moving message to queue '%s' (%s).",
             message.id,
-            self.function.queue_name,
+            self.options.max_dequeue_count,
             poison_name,
             reason,
-            self.options.max_dequeue_count,
         )
 
 
@@ -299,11 +299,12 @@ class _Lease:
             self._thread.join(timeout=10)
 
     def delete(self) -> None:
-        with self._lock:
+        with self._lock, _unless_taken_over(self._id, "delete"):
             self._queue.delete_message(self._id, self._pop_receipt)
 
     def release(self, visible_in: float) -> None:
-        self._update(round(visible_in))
+        with _unless_taken_over(self._id, "release"):
+            self._update(round(visible_in))
 
     def _update(self, seconds: int) -> None:
         with self._lock:
@@ -319,6 +320,20 @@ class _Lease:
             except Exception as error:
                 logger.warning("Could not renew the lease of queue message %s: %s", self._id, error)
                 return
+
+
+@contextlib.contextmanager
+def _unless_taken_over(message_id: str, action: str) -> Iterator[None]:
+    """As the host does, a message another instance took over (its lease ran out: the pop
+    receipt no longer matches) or that is gone is left to whoever holds it now."""
+    try:
+        yield
+    except Exception as error:
+        code = getattr(error, "error_code", None)
+        if _status(error) == 404 or (_status(error) == 400 and code == "PopReceiptMismatch"):
+            logger.info("Could not %s queue message %s: %s", action, message_id, code)
+            return
+        raise
 
 
 def _status(error: BaseException) -> int | None:

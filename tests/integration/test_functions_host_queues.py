@@ -144,7 +144,7 @@ def test_a_failing_message_moves_to_the_poison_queue_after_max_dequeue_count(
     assert [message_id for message_id, _, _ in recorded(results, "done")] == ["good"]
     assert queue.peek_messages(max_messages=32) == []
     logs = "".join(app.logs() for app in hosts.apps)
-    assert f"moved to {queue_name}-poison" in logs
+    assert f"Moving message to queue '{queue_name}-poison'" in logs
     assert "fails on purpose" in logs
 
 

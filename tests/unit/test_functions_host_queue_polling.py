@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
+import pytest
 
 from devtools.functions_host.host_config import QueueOptions
 from devtools.functions_host.queues import QueueFunction, QueueListener
@@ -35,6 +37,7 @@ class FakeQueue:
         self.polls: list[float] = []
         self.waiting: list[Message] = []
         self.deleted: list[str] = []
+        self.delete_error: Exception | None = None
         self.lock = threading.Lock()
 
     def receive_messages(self, *, max_messages: int, **_: Any) -> list[Message]:
@@ -44,6 +47,8 @@ class FakeQueue:
             return batch
 
     def delete_message(self, message_id: str, pop_receipt: str) -> None:
+        if self.delete_error is not None:
+            raise self.delete_error
         self.deleted.append(message_id)
 
     def update_message(self, *_: Any, **__: Any) -> Message:
@@ -139,3 +144,27 @@ def test_new_batches_wait_until_the_messages_in_flight_drop_to_the_threshold() -
     wait_for(lambda: len(queue.deleted) == 6)
     polling.stop()
     assert sorted(queue.deleted) == [f"m{number}" for number in range(6)]
+
+
+class StorageError(Exception):
+    def __init__(self, status_code: int, error_code: str) -> None:
+        super().__init__(error_code)
+        self.status_code = status_code
+        self.error_code = error_code
+
+
+def test_a_message_another_instance_took_over_is_left_to_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = FakeQueue()
+    queue.waiting = [message(1)]
+    queue.delete_error = StorageError(400, "PopReceiptMismatch")  # its lease ran out meanwhile
+    done = threading.Event()
+    polling = listener(queue, QueueOptions(max_polling_interval=0.2), lambda fn, msg: done.set())
+    with caplog.at_level(logging.INFO, logger="devtools.functions_host"):
+        polling.start()
+        assert done.wait(5)
+        time.sleep(0.3)
+        polling.stop()
+    assert "Could not delete queue message m1: PopReceiptMismatch" in caplog.text
+    assert "could not complete" not in caplog.text
