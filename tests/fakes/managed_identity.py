@@ -8,8 +8,10 @@ asks for a token with
     X-IDENTITY-HEADER: {IDENTITY_HEADER}
 
 and reads `access_token`, `expires_on` (epoch seconds), `resource` and `token_type` from the JSON.
-This fake speaks exactly that, issues opaque random tokens and remembers them, so the Key Vault
-fake can tell a token the app really obtained from a forged one.
+This fake speaks exactly that, issues random tokens and remembers them, so the Key Vault fake
+can tell a token the app really obtained from a forged one. Unpinned tokens are JWT-shaped (an
+unsigned header and the claims Azurite's `--oauth basic` checks: audience, issuer, lifetime;
+then a random part), so Azurite over HTTPS accepts them as Blob Storage does an Entra token.
 
 By default every request gets a new token. `pin(resource, lifetime, on_issue)` makes the endpoint
 behave as the platform's caching one does for that resource: the same current token until it is
@@ -19,6 +21,7 @@ hears of each new token before it is handed out (a test sets a database role's p
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
@@ -35,6 +38,27 @@ from tests.fakes.http import FakeServer
 API_VERSION = "2019-08-01"
 TOKEN_PATH = "/msi/token"
 SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-0000-0000-00000000face"
+FAKE_TENANT_ID = "00000000-0000-0000-0000-0000000fa4e0"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_shaped_token(resource: str, client_id: str, now: float, expires_on: int) -> str:
+    """A token shaped like Entra's (header.claims.signature), unique by its random last part."""
+    header = {"alg": "none", "typ": "JWT"}
+    claims = {
+        "aud": resource,
+        "iss": f"https://sts.windows.net/{FAKE_TENANT_ID}/",
+        "iat": int(now),
+        "nbf": int(now) - 60,
+        "exp": expires_on,
+        "oid": client_id,
+        "tid": FAKE_TENANT_ID,
+    }
+    parts = [json.dumps(part, separators=(",", ":")).encode() for part in (header, claims)]
+    return ".".join([*map(_b64url, parts), secrets.token_urlsafe(32)])
 
 
 @dataclass(frozen=True)
@@ -182,9 +206,9 @@ class FakeManagedIdentity(FakeServer):
         if pinned is not None:
             token, expires_on = pinned
         else:
-            token = secrets.token_urlsafe(32)
             now = time.time()
             expires_on = int(now) + self.token_lifetime
+            token = jwt_shaped_token(resource, client_id, now, expires_on)
             with self._lock:
                 self._issued[token] = IssuedToken(resource, client_id, expires_on, now)
         body = {
