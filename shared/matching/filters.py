@@ -1,21 +1,36 @@
-"""The hard filters of a matching request, in SQL, in API.md's order.
+"""The hard filters of a matching request, in SQL, in API.md's order, read by region first.
 
-One statement classifies every active caregiver by the FIRST filter it fails (`CASE` evaluates
-its branches in order and stops at the first true one, so later, dearer checks only run for
-caregivers that passed the earlier ones) and returns the per-filter counts plus the ids of the
-survivors. The branches are built from `models.matching.FILTER_ORDER` (`failed_filter_case`),
-so the SQL and the API's order are one list. A guardian's choice is a requirement, never a
-ranking hint: a survivor passed all.
+Every active caregiver of the country is counted under the FIRST filter it fails, but only the
+patient's region is read row by row. `caregiver_search` (migration 0009) holds, per caregiver,
+what the filters test and what the model scores, maintained by triggers from the source tables;
+`caregiver_search_counts` holds how many active caregivers each (province, certification set)
+has. One statement then:
+
+- sums the counters: every active caregiver (`candidates_considered`) and the certified ones,
+  so `excluded.certification` = active - certified and `excluded.region` = certified - the
+  certified active caregivers of the region, which is the set the statement reads next;
+- reads the region's certified active caregivers through the partial index on province and
+  classifies each by the first later filter it fails (`CASE` stops at the first true branch,
+  so dearer checks run only for rows that passed the cheaper ones);
+- returns the counts and the survivors' scoring columns, each column packed as one binary
+  string (`int8send` ...), so 40,000 survivors cost a few buffers instead of 40,000 rows.
+
+The filters (`failed_filter_case` builds the branches from `models.matching.FILTER_ORDER`):
 
 - certification: holds one of the certifications that satisfy the care type;
 - region: same province as the patient, or both in the capital area;
 - availability: on every requested day, one available slot covers each requested time slot
-  (a slot ending exactly at the requested end covers it);
+  (a slot ending exactly at the requested end covers it). The search row keeps each day's hull
+  (earliest start, latest end); when one slot spans the hull it covers exactly what the hull
+  covers, otherwise (`split_days`) `caregiver_slot_covers` asks the slots of that day;
 - gender: the account's gender equals the preference (unknown gender fails all but `any`);
 - experience: at least the minimum years;
 - specialties: holds every required specialty;
 - budget: hourly rate at most the maximum;
 - booked: no active matching whose dates, days and time slots overlap the request's.
+
+`shared.matching.filters_reference` keeps the previous statement (every caregiver, from the
+source tables) as the definition this one must equal; a test compares them.
 """
 
 from __future__ import annotations
@@ -26,43 +41,48 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from models.matching import FILTER_ORDER
-from models.vocabularies import CAPITAL_AREA, CARE_TYPE_CERTIFICATIONS, CareType
+from models.vocabularies import CAPITAL_AREA, CARE_TYPE_CERTIFICATIONS, CareType, Day
 from shared.db import Cursor
+from shared.matching.profiles import Candidates
+from shared.matching.repository import MEAN_RATING
+from shared.personality import AXES
 
-#: Caregivers holding an active matching that overlaps the request's dates, days and slots.
-_BOOKED = """
-SELECT DISTINCT m.caregiver_id
-FROM matching_results m
-JOIN matching_requests q ON q.request_id = m.request_id
-WHERE m.status = 'active'
-  AND daterange(coalesce(m.contract_start_date, q.start_date),
-                coalesce(m.contract_end_date, q.end_date), '[]')
-      && daterange(%(start_date)s::date, %(end_date)s::date, '[]')
-  AND q.days && %(days)s::text[]
-  AND EXISTS (
-      SELECT 1
-      FROM jsonb_array_elements(q.time_slots) AS held,
-           jsonb_array_elements(%(slots)s::jsonb) AS asked
-      WHERE (held ->> 'start')::time < (asked ->> 'end')::time
-        AND (asked ->> 'start')::time < (held ->> 'end')::time
-  )
-"""
+#: Whether caregiver `{caregiver}` holds an active matching overlapping the request.
+_BOOKED = """EXISTS (
+    SELECT 1
+    FROM matching_results m
+    JOIN matching_requests q ON q.request_id = m.request_id
+    WHERE m.caregiver_id = {caregiver} AND m.status = 'active'
+      AND daterange(coalesce(m.contract_start_date, q.start_date),
+                    coalesce(m.contract_end_date, q.end_date), '[]')
+          && daterange(%(start_date)s::date, %(end_date)s::date, '[]')
+      AND q.days && %(days)s::text[]
+      AND EXISTS (
+          SELECT 1
+          FROM jsonb_array_elements(q.time_slots) AS held,
+               jsonb_array_elements(%(slots)s::jsonb) AS asked
+          WHERE (held ->> 'start')::time < (asked ->> 'end')::time
+            AND (asked ->> 'start')::time < (held ->> 'end')::time
+      )
+)"""
 
-#: The condition under which a caregiver FAILS each filter (the keys are `FILTER_ORDER`'s).
+#: The day columns of caregiver_search, and each day's bit in `split_days`.
+_DAY_BITS: dict[str, int] = {str(day): 1 << index for index, day in enumerate(Day)}
+
+#: The condition under which a caregiver FAILS each filter (the keys are `FILTER_ORDER`'s);
+#: `{available}` is the request's availability test (`_availability`).
 _FAILS: dict[str, str] = {
-    "certification": "ct.caregiver_id IS NULL",
-    "region": (
-        "NOT (split_part(c.service_region, '_', 1) = %(province)s"
-        " OR (%(patient_in_capital)s"
-        " AND split_part(c.service_region, '_', 1) = ANY(%(capital)s)))"
-    ),
-    "availability": "coalesce(cv.pairs, 0) < %(pair_count)s",
-    "gender": "%(gender)s <> 'any' AND u.gender IS DISTINCT FROM %(gender)s",
-    "experience": "c.experience_years < %(min_experience)s",
-    "specialties": "coalesce(sp.n, 0) < %(required_count)s",
-    "budget": "%(budget)s::int IS NOT NULL AND c.hourly_rate > %(budget)s",
-    "booked": "EXISTS (SELECT 1 FROM booked b WHERE b.caregiver_id = c.caregiver_id)",
+    "certification": "NOT (s.certifications && %(certs)s::text[])",
+    "region": "NOT (s.province = ANY(%(provinces)s::text[]))",
+    "availability": "NOT ({available})",
+    "gender": "%(gender)s <> 'any' AND s.gender IS DISTINCT FROM %(gender)s",
+    "experience": "s.experience_years < %(min_experience)s",
+    "specialties": "NOT (s.specialties @> %(required)s::text[])",
+    "budget": "%(budget)s::int IS NOT NULL AND s.hourly_rate > %(budget)s",
+    "booked": _BOOKED.format(caregiver="s.caregiver_id"),
 }
 
 
@@ -75,58 +95,70 @@ def failed_filter_case(order: Sequence[str] = FILTER_ORDER) -> str:
     return f"CASE {branches} END"
 
 
-_CLASSIFY = """
-WITH req_pairs AS (
-    SELECT DISTINCT d.day, s.start_t, s.end_t
-    FROM unnest(%(days)s::text[]) AS d(day)
-    CROSS JOIN LATERAL (
-        SELECT (x ->> 'start')::time AS start_t, (x ->> 'end')::time AS end_t
-        FROM jsonb_array_elements(%(slots)s::jsonb) AS x
-    ) s
-),
-covered AS (
-    -- Per requested (day, slot): the caregivers with one slot covering it, read through the
-    -- (day, start_time, end_time) index; a caregiver passes when it covers every pair.
-    SELECT hit.caregiver_id, count(*) AS pairs
-    FROM req_pairs r
-    CROSS JOIN LATERAL (
-        SELECT DISTINCT a.caregiver_id
-        FROM caregiver_availability a
-        WHERE a.day = r.day AND a.start_time <= r.start_t AND a.end_time >= r.end_t
-    ) hit
-    GROUP BY hit.caregiver_id
-),
-certified AS (
-    SELECT DISTINCT caregiver_id FROM caregiver_certifications WHERE code = ANY(%(certs)s)
-),
-specialised AS (
-    SELECT caregiver_id, count(*) AS n FROM caregiver_specialties
-    WHERE code = ANY(%(required)s) GROUP BY caregiver_id
-),
-booked AS (
-{booked}
-),
-classified AS MATERIALIZED (
-    SELECT c.caregiver_id,
-           {case} AS failed
-    FROM caregivers c
-    JOIN users u ON u.user_id = c.user_id AND u.is_active AND u.deleted_at IS NULL
-    LEFT JOIN certified ct ON ct.caregiver_id = c.caregiver_id
-    LEFT JOIN covered cv ON cv.caregiver_id = c.caregiver_id
-    LEFT JOIN specialised sp ON sp.caregiver_id = c.caregiver_id
-    {only_one}
+_CASE = failed_filter_case()
+
+#: Survivor columns, each packed into one bytea of fixed-width big-endian values:
+#: (name, SQL expression, numpy dtype). Personality axes are -1 where there is no test.
+_PACKED: tuple[tuple[str, str, str], ...] = (
+    ("caregiver_id", "int8send(c.caregiver_id)", ">i8"),
+    ("experience_years", "int2send(c.experience_years)", ">i2"),
+    ("hourly_rate", "int4send(c.hourly_rate)", ">i4"),
+    ("avg_rating", "float8send(c.avg_rating::float8)", ">f8"),
+    ("total_reviews", "int4send(c.total_reviews)", ">i4"),
+    ("completed_matchings", "int4send(c.completed_matchings)", ">i4"),
+    *((axis, f"int2send(coalesce(c.{axis}, -1)::smallint)", ">i2") for axis in AXES),
 )
-SELECT
-    (SELECT count(*) FROM classified) AS considered,
-    (SELECT coalesce(jsonb_object_agg(failed, n), '{{}}'::jsonb)
-       FROM (SELECT failed, count(*) AS n FROM classified
-             WHERE failed IS NOT NULL GROUP BY failed) f) AS excluded,
-    (SELECT coalesce(array_agg(caregiver_id ORDER BY caregiver_id), '{{}}')
-       FROM classified WHERE failed IS NULL) AS survivors
+
+_CLASSIFY = """
+WITH totals AS (
+    SELECT coalesce(sum(caregivers) FILTER (WHERE is_active), 0) AS active,
+           coalesce(sum(caregivers) FILTER (WHERE is_active
+                                            AND certifications && %(certs)s::text[]), 0)
+               AS certified,
+           {mean_rating} AS mean_rating
+    FROM caregiver_search_counts
+),
+classified AS (
+    SELECT s.*, {case} AS failed
+    FROM caregiver_search s
+    WHERE {where}
+    OFFSET 0  -- keep the CASE computed once per row, not once per aggregate below
+)
+SELECT t.active, t.certified, t.mean_rating, count(c.caregiver_id) AS scanned,
+       {counts},
+       {packed},
+       string_agg(c.service_region, ';') FILTER (WHERE {survives}) AS service_region,
+       string_agg(array_to_string(c.specialties, ','), ';') FILTER (WHERE {survives})
+           AS specialties
+FROM totals t LEFT JOIN classified c ON true
+GROUP BY t.active, t.certified, t.mean_rating
 """
 
+#: The region's certified active caregivers (the partial index on province reads them).
+_REGION = (
+    "s.is_active AND s.province = ANY(%(provinces)s::text[])"
+    " AND s.certifications && %(certs)s::text[]"
+)
+_ONE = "s.is_active AND s.caregiver_id = %(caregiver_id)s"
+_SURVIVES = "c.caregiver_id IS NOT NULL AND c.failed IS NULL"
 
-_CASE = failed_filter_case()
+
+def _statement(where: str, available: str) -> str:
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE c.failed = '{name}') AS excluded_{name}" for name in FILTER_ORDER
+    )
+    packed = ", ".join(
+        f"string_agg({expression}, ''::bytea) FILTER (WHERE {_SURVIVES}) AS {name}"
+        for name, expression, _ in _PACKED
+    )
+    return _CLASSIFY.format(
+        case=_CASE.format(available=available),
+        where=where,
+        counts=counts,
+        packed=packed,
+        survives=_SURVIVES,
+        mean_rating=MEAN_RATING,
+    )
 
 
 @dataclass(frozen=True)
@@ -152,41 +184,117 @@ class FilterOutcome:
     survivors: list[int]
 
 
+@dataclass(frozen=True)
+class Shortlist(FilterOutcome):
+    """The outcome with what ranking needs: the survivors' scoring columns (in `survivors`
+    order) and the platform's mean rating (the prior of `rating_shrunk`)."""
+
+    candidates: Candidates
+    platform_mean_rating: float
+
+
 def run_hard_filters(
     cur: Cursor, request: FilterInput, *, only_caregiver_id: int | None = None
-) -> FilterOutcome:
-    """Classify every active caregiver (or just one, to re-check it); counts for each filter,
-    zeros included, and the survivors' ids."""
-    province = request.patient_region.split("_", 1)[0]
-    capital = sorted(str(p) for p in CAPITAL_AREA)
-    params = {
-        **_booked_params(request),
-        "certs": sorted(str(c) for c in CARE_TYPE_CERTIFICATIONS[CareType(request.care_type)]),
-        "required": list(request.required_specialties),
-        "required_count": len(set(request.required_specialties)),
-        "pair_count": len(set(request.days)) * len(set(request.time_slots)),
-        "province": province,
-        "capital": capital,
-        "patient_in_capital": province in capital,
-        "gender": request.gender_preference,
-        "min_experience": request.min_experience_years,
-        "budget": request.max_hourly_rate,
-        "caregiver_id": only_caregiver_id,
-    }
-    only_one = "WHERE c.caregiver_id = %(caregiver_id)s" if only_caregiver_id is not None else ""
-    cur.execute(_CLASSIFY.format(only_one=only_one, booked=_BOOKED, case=_CASE), params)
+) -> Shortlist:
+    """Counts for each filter over every active caregiver (zeros included), and the
+    survivors with their scoring columns, sorted by id; or classify just one caregiver."""
+    # This transaction's own caregiver changes, if any, reach caregiver_search now (they
+    # otherwise do at commit; a request's transaction changes none).
+    cur.execute("SELECT caregiver_search_flush()")
+    params, available = _parameters(request)
+    params["caregiver_id"] = only_caregiver_id
+    where = _REGION if only_caregiver_id is None else _ONE
+    cur.execute(_statement(where, available), params)
     row = cur.fetchone()
-    assert row is not None  # aggregates without GROUP BY: one row
-    excluded = {name: int(row["excluded"].get(name, 0)) for name in FILTER_ORDER}
-    return FilterOutcome(
-        considered=int(row["considered"]), excluded=excluded, survivors=list(row["survivors"])
+    assert row is not None  # grouped by the one row of totals
+    excluded = {name: int(row[f"excluded_{name}"]) for name in FILTER_ORDER}
+    scanned = int(row["scanned"])
+    if only_caregiver_id is None:
+        # The rows read were the region's certified ones: the two first filters' counts are
+        # the counters' differences.
+        considered = int(row["active"])
+        excluded["certification"] = considered - int(row["certified"])
+        excluded["region"] = int(row["certified"]) - scanned
+    else:
+        considered = scanned
+    candidates = _candidates(row)
+    return Shortlist(
+        considered=considered,
+        excluded=excluded,
+        survivors=[int(i) for i in candidates.caregiver_id],
+        candidates=candidates,
+        platform_mean_rating=float(row["mean_rating"]),
     )
 
 
-_IS_BOOKED = (
-    "SELECT EXISTS (SELECT 1 FROM (" + _BOOKED + ") b"  # noqa: S608  (constant SQL)
-    " WHERE b.caregiver_id = %(caregiver_id)s) AS booked"
-)
+def _parameters(request: FilterInput) -> tuple[dict[str, Any], str]:
+    """The statement's parameters, and the availability test of the request's (day, slot)
+    pairs (day names are the vocabulary's, checked; times are parameters)."""
+    province = request.patient_region.split("_", 1)[0]
+    capital = sorted(str(p) for p in CAPITAL_AREA)
+    params: dict[str, Any] = {
+        **_booked_params(request),
+        "certs": sorted(str(c) for c in CARE_TYPE_CERTIFICATIONS[CareType(request.care_type)]),
+        "required": sorted(set(request.required_specialties)),
+        "provinces": capital if province in capital else [province],
+        "gender": request.gender_preference,
+        "min_experience": request.min_experience_years,
+        "budget": request.max_hourly_rate,
+    }
+    tests = []
+    for index, (start, end) in enumerate(sorted(set(request.time_slots))):
+        params[f"from_{index}"], params[f"to_{index}"] = start, end
+        for day in sorted(set(request.days)):
+            bit = _DAY_BITS[day]  # KeyError for a day outside the vocabulary
+            span = f"%(from_{index})s::time, %(to_{index})s::time"
+            tests.append(
+                f"coalesce(s.{day}_start <= %(from_{index})s::time"
+                f" AND s.{day}_end >= %(to_{index})s::time, false)"
+                f" AND (s.split_days & {bit} = 0"
+                f" OR caregiver_slot_covers(s.caregiver_id, '{day}', {span}))"
+            )
+    return params, " AND ".join(f"({test})" for test in tests) or "true"
+
+
+def _candidates(row: dict[str, Any]) -> Candidates:
+    """The packed survivor columns as numpy arrays, sorted by caregiver id."""
+    arrays = {
+        name: np.frombuffer(bytes(row[name] or b""), dtype=dtype).astype(dtype[1:])
+        for name, _, dtype in _PACKED
+    }
+    n = len(arrays["caregiver_id"])
+    regions = row["service_region"].split(";") if n else []
+    specialties = _specialty_sets(row["specialties"].split(";") if n else [])
+    order = np.argsort(arrays["caregiver_id"], kind="stable")
+    personality = np.stack([arrays[axis] for axis in AXES], axis=1).astype(float).reshape(n, 4)
+    personality[personality < 0] = np.nan
+    return Candidates(
+        caregiver_id=arrays["caregiver_id"].astype(np.int64)[order],
+        personality=personality[order],
+        specialties=[specialties[i] for i in order],
+        service_region=[regions[i] for i in order],
+        experience_years=arrays["experience_years"].astype(float)[order],
+        avg_rating=arrays["avg_rating"][order],
+        total_reviews=arrays["total_reviews"].astype(float)[order],
+        hourly_rate=arrays["hourly_rate"].astype(float)[order],
+        covered_fraction=np.ones(n),
+        completed_matchings=arrays["completed_matchings"].astype(float)[order],
+    )
+
+
+def _specialty_sets(joined: list[str]) -> list[frozenset[str]]:
+    """One frozenset per caregiver; caregivers share a few hundred distinct sets at most."""
+    cache: dict[str, frozenset[str]] = {}
+    out = []
+    for codes in joined:
+        found = cache.get(codes)
+        if found is None:
+            found = cache[codes] = frozenset(codes.split(",")) if codes else frozenset()
+        out.append(found)
+    return out
+
+
+_IS_BOOKED = "SELECT " + _BOOKED.format(caregiver="%(caregiver_id)s") + " AS booked"
 
 
 def is_booked(cur: Cursor, caregiver_id: int, request: FilterInput) -> bool:

@@ -1,6 +1,6 @@
 """From the hard filters' survivors to the top_k: features, the serving model, reasons.
 
-Kept apart from the service so the benchmark's floor (the same candidate query plus the model's
+Kept apart from the service so the benchmark's floor (the same filter statement plus the model's
 `inplace_predict`) and the service share exactly the same steps.
 """
 
@@ -13,12 +13,12 @@ from typing import cast
 import numpy as np
 
 from models.matching import MatchingRequestIn
-from shared.db import Cursor
 from shared.matching import repository
 from shared.matching.explain import reasons as explain_reasons
 from shared.matching.features import build_features
+from shared.matching.filters import Shortlist
 from shared.matching.model_registry import get_active_model
-from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
+from shared.matching.profiles import PatientProfile, RequestProfile
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,21 @@ class Ranked:
 
 
 def rank_candidates(
-    cur: Cursor,
     patient_row: repository.PatientProfileRow,
     body: MatchingRequestIn,
-    survivor_ids: Sequence[int],
+    shortlist: Shortlist,
 ) -> Ranked:
-    """Score every survivor with the serving model; the best `body.top_k`, best first."""
+    """Score every survivor with the serving model; the best `body.top_k`, best first.
+
+    The survivors' scoring columns come with the hard filters' answer (one statement)."""
     model = get_active_model()
-    if not survivor_ids:
+    candidates = shortlist.candidates
+    if not len(candidates):
         return Ranked(model.kind, model.version, [])
     patient = patient_profile(patient_row)
     request = request_profile(body)
-    candidates = candidates_from_columns(repository.candidate_columns(cur, survivor_ids))
     features = build_features(
-        patient, request, candidates, platform_mean_rating=repository.platform_mean_rating(cur)
+        patient, request, candidates, platform_mean_rating=shortlist.platform_mean_rating
     )
     scored = model.scorer.score(features, top_k=body.top_k)
     top = top_indices(scored.scores, candidates.caregiver_id, body.top_k)
@@ -99,26 +100,4 @@ def request_profile(body: MatchingRequestIn) -> RequestProfile:
         max_hourly_rate=body.max_hourly_rate,
         required_specialties=frozenset(str(s) for s in body.required_specialties),
         min_experience_years=body.min_experience_years,
-    )
-
-
-def candidates_from_columns(columns: repository.CandidateColumns) -> Candidates:
-    """Columnar candidates from the repository's arrays (the survivors covered every slot)."""
-    n = len(columns["caregiver_id"])
-    # None (no personality yet) becomes NaN in a float array.
-    personality = np.array(columns["personality"], dtype=float).reshape(n, 4)
-    return Candidates(
-        caregiver_id=np.array(columns["caregiver_id"], dtype=np.int64),
-        personality=personality,
-        specialties=[
-            frozenset(codes.split(",")) if codes else frozenset()
-            for codes in columns["specialties"]
-        ],
-        service_region=list(columns["service_region"]),
-        experience_years=np.array(columns["experience_years"], dtype=float),
-        avg_rating=np.array(columns["avg_rating"], dtype=float),
-        total_reviews=np.array(columns["total_reviews"], dtype=float),
-        hourly_rate=np.array(columns["hourly_rate"], dtype=float),
-        covered_fraction=np.ones(n),
-        completed_matchings=np.array(columns["completed_matchings"], dtype=float),
     )

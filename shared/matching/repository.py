@@ -45,20 +45,6 @@ class PatientProfileRow(TypedDict):
     conditions: list[str]
 
 
-class CandidateColumns(TypedDict):
-    """The scoring inputs of the survivors, one list per column, entry i = caregiver i."""
-
-    caregiver_id: list[int]
-    service_region: list[str]
-    experience_years: list[int]
-    hourly_rate: list[int]
-    avg_rating: list[float]
-    total_reviews: list[int]
-    personality: list[list[float | None]]  # shared.personality.AXES order; Nones when unknown
-    specialties: list[str]  # comma-separated codes, '' for none
-    completed_matchings: list[int]
-
-
 class SlotJson(TypedDict):
     """A requested time slot as stored (jsonb): 'HH:MM' times."""
 
@@ -142,58 +128,15 @@ def patient_profile(cur: Cursor, patient_id: int) -> PatientProfileRow | None:
     return cast(PatientProfileRow | None, cur.fetchone())
 
 
-def candidate_columns(cur: Cursor, caregiver_ids: Sequence[int]) -> CandidateColumns:
-    """The scoring inputs of the caregivers, column by column, in the order of `caregiver_ids`.
-
-    One row of parallel arrays instead of one row per caregiver: a thousand survivors cost one
-    round of parsing, not a thousand dicts. Personality axes are NULL where there is none.
-    """
-    cur.execute(
-        f"""
-        WITH ids AS (
-            SELECT caregiver_id, position
-            FROM unnest(%s::bigint[]) WITH ORDINALITY AS ids(caregiver_id, position)
-        ),
-        specialties AS (
-            SELECT s.caregiver_id, string_agg(s.code, ',') AS codes
-            FROM caregiver_specialties s JOIN ids USING (caregiver_id)
-            GROUP BY s.caregiver_id
-        ),
-        completed AS (
-            SELECT m.caregiver_id, count(*) AS n
-            FROM matching_results m JOIN ids USING (caregiver_id)
-            WHERE m.status = 'completed'
-            GROUP BY m.caregiver_id
-        )
-        SELECT array_agg(c.caregiver_id ORDER BY ids.position) AS caregiver_id,
-               array_agg(c.service_region ORDER BY ids.position) AS service_region,
-               array_agg(c.experience_years ORDER BY ids.position) AS experience_years,
-               array_agg(c.hourly_rate ORDER BY ids.position) AS hourly_rate,
-               array_agg(c.avg_rating::float8 ORDER BY ids.position) AS avg_rating,
-               array_agg(c.total_reviews ORDER BY ids.position) AS total_reviews,
-               array_agg({axis_array("p")} ORDER BY ids.position) AS personality,
-               array_agg(coalesce(sp.codes, '') ORDER BY ids.position) AS specialties,
-               array_agg(coalesce(done.n, 0) ORDER BY ids.position) AS completed_matchings
-        FROM ids
-        JOIN caregivers c ON c.caregiver_id = ids.caregiver_id
-        LEFT JOIN caregiver_personality p ON p.caregiver_id = c.caregiver_id
-        LEFT JOIN specialties sp ON sp.caregiver_id = c.caregiver_id
-        LEFT JOIN completed done ON done.caregiver_id = c.caregiver_id
-        """,  # noqa: S608  (constant SQL)
-        (list(caregiver_ids),),
-    )
-    row = cur.fetchone()
-    assert row is not None  # an aggregate without GROUP BY returns one row
-    return cast(CandidateColumns, {key: list(value or []) for key, value in row.items()})
+#: The mean rating of caregivers with reviews, the prior ratings are shrunk toward (serving and
+#: training use this one definition), from the counters migration 0009 maintains: the same
+#: exact sums as over every caregiver, without reading every caregiver.
+MEAN_RATING = "coalesce(sum(rating_sum) / nullif(sum(reviews), 0), 4.0)::float8"
 
 
 def platform_mean_rating(cur: Cursor) -> float:
-    """The mean rating of caregivers with reviews: the prior ratings are shrunk toward (serving
-    and training use this one definition)."""
-    cur.execute(
-        "SELECT coalesce(sum(avg_rating * total_reviews) / nullif(sum(total_reviews), 0), 4.0)"
-        "::float8 AS mean FROM caregivers WHERE total_reviews > 0"
-    )
+    """The platform's mean rating (`MEAN_RATING`)."""
+    cur.execute(f"SELECT {MEAN_RATING} AS mean FROM caregiver_search_counts")  # noqa: S608
     row = cur.fetchone()
     assert row is not None  # an aggregate without GROUP BY returns one row
     return float(row["mean"])

@@ -59,7 +59,7 @@ def create_request(uow: UnitOfWork, patient_id: int, body: MatchingRequestIn) ->
     if patient is None:  # deleted between the check and now
         raise NotFoundError("No such patient, or it is not in your care.")
     outcome = filters.run_hard_filters(cur, _filter_input(body, patient["region_code"]))
-    ranked = rank_candidates(cur, patient, body, outcome.survivors)
+    ranked = rank_candidates(patient, body, outcome)
     request_id = repository.insert_request(
         cur,
         patient_id=patient_id,

@@ -53,6 +53,10 @@ EXPECTED_TABLES = {
     "ai_generations",
     # 0005: rate-limit counters shared by every instance.
     "ops_rate_limits",
+    # 0009: what the matching filters read, by region, and its counters.
+    "caregiver_search",
+    "caregiver_search_counts",
+    "ops_caregiver_search_pending",
     # 0011: the record of care.
     "home_tags",
     "visits",
@@ -83,6 +87,20 @@ OUR_FUNCTIONS = {
     "audit_events_no_truncate",
     "ops_prune_audit_events",
 }
+
+#: 0009: caregiver_search, maintained from its source tables.
+SEARCH_FUNCTIONS = {
+    "caregiver_search_refresh",
+    "caregiver_search_flush",
+    "caregiver_search_flush_at_commit",
+    "caregiver_search_follow",
+    "caregiver_search_follow_users",
+    "caregiver_search_follow_caregivers",
+    "caregiver_search_follow_results",
+    "caregiver_search_count",
+    "caregiver_slot_covers",
+}
+OUR_FUNCTIONS |= SEARCH_FUNCTIONS
 
 #: The app's group role (0006): cluster-wide, so it outlives a downgrade.
 APP_ROLE = "neulbomcare_app"
@@ -212,11 +230,14 @@ def test_app_role_is_granted_at_head_and_revoked_by_downgrade(empty_database_url
     assert {"table patients UPDATE", "table ops_rate_limits DELETE"} <= grants
     assert {"schema public", "routine ops_prune_audit_events"} <= grants
     assert {"default r", "default S", "default f"} <= grants
+    # 0009: the search tables are the triggers' to write, the app only reads them.
+    assert "table caregiver_search SELECT" in grants
+    assert not {"table caregiver_search INSERT", "table caregiver_search_counts UPDATE"} & grants
 
     downgrade(empty_database_url, "0005")
 
     assert _app_role_grants(empty_database_url) == set()
-    assert _functions(empty_database_url) == OUR_FUNCTIONS - {
+    assert _functions(empty_database_url) == OUR_FUNCTIONS - SEARCH_FUNCTIONS - {
         "audit_events_no_truncate",
         "ops_prune_audit_events",
     }
