@@ -192,6 +192,8 @@ var databaseName = 'neulbomcare'
 var modelsContainerName = 'models'
 var modelPath = '${modelsContainerName}/matching'
 var backupsContainerName = 'backups'
+// BACKUP_QUEUE: backup jobs on demand (shared/jobs); the host moves poisoned messages to -poison.
+var backupQueueName = 'backup-jobs'
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -225,6 +227,10 @@ module storage 'core/storage/storage-account.bicep' = {
       deploymentContainerName
       modelsContainerName
       backupsContainerName
+    ]
+    queues: [
+      backupQueueName
+      '${backupQueueName}-poison'
     ]
   }
 }
@@ -435,9 +441,11 @@ module appSettings 'app/appsettings.bicep' = {
     azureOpenAiDeployment: azureOpenAiDeployment
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     modelPath: modelPath
     backupContainer: backupsContainerName
+    backupQueue: backupQueueName
     dbPoolMax: size.dbPoolMax
     dbConnectTimeout: size.dbConnectTimeout
     databaseAuth: databaseAuth

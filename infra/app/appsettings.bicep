@@ -28,9 +28,11 @@ param azureOpenAiEndpoint string = ''
 param azureOpenAiDeployment string = 'gpt-4o-mini'
 param storageAccountName string
 param storageBlobEndpoint string
+param storageQueueEndpoint string
 param applicationInsightsName string
 param modelPath string = 'models/matching'
 param backupContainer string = 'backups'
+param backupQueue string = 'backup-jobs'
 param dbPoolMax int = 5
 
 @allowed([
@@ -57,6 +59,8 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing
 var baseSettings = {
   // Functions host: identity-based host storage, telemetry.
   AzureWebJobsStorage__accountName: storageAccountName
+  // Where the queue triggers (functions/queues.py) poll, with the same identity.
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
 
   // The app (shared/config.py).
@@ -70,6 +74,9 @@ var baseSettings = {
   STORAGE_ACCOUNT_URL: storageBlobEndpoint
   XGBOOST_MODEL_PATH: modelPath
   BACKUP_CONTAINER: backupContainer
+  // The queue triggers read %BACKUP_QUEUE% (and %BACKUP_QUEUE%-poison): it must exist to index.
+  BACKUP_QUEUE: backupQueue
+  STORAGE_QUEUE_URL: storageQueueEndpoint
   // Timer schedules read %BACKUP_SCHEDULE%: the setting must exist for the host to index them.
   BACKUP_SCHEDULE: '0 0 18 * * *'
   BACKUP_RETENTION_DAYS: '35'

@@ -1,6 +1,8 @@
 // Role assignments: what each identity may do, scoped to one resource each.
 //   Function App identity: Storage Blob Data Owner on the account (host storage, deployment
-//     package, models, backups) and Key Vault Secrets User on the vault.
+//     package, models, backups), Storage Queue Data Contributor on the account (the app enqueues
+//     background jobs; the host's queue triggers read, delete and move them to -poison) and Key
+//     Vault Secrets User on the vault.
 //   The deploying person (optional): Key Vault Secrets Officer, to set and rotate secrets.
 //   The CI/CD service principal (optional): Key Vault Secrets User, to read DatabaseOwnerURL for
 //     `alembic upgrade head` and DatabaseURL for `manage.py db-roles`; Storage Blob Data
@@ -25,6 +27,7 @@ param backupContainerName string = 'backups'
 // Built-in role definition ids (the same in every tenant).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
@@ -49,6 +52,16 @@ resource appBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource appQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, appPrincipalId, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -43,7 +43,7 @@ POSTGRES_MAX_USER_CONNECTIONS = {
     "Standard_D4ds_v5": 1703,
 }
 #: App settings the platform reads (not shared/config.py).
-PLATFORM_SETTINGS = {"AzureWebJobsStorage__accountName"}
+PLATFORM_SETTINGS = {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__queueServiceUri"}
 #: Settings Flex Consumption refuses or that would bring back a connection string.
 FORBIDDEN_SETTINGS = {
     "FUNCTIONS_WORKER_RUNTIME",
@@ -418,6 +418,19 @@ def test_the_identity_holds_key_vault_secrets_user_and_storage_blob_data_owner()
     granted = granted_roles()
     assert ("appPrincipalId", "storageBlobDataOwner", "storage") in granted
     assert ("appPrincipalId", "keyVaultSecretsUser", "vault") in granted
+
+
+def test_the_backup_queue_exists_and_the_app_and_its_host_reach_it_with_the_identity() -> None:
+    roles = section(INFRA / "app" / "rbac.bicep", "variables")["roles"]["value"]
+    assert roles["storageQueueDataContributor"] == "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
+    assert ("appPrincipalId", "storageQueueDataContributor", "storage") in granted_roles()
+    settings = app_settings()
+    # The queue triggers resolve %BACKUP_QUEUE%; the host and the app find the queue service.
+    for name in ("BACKUP_QUEUE", "STORAGE_QUEUE_URL", "AzureWebJobsStorage__queueServiceUri"):
+        assert name in settings, name
+    text = MAIN.read_text(encoding="utf-8")
+    assert "var backupQueueName = 'backup-jobs'" in text
+    assert "'${backupQueueName}-poison'" in text
 
 
 # -- the app's own names -----------------------------------------------------------------------

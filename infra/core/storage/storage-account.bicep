@@ -1,12 +1,16 @@
 // Storage account reached only with Microsoft Entra identities (no shared keys): the Functions
-// host storage (AzureWebJobsStorage__accountName), the deployment package container, and the
-// app's own containers (matching models, backups).
+// host storage (AzureWebJobsStorage__accountName), the deployment package container, the
+// app's own containers (matching models, backups) and queues (background jobs and their poison
+// queues).
 param name string
 param location string = resourceGroup().location
 param tags object = {}
 
 @description('Blob containers to create (private).')
 param containers array = []
+
+@description('Queues to create (the background jobs\' and their `-poison` queues).')
+param queues array = []
 
 @allowed([
   'Standard_LRS'
@@ -80,6 +84,19 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
+resource queueServices 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queues: {
+    parent: queueServices
+    name: queueName
+  }
+]
+
 output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
