@@ -24,7 +24,7 @@ from psycopg2.extras import Json, execute_values
 
 from shared.db import Cursor
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 5000
 #: pg_advisory_xact_lock key: two imports never interleave (the lookup decides insert vs update).
 IMPORT_LOCK_KEY = 0x4E42_494D_5054  # "NBIMPT"
 
@@ -94,6 +94,22 @@ def _values(
         cur, statement, rows, template=template, page_size=PAGE_SIZE, fetch=fetch
     )
     return result or []
+
+
+def _array(values: Iterable[Any]) -> str:
+    """An array parameter as ONE PostgreSQL array literal ('{1,2,3}'; the SQL casts it, or the
+    column's type resolves it). psycopg2 sends a Python list as ARRAY[v1, v2, ...], which the
+    server parses and plans as one expression per element: six times slower at 300,000 ids."""
+    return "{" + ",".join(_element(value) for value in values) + "}"
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)  # str, date, time: their ISO text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _update_if_distinct(
@@ -178,7 +194,7 @@ def resolve(cur: Cursor, entity: str, source_ids: Iterable[str]) -> dict[str, in
         f"SELECT s.source_id, s.target_id FROM import_source_ids s"  # noqa: S608 (constants)
         f" JOIN {table} t ON t.{column} = s.target_id"
         " WHERE s.entity = %s AND s.source_id = ANY(%s)",
-        (entity, ids),
+        (entity, _array(ids)),
     )
     return {row["source_id"]: row["target_id"] for row in cur.fetchall()}
 
@@ -199,7 +215,7 @@ def source_ids(cur: Cursor, entity: str, target_ids: Iterable[int]) -> dict[int,
     cur.execute(
         "SELECT DISTINCT ON (target_id) target_id, source_id FROM import_source_ids"
         " WHERE entity = %s AND target_id = ANY(%s) ORDER BY target_id, updated_at DESC",
-        (entity, list(target_ids)),
+        (entity, _array(target_ids)),
     )
     return {row["target_id"]: row["source_id"] for row in cur.fetchall()}
 
@@ -241,7 +257,7 @@ def ensure_users(
         return {}
     cur.execute(
         "SELECT user_id, lower(email) AS email, role FROM users WHERE lower(email) = ANY(%s)",
-        ([email.lower() for email, _, _ in users],),
+        (_array(email.lower() for email, _, _ in users),),
     )
     return {row["email"]: (row["user_id"], row["role"]) for row in cur.fetchall()}
 
@@ -263,7 +279,7 @@ def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]
     """caregiver_id -> user_id."""
     cur.execute(
         "SELECT caregiver_id, user_id FROM caregivers WHERE caregiver_id = ANY(%s)",
-        (list(caregiver_ids),),
+        (_array(caregiver_ids),),
     )
     return {row["caregiver_id"]: row["user_id"] for row in cur.fetchall()}
 
@@ -282,7 +298,7 @@ def upsert_caregivers(
     )
     cur.execute(
         "SELECT user_id, caregiver_id FROM caregivers WHERE user_id = ANY(%s)",
-        ([row[0] for row in rows],),
+        (_array(row[0] for row in rows),),
     )
     ids = {row["user_id"]: row["caregiver_id"] for row in cur.fetchall()}
     return ids, {key[0] for key in written}
@@ -296,9 +312,9 @@ def replace_code_sets(
     if table not in CODE_SET_TABLES:
         raise ValueError(table)
     params = {
-        "owners": list(owners),
-        "ids": [owner for owner, _ in pairs],
-        "codes": [code for _, code in pairs],
+        "owners": _array(owners),
+        "ids": _array(owner for owner, _ in pairs),
+        "codes": _array(code for _, code in pairs),
     }
     cur.execute(
         f"DELETE FROM {table} t WHERE t.caregiver_id = ANY(%(owners)s)"  # noqa: S608
@@ -320,7 +336,7 @@ def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, 
     cur.execute(
         "SELECT caregiver_id, day, start_time, end_time FROM caregiver_availability"
         " WHERE caregiver_id = ANY(%s)",
-        (list(caregiver_ids),),
+        (_array(caregiver_ids),),
     )
     return {
         (row["caregiver_id"], row["day"], row["start_time"], row["end_time"])
@@ -333,11 +349,11 @@ def replace_availability(
 ) -> None:
     """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end)."""
     params = {
-        "owners": list(owners),
-        "ids": [slot[0] for slot in slots],
-        "days": [slot[1] for slot in slots],
-        "starts": [slot[2] for slot in slots],
-        "ends": [slot[3] for slot in slots],
+        "owners": _array(owners),
+        "ids": _array(slot[0] for slot in slots),
+        "days": _array(slot[1] for slot in slots),
+        "starts": _array(slot[2] for slot in slots),
+        "ends": _array(slot[3] for slot in slots),
     }
     unnest = "unnest(%(ids)s::bigint[], %(days)s::text[], %(starts)s::time[], %(ends)s::time[])"
     cur.execute(
@@ -359,7 +375,7 @@ def existing_personality(cur: Cursor, table: str, owner_ids: Iterable[int]) -> s
     column = PERSONALITY_TABLES[table]
     cur.execute(
         f"SELECT {column} AS owner FROM {table} WHERE {column} = ANY(%s)",  # noqa: S608
-        (list(owner_ids),),
+        (_array(owner_ids),),
     )
     return {row["owner"] for row in cur.fetchall()}
 
@@ -384,7 +400,7 @@ def guardian_users(cur: Cursor, guardian_ids: Iterable[int]) -> dict[int, int]:
     """guardian_id -> user_id."""
     cur.execute(
         "SELECT guardian_id, user_id FROM guardians WHERE guardian_id = ANY(%s)",
-        (list(guardian_ids),),
+        (_array(guardian_ids),),
     )
     return {row["guardian_id"]: row["user_id"] for row in cur.fetchall()}
 
@@ -399,7 +415,7 @@ def ensure_guardians(cur: Cursor, rows: Sequence[tuple[int, str]]) -> dict[int, 
     )
     cur.execute(
         "SELECT user_id, guardian_id FROM guardians WHERE user_id = ANY(%s)",
-        ([row[0] for row in rows],),
+        (_array(row[0] for row in rows),),
     )
     return {row["user_id"]: row["guardian_id"] for row in cur.fetchall()}
 
@@ -452,7 +468,7 @@ def patient_guardians(cur: Cursor, patient_ids: Iterable[int]) -> dict[int, tupl
     cur.execute(
         "SELECT p.patient_id, p.guardian_id, g.user_id FROM patients p"
         " JOIN guardians g ON g.guardian_id = p.guardian_id WHERE p.patient_id = ANY(%s)",
-        (list(patient_ids),),
+        (_array(patient_ids),),
     )
     return {row["patient_id"]: (row["guardian_id"], row["user_id"]) for row in cur.fetchall()}
 
@@ -460,7 +476,7 @@ def patient_guardians(cur: Cursor, patient_ids: Iterable[int]) -> dict[int, tupl
 def existing_conditions(cur: Cursor, patient_ids: Iterable[int]) -> set[tuple[int, str]]:
     cur.execute(
         "SELECT patient_id, code FROM patient_conditions WHERE patient_id = ANY(%s)",
-        (list(patient_ids),),
+        (_array(patient_ids),),
     )
     return {(row["patient_id"], row["code"]) for row in cur.fetchall()}
 
@@ -471,10 +487,10 @@ def replace_conditions(
     """Make each patient's conditions exactly `rows` (patient_id, code, note); the (patient_id,
     code) pairs inserted or whose note changed."""
     params = {
-        "owners": list(owners),
-        "ids": [row[0] for row in rows],
-        "codes": [row[1] for row in rows],
-        "notes": [row[2] for row in rows],
+        "owners": _array(owners),
+        "ids": _array(row[0] for row in rows),
+        "codes": _array(row[1] for row in rows),
+        "notes": _array(row[2] for row in rows),
     }
     unnest = "unnest(%(ids)s::bigint[], %(codes)s::text[], %(notes)s::text[])"
     cur.execute(
@@ -498,7 +514,7 @@ def replace_conditions(
 
 def existing_diets(cur: Cursor, patient_ids: Iterable[int]) -> set[int]:
     cur.execute(
-        "SELECT patient_id FROM patient_diets WHERE patient_id = ANY(%s)", (list(patient_ids),)
+        "SELECT patient_id FROM patient_diets WHERE patient_id = ANY(%s)", (_array(patient_ids),)
     )
     return {row["patient_id"] for row in cur.fetchall()}
 
@@ -523,7 +539,7 @@ def request_patients(cur: Cursor, request_ids: Iterable[int]) -> dict[int, int]:
     """request_id -> patient_id."""
     cur.execute(
         "SELECT request_id, patient_id FROM matching_requests WHERE request_id = ANY(%s)",
-        (list(request_ids),),
+        (_array(request_ids),),
     )
     return {row["request_id"]: row["patient_id"] for row in cur.fetchall()}
 
@@ -533,7 +549,7 @@ def results_of_requests(cur: Cursor, request_ids: Iterable[int]) -> list[Matchin
     cur.execute(
         "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
         " WHERE request_id = ANY(%s)",
-        (list(request_ids),),
+        (_array(request_ids),),
     )
     return cast(list[MatchingResultRow], cur.fetchall())
 
@@ -543,7 +559,7 @@ def matchings(cur: Cursor, matching_ids: Iterable[int]) -> dict[int, MatchingRes
     cur.execute(
         "SELECT matching_id, request_id, patient_id, caregiver_id, status FROM matching_results"
         " WHERE matching_id = ANY(%s)",
-        (list(matching_ids),),
+        (_array(matching_ids),),
     )
     rows = cast(list[MatchingResultRow], cur.fetchall())
     return {row["matching_id"]: row for row in rows}
@@ -627,7 +643,7 @@ def reviews_of_matchings(cur: Cursor, matching_ids: Iterable[int]) -> dict[tuple
     """(matching_id, reviewer_id) -> review_id for the matchings' reviews."""
     cur.execute(
         "SELECT review_id, matching_id, reviewer_id FROM reviews WHERE matching_id = ANY(%s)",
-        (list(matching_ids),),
+        (_array(matching_ids),),
     )
     return {(row["matching_id"], row["reviewer_id"]): row["review_id"] for row in cur.fetchall()}
 
