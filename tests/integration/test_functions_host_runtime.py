@@ -52,7 +52,7 @@ def slow_app(finished: threading.Event) -> func.FunctionApp:
 
     @app.timer_trigger(arg_name="timer", schedule="0 0 * * * *")
     def slow_timer(timer: func.TimerRequest) -> None:
-        time.sleep(0.5)
+        time.sleep(1)
         finished.set()
 
     return app
@@ -98,7 +98,7 @@ def test_a_function_over_function_timeout_is_abandoned_with_a_500(
         elapsed = time.monotonic() - started
     assert response.status_code == 500
     assert response.content == b""
-    assert elapsed < 1.2  # answered at the timeout, not when the function ended
+    assert elapsed < 1.4  # answered at the timeout, not when the function ended
     assert not finished.is_set()
     assert "Timeout value of 00:00:00 exceeded by function 'Functions.slow'" in caplog.text
     assert requests.get(f"{server.base_url}/fast", timeout=5).text == "fast"
@@ -121,11 +121,9 @@ def test_admin_invoke_answers_202_before_the_function_runs(
 ) -> None:
     finished = threading.Event()
     server = serve(serve_app, slow_app(finished))
-    started = time.monotonic()
     response = requests.post(f"{server.base_url}/admin/functions/slow_timer", json={}, timeout=5)
     assert response.status_code == 202
-    assert time.monotonic() - started < 0.4
-    assert not finished.is_set()
+    assert not finished.is_set()  # answered while the timer still runs
     assert finished.wait(5)
 
 
