@@ -177,6 +177,11 @@ def test_production_takes_a_verified_full_backup_before_migrating() -> None:
     assert '"$status" -ne 75' in step["run"]
     assert "exit 1" in step["run"]
     assert step["env"]["STORAGE_ACCOUNT_URL"] == "${{ vars.STORAGE_ACCOUNT_URL }}"
+    # As the owner, whatever DATABASE_AUTH the app uses; every value masked, none from a file.
+    assert "secrets/DatabaseOwnerURL" in step["run"]
+    assert "secrets/BackupSigningKey" in step["run"]
+    assert step["run"].count("::add-mask::") == 2
+    assert 'KEY_VAULT_URL=""' in step["run"]
 
 
 def test_a_rollback_redeploys_a_kept_package_without_tests_or_migrations() -> None:

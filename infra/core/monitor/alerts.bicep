@@ -53,7 +53,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   location: 'global'
   tags: tags
   properties: {
-    groupShortName: take('nb-ops', 12)
+    groupShortName: 'nb-ops' // at most 12 characters, shown in SMS and email subjects
     enabled: true
     emailReceivers: empty(alertEmail) ? [] : [
       {
