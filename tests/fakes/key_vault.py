@@ -47,6 +47,7 @@ class SecretVersion:
     version: str
     value: str
     created: int
+    expires: int | None = None
 
 
 class FakeKeyVault(FakeServer):
@@ -86,9 +87,10 @@ class FakeKeyVault(FakeServer):
             f'resource="{self.resource}"'
         )
 
-    def set_secret(self, name: str, value: str) -> str:
-        """Add a new version of `name` (creating or rotating it); returns the version id."""
-        version = SecretVersion(uuid.uuid4().hex, value, int(time.time()))
+    def set_secret(self, name: str, value: str, *, expires: int | None = None) -> str:
+        """Add a new version of `name` (creating or rotating it), expiring at `expires` (epoch
+        seconds) if given; returns the version id."""
+        version = SecretVersion(uuid.uuid4().hex, value, int(time.time()), expires)
         with self._lock:
             self._versions.setdefault(name, []).append(version)
         return version.version
@@ -117,6 +119,8 @@ class FakeKeyVault(FakeServer):
             return refusal
         if not request.args.get("api-version"):
             return azure_error(HTTPStatus.BAD_REQUEST, "BadParameter", "api-version is required")
+        if request.path.rstrip("/") == "/secrets" and request.method == "GET":
+            return self._list_secrets()
         match = _SECRET_PATH.match(request.path)
         if match is None:
             return azure_error(HTTPStatus.NOT_FOUND, "NotFound", f"No such route: {request.path}")
@@ -152,19 +156,36 @@ class FakeKeyVault(FakeServer):
             )
         return json_response(HTTPStatus.OK, self._bundle(name, found))
 
+    def _list_secrets(self) -> Response:
+        """GET /secrets: each secret's current version's attributes, never a value (one page)."""
+        with self._lock:
+            current = {name: versions[-1] for name, versions in self._versions.items() if versions}
+        items = [
+            {"id": f"{self.url}/secrets/{name}", "attributes": _attributes(secret), "tags": {}}
+            for name, secret in sorted(current.items())
+        ]
+        return json_response(HTTPStatus.OK, {"value": items, "nextLink": None})
+
     def _bundle(self, name: str, secret: SecretVersion) -> dict[str, Any]:
         return {
             "value": secret.value,
             "id": f"{self.url}/secrets/{name}/{secret.version}",
-            "attributes": {
-                "enabled": True,
-                "created": secret.created,
-                "updated": secret.created,
-                "recoveryLevel": RECOVERY_LEVEL,
-                "recoverableDays": 90,
-            },
+            "attributes": _attributes(secret),
             "tags": {},
         }
+
+
+def _attributes(secret: SecretVersion) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "enabled": True,
+        "created": secret.created,
+        "updated": secret.created,
+        "recoveryLevel": RECOVERY_LEVEL,
+        "recoverableDays": 90,
+    }
+    if secret.expires is not None:
+        attributes["exp"] = secret.expires
+    return attributes
 
 
 def _pick_version(versions: list[SecretVersion], version: str) -> SecretVersion | None:

@@ -17,6 +17,7 @@ from shared.operations.ops_check import (
     CHECK_NAMES,
     Target,
     check_certificate,
+    check_key_vault_secrets,
 )
 from tests.factories import cursor, make_user
 from tests.manage_cli import run_manage, service_env
@@ -137,3 +138,26 @@ def test_the_certificate_check_reads_an_https_hosts_expiry(monkeypatch, fake_key
     late = check_certificate(target, expires - timedelta(days=3))
     assert not late.ok
     assert "(3 days; limit 14)" in late.detail
+
+
+def test_key_vault_secrets_expiring_within_30_days_fail(monkeypatch, key_vault_env, fake_key_vault):
+    for name, value in key_vault_env.items():
+        monkeypatch.setenv(name, value)
+    now = datetime.now(UTC).replace(microsecond=500_000)  # whole-second expiries: days round down
+    in_days = lambda days: int((now + timedelta(days=days)).timestamp())  # noqa: E731
+    fake_key_vault.set_secret("DatabaseURL", "postgresql://app@db/neulbomcare")  # never expires
+    fake_key_vault.set_secret(
+        "JwtSecret", "a-signing-key-of-forty-characters-x", expires=in_days(90)
+    )
+
+    check = check_key_vault_secrets(now)
+    assert check.ok, check.detail
+    assert check.detail == "2 enabled secrets; first expiry JwtSecret in 89 days"
+
+    fake_key_vault.set_secret(
+        "BackupSigningKey", "another-key-of-forty-characters-xx", expires=in_days(10)
+    )
+    check = check_key_vault_secrets(now)
+    assert not check.ok
+    assert check.detail == "expiring: BackupSigningKey 9 days"
+    assert "forty-characters" not in check.detail
