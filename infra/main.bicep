@@ -102,7 +102,7 @@ param customHostNames array = []
 @description('private: the Function App on a virtual network; PostgreSQL, Key Vault and Storage reached through private endpoints, their public endpoints closed but for operatorIpRanges (and the pipeline\'s runner, for one run). public: reachable from any Azure service (AllowAllAzureServices), chosen on purpose by the parameter file (development, staging). No default: every parameter file says which.')
 param networkAccess string
 
-@description('Public addresses or CIDR ranges of operators\' workstations let through the Key Vault and Storage firewalls under private networking. The database is opened per person and per session instead (docs/operations.md, "Reaching production").')
+@description('Public addresses (a plain address, not /32, which Storage refuses) or CIDR ranges of operators\' workstations let through the Key Vault and Storage firewalls under private networking. The database is opened per person and per session instead (docs/operations.md, "Reaching production").')
 param operatorIpRanges array = []
 
 // -- Operations --------------------------------------------------------------------------------
