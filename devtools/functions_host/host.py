@@ -209,10 +209,12 @@ class FunctionsHost:
         http: list[HttpFunction] = []
         timers: list[TimerFunction] = []
         queues: list[QueueFunction] = []
+        self._unsupported: list[str] = []
         for function in app.get_functions():
             trigger = function.get_trigger()
             if trigger is None:
                 continue
+            self._unsupported.extend(_unsupported_bindings(function))
             if Trigger.is_supported_trigger_type(trigger, HttpTrigger):
                 http.append(_index_http(function, trigger, prefix))
             elif Trigger.is_supported_trigger_type(trigger, TimerTrigger):
@@ -267,8 +269,9 @@ class FunctionsHost:
 
     def check_start(self) -> None:
         """Refuse to start, as the real host refuses to index, on a timer schedule or queue
-        name that does not resolve or parse; the message names every such function."""
-        problems = []
+        name that does not resolve or parse, and on a binding this host does not provide; the
+        message names every such function."""
+        problems = list(self._unsupported)
         for timer in self._timers:
             try:
                 check_timer_schedule(timer.name, timer.raw_schedule, self.environ)
@@ -569,6 +572,22 @@ def _admin_queue_message(value: Any) -> func.QueueMessage:
         time_next_visible=now,
         pop_receipt=None,
     )
+
+
+#: Bindings this host provides: the three triggers and the HTTP response.
+_SUPPORTED_BINDINGS = frozenset({"httptrigger", "http", "timertrigger", "queuetrigger"})
+
+
+def _unsupported_bindings(function: Function) -> list[str]:
+    """A binding the host would not fill (an output to a queue or blob, an input) would fail
+    only when the function is called: refuse it at start instead, naming it."""
+    name = function.get_function_name() or function.get_user_function().__name__
+    return [
+        f"The function '{name}' declares a '{binding.type}' binding ('{binding.name}'), which "
+        "the local host does not provide; use the SDK in the function instead"
+        for binding in function.get_bindings()
+        if str(getattr(binding, "type", "")).lower() not in _SUPPORTED_BINDINGS
+    ]
 
 
 def _index_http(function: Function, trigger: Trigger, route_prefix: str) -> HttpFunction:

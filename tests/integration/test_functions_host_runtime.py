@@ -182,6 +182,11 @@ def test_the_host_refuses_to_index_bad_timers_and_queue_names(
     def badly_named(msg: func.QueueMessage) -> None:
         pass
 
+    @app.route(route="enqueue")
+    @app.queue_output(arg_name="out", queue_name="outbox", connection="Storage")
+    def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+        return func.HttpResponse("never called")
+
     monkeypatch.setenv("GOOD_SCHEDULE", "0 */5 * * * *")
     with pytest.raises(HostStartError) as error:
         start_background_server(app)
@@ -193,6 +198,7 @@ def test_the_host_refuses_to_index_bad_timers_and_queue_names(
     assert "'queued'" in message
     assert "UNSET_QUEUE" in message
     assert "'badly_named'" in message
+    assert "The function 'enqueue' declares a 'queue' binding ('out')" in message
     assert "'fine'" not in message
 
 
