@@ -70,3 +70,12 @@ def test_azure_monitor_exports_our_logger_once_when_configured():
     # Functions host forwards to Application Insights: each record leaves once.
     assert report["propagate"] is False
     assert "LoggingHandler" in report["handlers"]
+
+
+def test_the_runbook_lists_every_operations_metric():
+    """docs/operations.md ("Metrics and alerts") is where alert rules find the names."""
+    from shared.observability import OPS_METRICS
+
+    runbook = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = runbook[runbook.index("### Metrics and alerts") :]
+    assert [name for name in OPS_METRICS if f"| `{name}` (" not in section] == []
