@@ -132,6 +132,7 @@ class QueueListener:
 
     def _poll_forever(self) -> None:
         delay = MIN_POLLING_INTERVAL
+        failing = False  # an outage is logged when it starts and when it ends, not every poll
         while not self._stopping.is_set():
             with self._changed:
                 self._changed.wait_for(
@@ -145,16 +146,24 @@ class QueueListener:
             try:
                 received = self._receive()
             except Exception as error:
-                if _is_not_found(error):
-                    received = []
-                else:
+                received = []
+                if not _is_not_found(error) and not failing:
+                    failing = True
                     logger.warning(
-                        "Queue listener for '%s' (queue %s) could not poll: %s",
+                        "Queue listener for '%s' (queue %s) cannot poll, retrying with back-off: "
+                        "%s",
                         self.function.name,
                         self.function.queue_name,
                         error,
                     )
-                    received = []
+            else:
+                if failing:
+                    failing = False
+                    logger.info(
+                        "Queue listener for '%s' (queue %s) polls again",
+                        self.function.name,
+                        self.function.queue_name,
+                    )
             if received:
                 delay = MIN_POLLING_INTERVAL
                 for message in received:

@@ -38,11 +38,14 @@ class FakeQueue:
         self.waiting: list[Message] = []
         self.deleted: list[str] = []
         self.delete_error: Exception | None = None
+        self.receive_error: Exception | None = None
         self.lock = threading.Lock()
 
     def receive_messages(self, *, max_messages: int, **_: Any) -> list[Message]:
         with self.lock:
             self.polls.append(time.monotonic())
+            if self.receive_error is not None:
+                raise self.receive_error
             batch, self.waiting = self.waiting[:max_messages], self.waiting[max_messages:]
             return batch
 
@@ -176,3 +179,25 @@ def test_a_message_another_instance_took_over_is_left_to_it(
         polling.stop()
     assert "Could not delete queue message m1: PopReceiptMismatch" in caplog.text
     assert "could not complete" not in caplog.text
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue = FakeQueue()
+    queue.receive_error = ConnectionError("storage unreachable")
+    polling = listener(queue, QueueOptions(max_polling_interval=0.2))
+    with caplog.at_level(logging.INFO, logger="devtools.functions_host"):
+        polling.start()
+        time.sleep(1.2)
+        assert len(queue.polls) >= 4  # it keeps trying, backing off
+        with queue.lock:
+            queue.receive_error = None
+            queue.waiting = [message(1)]
+        deadline = time.monotonic() + 5
+        while not queue.deleted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        polling.stop()
+    assert queue.deleted == ["m1"]
+    assert caplog.text.count("cannot poll") == 1
+    assert caplog.text.count("polls again") == 1
