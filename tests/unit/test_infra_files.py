@@ -633,6 +633,8 @@ def test_log_alerts_have_the_runbooks_thresholds_and_windows() -> None:
     full = rules["full-backup-missing"]
     assert thresholds["fullBackupHours"] == 26
     assert "ago(26h)" in interpolate(full["query"], ALERTS)
+    # Any full backup counts, not only the nightly timer's.
+    assert 'event == "backup_succeeded" and kind == "full"' in full["query"]
     assert (full["operator"], full["threshold"]) == ("LessThan", 1)
 
     drill = rules["restore-drill-failed"]

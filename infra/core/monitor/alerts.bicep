@@ -176,7 +176,7 @@ resource responseTimeAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
 // Log alerts. The app's JSON events reach `traces` with the event dictionary as the message
 // (Azure Monitor OpenTelemetry renders a structlog record's dict as JSON) or, for fields logged
 // as attributes, in customDimensions: each query reads both.
-var eventFields = '| extend e = parse_json(message) | extend event = coalesce(tostring(e.event), tostring(customDimensions.event)), status = coalesce(tostring(e.status), tostring(customDimensions.status)), rto_seconds = coalesce(todouble(e.rto_seconds), todouble(customDimensions.rto_seconds))'
+var eventFields = '| extend e = parse_json(message) | extend event = coalesce(tostring(e.event), tostring(customDimensions.event)), status = coalesce(tostring(e.status), tostring(customDimensions.status)), kind = coalesce(tostring(e.kind), tostring(customDimensions.kind)), rto_seconds = coalesce(todouble(e.rto_seconds), todouble(customDimensions.rto_seconds))'
 
 var logAlerts = [
   {
@@ -203,12 +203,12 @@ var logAlerts = [
   }
   {
     name: 'full-backup-missing'
-    description: 'No successful full backup (nightly_backup_completed) for ${thresholds.fullBackupHours} hours.'
+    description: 'No successful full backup for ${thresholds.fullBackupHours} hours (the nightly timer\'s, or any other: on demand, before a migration).'
     severity: 1
     evaluationFrequency: 'PT1H'
     // The longest window a log alert takes is two days; the query narrows it to 26 hours.
     windowSize: 'P2D'
-    query: 'traces | where timestamp > ago(${thresholds.fullBackupHours}h) | where message has "nightly_backup_completed" or customDimensions has "nightly_backup_completed" ${eventFields} | where event == "nightly_backup_completed" and status == "succeeded" | summarize completed = count()'
+    query: 'traces | where timestamp > ago(${thresholds.fullBackupHours}h) | where message has_any ("nightly_backup_completed", "backup_succeeded") or customDimensions has_any ("nightly_backup_completed", "backup_succeeded") ${eventFields} | where (event == "nightly_backup_completed" and status == "succeeded") or (event == "backup_succeeded" and kind == "full") | summarize completed = count()'
     metricMeasureColumn: 'completed'
     operator: 'LessThan'
     threshold: 1
