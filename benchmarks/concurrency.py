@@ -376,7 +376,11 @@ def main() -> int:
     finally:
         if app is not None:
             app.terminate()
-            app.wait(timeout=10)
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                app.wait()
         drop_database(server_url, name)
 
     ratio = many_rate / one_rate
