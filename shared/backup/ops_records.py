@@ -155,16 +155,23 @@ def insert_queued_run(
     return cast(BackupRunRow, cur.fetchone())
 
 
+#: A job still `queued` after this long has probably lost its message (a deleted queue): it no
+#: longer counts as a backup on its way, though it still runs if its message does arrive.
+QUEUED_JOB_PENDING_SECONDS = 3600
+
+
 def active_jobs(cur: Cursor, kind: str) -> list[BackupRunRow]:
-    """Jobs of `kind` queued, or running under a live lease: a backup already on its way."""
+    """Jobs of `kind` queued (within QUEUED_JOB_PENDING_SECONDS), or running under a live
+    lease: a backup already on its way."""
     cur.execute(
         sql.SQL("""
         SELECT {cols} FROM ops_backup_runs
         WHERE kind = %s AND queued_at IS NOT NULL
-          AND (status = 'queued' OR (status = 'running' AND lease_expires_at >= now()))
+          AND ((status = 'queued' AND queued_at >= now() - make_interval(secs => %s))
+               OR (status = 'running' AND lease_expires_at >= now()))
         ORDER BY queued_at
         """).format(cols=_RUN),
-        (kind,),
+        (kind, QUEUED_JOB_PENDING_SECONDS),
     )
     return cast(list[BackupRunRow], cur.fetchall())
 

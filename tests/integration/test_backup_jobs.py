@@ -215,6 +215,14 @@ def test_a_second_request_is_refused_while_a_full_backup_is_queued_or_alive(
     second = _submit(admin)
     assert second["backup_id"] != first["backup_id"]
 
+    # A job queued an hour ago whose message never came (a deleted queue) blocks nothing either.
+    _execute(
+        populated_database_url,
+        "UPDATE ops_backup_runs SET queued_at = now() - interval '61 minutes' WHERE backup_id = %s",
+        (second["backup_id"],),
+    )
+    assert _submit(admin)["status"] == "queued"
+
 
 def test_two_requests_at_once_queue_one_job(job_env, admin, populated_database_url) -> None:
     outcomes: list[str] = []
