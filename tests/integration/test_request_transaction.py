@@ -243,3 +243,57 @@ def test_a_unit_of_work_authenticates_once_and_first(app_env, guardian):
         uow.cursor.execute("SELECT 1")
         with pytest.raises(RuntimeError, match="first"):
             uow.authenticate(lambda cur: None)  # type: ignore[arg-type, return-value]
+
+
+# -- a lost connection -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_db(migrated_database_url: str, app_env, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The in-process app on a database of this test's own, whose backends may be killed."""
+    monkeypatch.setenv("DATABASE_URL", migrated_database_url)
+    return migrated_database_url
+
+
+def kill_backend(database_url: str, pid: int) -> None:
+    with cursor(database_url) as cur:
+        cur.execute("SELECT pg_terminate_backend(%s, 5000) AS killed", (pid,))
+        assert cur.fetchone()["killed"]
+
+
+def test_a_get_that_loses_its_connection_is_retried_authentication_included(
+    own_db, token_checks, borrows
+):
+    with cursor(own_db) as cur:
+        user = make_guardian(cur)
+    seen: list[dict[str, Any]] = []
+
+    def dies_once(request: ApiRequest) -> dict[str, Any]:
+        seen.append(where_am_i(request))
+        if len(seen) == 1:
+            kill_backend(own_db, seen[0]["pid"])
+        return where_am_i(request)
+
+    response = call(dies_once, bearer(user))
+    assert response.status_code == 200, response.get_body()
+    assert len(token_checks) == 2  # the second attempt checks the token again, on its connection
+    assert token_checks[1] == seen[1] == json.loads(response.get_body())
+    assert seen[0]["pid"] != seen[1]["pid"]
+    assert borrows == ["borrow", "borrow"]
+
+
+def test_a_write_that_loses_its_connection_is_a_503_and_not_retried(own_db, token_checks):
+    with cursor(own_db) as cur:
+        user = make_guardian(cur)
+    attempts: list[int] = []
+
+    def dies(request: ApiRequest) -> None:
+        attempts.append(where_am_i(request)["pid"])
+        kill_backend(own_db, attempts[-1])
+        where_am_i(request)
+
+    response = call(dies, bearer(user), method="POST")
+    assert_refused(response, 503, "unavailable")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert len(attempts) == 1
+    assert len(token_checks) == 1
