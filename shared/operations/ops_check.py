@@ -375,7 +375,10 @@ _DATABASE_CHECKS: tuple[Callable[[Cursor, datetime], Check], ...] = (
 def run_checks(target: Target, now: datetime | None = None) -> list[Check]:
     """Every check, in CHECK_NAMES order; never raises."""
     now = now or datetime.now(UTC)
-    results = [check_health(target), check_ready(target)]
+    results = [
+        _guarded("health", lambda: check_health(target)),
+        _guarded("ready", lambda: check_ready(target)),
+    ]
     results.extend(_database_checks(now))
     results.append(_guarded("model", lambda: check_model(target)))
     results.append(_guarded("key_vault_secrets", lambda: check_key_vault_secrets(now)))
