@@ -189,6 +189,9 @@ def enable_azure_monitor(settings: Settings) -> None:
     configure_azure_monitor(
         connection_string=settings.applicationinsights_connection_string.get_secret_value(),
         logger_name=LOGGER_NAME,
+        # Without a formatter the handler sends str() of structlog's event dict (a Python repr):
+        # the JSON makes `traces.message` readable by parse_json, as the alert rules read it.
+        logging_formatter=json_formatter(),
     )
     # The host forwards root-logger records to Application Insights too; don't send twice.
     logging.getLogger(LOGGER_NAME).propagate = False
