@@ -85,12 +85,14 @@ clean: ## remove the virtualenv, node_modules and local data
 
 # Deployment files (infra/, .github/workflows/, scripts/), checked offline: no Bicep compiler can
 # be installed from the package registries, so tests/unit/test_infra_files.py parses the Bicep
-# (pycep) and cross-checks it with the parameter files and shared/config.py.
+# (pycep) and cross-checks it with the parameter files and shared/config.py (alerts, networking,
+# roles included); tests/unit/test_alert_event_shape.py checks the events the log alerts parse.
 .PHONY: lint-infra audit
 lint-infra: deps ## shellcheck, workflow schema, Bicep/parameter/workflow consistency
 	$(VENV)/bin/shellcheck scripts/*.sh
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(PY) -m pytest -q tests/unit/test_infra_files.py tests/unit/test_workflows.py
+	$(PY) -m pytest -q tests/unit/test_infra_files.py tests/unit/test_workflows.py \
+	  tests/unit/test_alert_event_shape.py
 
 audit: $(PY_STAMP) ## pip-audit the pinned dependencies (needs PyPI's vulnerability API)
 	$(PY) -m pip_audit --strict --progress-spinner off -r requirements-dev.txt
