@@ -34,8 +34,17 @@ from shared.config import Settings
 
 LOGGER_NAME = "neulbomcare"
 #: The operations loggers (under LOGGER_NAME): their INFO events are kept in every environment.
-#: `get_ops_logger` is "ops"; the others are the modules of the jobs the runbook watches.
-OPS_LOGGER_NAMESPACES = ("ops", "timers", "backup", "operations", "matching.model")
+#: `get_ops_logger` is "ops"; the others are the modules of the jobs the runbook watches (the
+#: timers, the queue triggers and their jobs, backups, maintenance, the model refresh).
+OPS_LOGGER_NAMESPACES = (
+    "ops",
+    "timers",
+    "queues",
+    "jobs",
+    "backup",
+    "operations",
+    "matching.model",
+)
 OPS_LOG_LEVEL = logging.INFO
 #: The meter of the operations metrics (OpenTelemetry instrumentation scope).
 OPS_METER_NAME = f"{LOGGER_NAME}.ops"
