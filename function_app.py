@@ -23,6 +23,7 @@ from functions import (
     queues,
     reviews,
     timers,
+    visits,
 )
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -43,6 +44,7 @@ AREAS = (
     admin,
     timers,
     queues,
+    visits,
 )
 
 for area in AREAS:

@@ -21,6 +21,7 @@ from shared.care import service
 from shared.care.etag import if_none_match_hits, strong_etag
 from shared.http import Api, ApiRequest, ApiResponse
 from shared.http.route_spec import feeds
+from shared.idempotency import respond_once
 
 api = Api(tag="care")
 bp = api.blueprint
@@ -111,9 +112,12 @@ def update_schedule(request: ApiRequest) -> Schedule:
     errors=(403, 404, 409),
     links=feeds("care_log_id", "care_update_care_log"),
 )
-def add_care_log(request: ApiRequest) -> CareLog:
-    """Add a task to a schedule (owning guardian or the active caregiver)."""
-    return service.add_care_log(request.uow, request.path_params["schedule_id"], request.body)
+def add_care_log(request: ApiRequest) -> ApiResponse:
+    """Add a task to a schedule (owning guardian or the active caregiver); Idempotency-Key."""
+    schedule_id = request.path_params["schedule_id"]
+    return respond_once(
+        request, lambda: service.add_care_log(request.uow, schedule_id, request.body), status=201
+    )
 
 
 @api.route(
@@ -125,9 +129,13 @@ def add_care_log(request: ApiRequest) -> CareLog:
     response=CareLog,
     errors=(403, 404, 409),
 )
-def update_care_log(request: ApiRequest) -> CareLog:
-    """Complete a task, with a note and vitals (active caregiver; guardian for family tasks)."""
-    return service.update_care_log(request.uow, request.path_params["care_log_id"], request.body)
+def update_care_log(request: ApiRequest) -> ApiResponse:
+    """Complete a task, with a note and vitals (active caregiver; guardian for family tasks);
+    Idempotency-Key."""
+    care_log_id = request.path_params["care_log_id"]
+    return respond_once(
+        request, lambda: service.update_care_log(request.uow, care_log_id, request.body)
+    )
 
 
 @api.route(

@@ -256,6 +256,20 @@ class Settings(BaseSettings):
         50, ge=1, le=10_000, validation_alias=_env("MAX_MEDICATIONS_PER_PATIENT")
     )
 
+    # Visits (shared.visits.evidence) and offline replays (shared.idempotency).
+    visit_check_in_early_minutes: int = Field(
+        15, ge=0, le=240, validation_alias=_env("VISIT_CHECK_IN_EARLY_MINUTES")
+    )
+    visit_gps_radius_m: int = Field(
+        150, ge=10, le=5_000, validation_alias=_env("VISIT_GPS_RADIUS_M")
+    )
+    visit_gps_max_accuracy_m: int = Field(
+        100, ge=1, le=1_000, validation_alias=_env("VISIT_GPS_MAX_ACCURACY_M")
+    )
+    idempotency_key_ttl_hours: int = Field(
+        72, ge=1, le=720, validation_alias=_env("IDEMPOTENCY_KEY_TTL_HOURS")
+    )
+
     # Observability.
     applicationinsights_connection_string: SecretStr | None = Field(
         None, validation_alias=_env("APPLICATIONINSIGHTS_CONNECTION_STRING")

@@ -8,7 +8,8 @@ own role (migration 0006, which owns nothing) autovacuum does that work and `vac
 Pruning: login attempts past the throttle's window, audit events past their two-year retention
 (through `ops_prune_audit_events`, which refuses a younger cutoff, as the table's trigger refuses
 younger rows, so a bug here cannot delete what the law keeps), health snapshots older than 30
-days. Each run that was not skipped is recorded as an audit event (`delete` of resource_type
+days, `Idempotency-Key` answers older than `IDEMPOTENCY_KEY_TTL_HOURS`. Each run that was not
+skipped is recorded as an audit event (`delete` of resource_type
 `db_maintenance`, with what it pruned and vacuumed, patient_id NULL): it deletes personal data
 (sign-in attempts, old audit events), and `ops-check` reads the newest one (`last_run`).
 """
@@ -64,12 +65,13 @@ def tables_to_vacuum(cur: Cursor) -> list[str]:
 
 def prune(cur: Cursor) -> dict[str, int]:
     """Delete expired rows; {what: rows deleted}."""
-    from shared import rate_limits
+    from shared import idempotency, rate_limits
     from shared.auth.login_throttle import prune_expired
 
     pruned = {
         "login_attempts": prune_expired(cur),
         "ops_rate_limits": rate_limits.prune_expired(cur),
+        "idempotency_keys": idempotency.prune_expired(cur),
     }
     audit = 0
     while True:
