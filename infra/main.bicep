@@ -173,7 +173,8 @@ var environmentSizes = {
   }
 }
 var size = environmentSizes[appEnv]
-var privateNetwork = networkAccess == 'private'
+// Production is private whatever a parameter says: its database is never on the internet.
+var privateNetwork = (networkAccess == 'private') || (appEnv == 'production')
 var networkDefaultAction = privateNetwork ? 'Deny' : 'Allow'
 
 // -- Names ---------------------------------------------------------------------------------------

@@ -730,6 +730,15 @@ def test_every_environment_file_says_how_it_is_networked_alerted_and_operated() 
             assert name in values, f"{env.value} does not say {name}"
         assert values["networkAccess"] in allowed
     assert environment_values("production")["networkAccess"] == "private"
+    # And whatever a parameter says (azd's default is private too).
+    either = variable(MAIN, "privateNetwork")["operator"]
+    assert either["type"] == "or"
+    assert either["operands"]["operand_2"]["operator"]["operands"] == {
+        "operand_1": "appEnv",
+        "operand_2": "production",
+    }
+    main_params = parameter_file(INFRA / "main.parameters.json")["parameters"]
+    assert main_params["networkAccess"]["value"] == "${NETWORK_ACCESS=private}"
     assert environment_values("production")["alertEmail"]
     assert environment_values("production")["corsAllowedOrigins"].split(",") == [
         "https://neulbomcare.com",
