@@ -8,7 +8,7 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help deps chromium run test lint format bench clean openapi
+.PHONY: help deps chromium run test lint format bench bench-scale clean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: deps ## run the benchmarks (numbers, not pass/fail)
 	$(PY) benchmarks/index_usage.py
 	$(PY) benchmarks/backup_restore.py
 	$(PY) benchmarks/concurrency.py
+
+bench-scale: deps ## issue 16 at national size (long; SCALE=0.05 for a quick run)
+	$(PY) benchmarks/scale.py --scale $(or $(SCALE),1.0)
 
 # The conformance fuzzing, wider than `make test`'s one seed (tests/fuzz/test_fuzz.py): every
 # operation with FUZZ_EXAMPLES generated requests for each seed of FUZZ_SEEDS, and schemathesis's

@@ -22,7 +22,7 @@ def _changes(cur: psycopg2.extensions.cursor) -> list[tuple[str, int, int]]:
         "SELECT op::text, count(*), count(row_key) FROM ops_row_changes"
         " WHERE table_name = 'users' GROUP BY op ORDER BY op"
     )
-    return [tuple(row) for row in cur.fetchall()]  # type: ignore[misc]
+    return [(row[0], row[1], row[2]) for row in cur.fetchall()]
 
 
 def _insert_users(cur: psycopg2.extensions.cursor, prefix: str, count: int) -> None:
