@@ -49,16 +49,20 @@ APP_ROLE = "neulbomcare_app"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 AXES = ("empathy", "activity", "patience", "independence")
 
-_DAY_COLUMNS = ",\n        ".join(f"{d}_start time, {d}_end time" for d in DAYS)
+#: Per day, the first two slots no other slot covers, by start (`mon_start`, `mon_end`,
+#: `mon_start2`, `mon_end2`, ...): a time is covered by a slot iff one of them covers it.
+_DAY_FIELDS = tuple(f"{d}_{edge}{n}" for d in DAYS for n in ("", "2") for edge in ("start", "end"))
+_DAY_COLUMNS = ",\n        ".join(f"{c} time" for c in _DAY_FIELDS)
 _DAY_SELECT = ",\n               ".join(
-    f"min(lo) FILTER (WHERE day = '{d}') AS {d}_start,"
-    f" min(hi) FILTER (WHERE day = '{d}') AS {d}_end"
+    f"min(start_time) FILTER (WHERE day = '{d}' AND n = {1 if not k else 2}) AS {d}_start{k},"
+    f" min(end_time) FILTER (WHERE day = '{d}' AND n = {1 if not k else 2}) AS {d}_end{k}"
     for d in DAYS
+    for k in ("", "2")
 )
 _DAYS_ARRAY = "ARRAY[" + ", ".join(f"'{d}'" for d in DAYS) + "]"
 _FIELDS = (
     "is_active", "province", "certifications", "gender", "experience_years", "hourly_rate",
-    "specialties", *(f"{d}_{edge}" for d in DAYS for edge in ("start", "end")), "split_days",
+    "specialties", *_DAY_FIELDS, "split_days",
     "service_region", "avg_rating", "total_reviews", *AXES, "completed_matchings",
 )  # fmt: skip
 _COLUMNS = "caregiver_id, " + ", ".join(_FIELDS)
@@ -169,20 +173,23 @@ UPGRADE_SQL = (
         WITH ids AS (SELECT DISTINCT unnest(ids) AS caregiver_id),
         slots AS (
             SELECT a.caregiver_id, a.day, a.start_time, a.end_time,
-                   min(a.start_time) OVER w AS lo, max(a.end_time) OVER w AS hi
+                   max(a.end_time) OVER (PARTITION BY a.caregiver_id, a.day ORDER BY a.start_time
+                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                       AS earlier_end
             FROM caregiver_availability a JOIN ids USING (caregiver_id)
-            WINDOW w AS (PARTITION BY a.caregiver_id, a.day)
         ),
         days AS (
-            SELECT caregiver_id, day, lo, hi,
-                   bool_or(start_time = lo AND end_time = hi) AS one_slot_spans
-            FROM slots GROUP BY caregiver_id, day, lo, hi
+            -- The slots no other slot covers (a slot starting earlier ends before this ends),
+            -- numbered by start.
+            SELECT caregiver_id, day, start_time, end_time,
+                   row_number() OVER (PARTITION BY caregiver_id, day ORDER BY start_time) AS n
+            FROM slots WHERE earlier_end IS NULL OR end_time > earlier_end
         ),
         week AS (
             SELECT caregiver_id,
                {_DAY_SELECT},
-               coalesce(sum(1 << (array_position({_DAYS_ARRAY}, day) - 1))
-                        FILTER (WHERE NOT one_slot_spans), 0)::smallint AS split_days
+               coalesce(sum(DISTINCT 1 << (array_position({_DAYS_ARRAY}, day) - 1))
+                        FILTER (WHERE n > 2), 0)::smallint AS split_days
             FROM days GROUP BY caregiver_id
         ),
         certs AS (
@@ -202,7 +209,7 @@ UPGRADE_SQL = (
         SELECT c.caregiver_id, u.is_active AND u.deleted_at IS NULL,
                split_part(c.service_region, '_', 1), coalesce(ct.codes, '{{}}'), u.gender,
                c.experience_years, c.hourly_rate, coalesce(sp.codes, '{{}}'),
-               {", ".join(f"w.{d}_start, w.{d}_end" for d in DAYS)},
+               {", ".join(f"w.{c}" for c in _DAY_FIELDS)},
                coalesce(w.split_days, 0), c.service_region, c.avg_rating, c.total_reviews,
                {", ".join(f"p.{axis}" for axis in AXES)}, coalesce(done.n, 0)
         FROM ids

@@ -50,12 +50,8 @@ from shared.matching.profiles import Candidates
 from shared.matching.repository import MEAN_RATING
 from shared.personality import AXES
 
-#: Whether caregiver `{caregiver}` holds an active matching overlapping the request.
-_BOOKED = """EXISTS (
-    SELECT 1
-    FROM matching_results m
-    JOIN matching_requests q ON q.request_id = m.request_id
-    WHERE m.caregiver_id = {caregiver} AND m.status = 'active'
+#: An active matching `m` (of request `q`) overlapping the request's dates, days and slots.
+_OVERLAPS = """m.status = 'active'
       AND daterange(coalesce(m.contract_start_date, q.start_date),
                     coalesce(m.contract_end_date, q.end_date), '[]')
           && daterange(%(start_date)s::date, %(end_date)s::date, '[]')
@@ -66,8 +62,8 @@ _BOOKED = """EXISTS (
                jsonb_array_elements(%(slots)s::jsonb) AS asked
           WHERE (held ->> 'start')::time < (asked ->> 'end')::time
             AND (asked ->> 'start')::time < (held ->> 'end')::time
-      )
-)"""
+      )"""
+_ACTIVE = "matching_results m JOIN matching_requests q ON q.request_id = m.request_id"
 
 #: The day columns of caregiver_search, and each day's bit in `split_days`.
 _DAY_BITS: dict[str, int] = {str(day): 1 << index for index, day in enumerate(Day)}
@@ -82,7 +78,7 @@ _FAILS: dict[str, str] = {
     "experience": "s.experience_years < %(min_experience)s",
     "specialties": "NOT (s.specialties @> %(required)s::text[])",
     "budget": "%(budget)s::int IS NOT NULL AND s.hourly_rate > %(budget)s",
-    "booked": _BOOKED.format(caregiver="s.caregiver_id"),
+    "booked": "s.caregiver_id IN (SELECT caregiver_id FROM booked)",
 }
 
 
@@ -118,20 +114,26 @@ WITH totals AS (
            {mean_rating} AS mean_rating
     FROM caregiver_search_counts
 ),
+booked AS (
+    -- Read once (the partial index of active matchings), hashed for the rows that reach it.
+    SELECT m.caregiver_id FROM {active} WHERE {overlaps}
+),
 classified AS (
-    SELECT s.*, {case} AS failed
+    SELECT {columns}, {case} AS failed
     FROM caregiver_search s
     WHERE {where}
     OFFSET 0  -- keep the CASE computed once per row, not once per aggregate below
 )
-SELECT t.active, t.certified, t.mean_rating, count(c.caregiver_id) AS scanned,
-       {counts},
-       {packed},
-       string_agg(c.service_region, ';') FILTER (WHERE {survives}) AS service_region,
-       string_agg(array_to_string(c.specialties, ','), ';') FILTER (WHERE {survives})
-           AS specialties
-FROM totals t LEFT JOIN classified c ON true
-GROUP BY t.active, t.certified, t.mean_rating
+SELECT t.active, t.certified, t.mean_rating, a.*
+FROM totals t, (
+    SELECT count(*) AS scanned,
+           {counts},
+           {packed},
+           string_agg(c.service_region, ';') FILTER (WHERE {survives}) AS service_region,
+           string_agg(array_to_string(c.specialties, ','), ';') FILTER (WHERE {survives})
+               AS specialties
+    FROM classified c
+) a
 """
 
 #: The region's certified active caregivers (the partial index on province reads them).
@@ -140,7 +142,15 @@ _REGION = (
     " AND s.certifications && %(certs)s::text[]"
 )
 _ONE = "s.is_active AND s.caregiver_id = %(caregiver_id)s"
-_SURVIVES = "c.caregiver_id IS NOT NULL AND c.failed IS NULL"
+_SURVIVES = "c.failed IS NULL"
+#: What the aggregates read of a classified row (not the whole row: it is wide).
+_COLUMNS = ", ".join(
+    f"s.{column}"
+    for column in (
+        "caregiver_id", "experience_years", "hourly_rate", "avg_rating", "total_reviews",
+        "completed_matchings", *AXES, "service_region", "specialties",
+    )
+)  # fmt: skip
 
 
 def _statement(where: str, available: str) -> str:
@@ -158,6 +168,9 @@ def _statement(where: str, available: str) -> str:
         packed=packed,
         survives=_SURVIVES,
         mean_rating=MEAN_RATING,
+        active=_ACTIVE,
+        overlaps=_OVERLAPS,
+        columns=_COLUMNS,
     )
 
 
@@ -200,7 +213,9 @@ def run_hard_filters(
     survivors with their scoring columns, sorted by id; or classify just one caregiver."""
     # This transaction's own caregiver changes, if any, reach caregiver_search now (they
     # otherwise do at commit; a request's transaction changes none).
-    cur.execute("SELECT caregiver_search_flush()")
+    # JIT compiling this statement costs more than running it (its estimate counts the booked
+    # check for every row; it runs for the few that reach it).
+    cur.execute("SET LOCAL jit = off; SELECT caregiver_search_flush()")
     params, available = _parameters(request)
     params["caregiver_id"] = only_caregiver_id
     where = _REGION if only_caregiver_id is None else _ONE
@@ -246,12 +261,12 @@ def _parameters(request: FilterInput) -> tuple[dict[str, Any], str]:
         params[f"from_{index}"], params[f"to_{index}"] = start, end
         for day in sorted(set(request.days)):
             bit = _DAY_BITS[day]  # KeyError for a day outside the vocabulary
-            span = f"%(from_{index})s::time, %(to_{index})s::time"
+            span_from, span_to = f"%(from_{index})s::time", f"%(to_{index})s::time"
             tests.append(
-                f"coalesce(s.{day}_start <= %(from_{index})s::time"
-                f" AND s.{day}_end >= %(to_{index})s::time, false)"
-                f" AND (s.split_days & {bit} = 0"
-                f" OR caregiver_slot_covers(s.caregiver_id, '{day}', {span}))"
+                f"coalesce(s.{day}_start <= {span_from} AND s.{day}_end >= {span_to}, false)"
+                f" OR coalesce(s.{day}_start2 <= {span_from} AND s.{day}_end2 >= {span_to}, false)"
+                f" OR (s.split_days & {bit} <> 0"
+                f" AND caregiver_slot_covers(s.caregiver_id, '{day}', {span_from}, {span_to}))"
             )
     return params, " AND ".join(f"({test})" for test in tests) or "true"
 
@@ -294,7 +309,10 @@ def _specialty_sets(joined: list[str]) -> list[frozenset[str]]:
     return out
 
 
-_IS_BOOKED = "SELECT " + _BOOKED.format(caregiver="%(caregiver_id)s") + " AS booked"
+_IS_BOOKED = (
+    f"SELECT EXISTS (SELECT 1 FROM {_ACTIVE}"  # noqa: S608  (constant SQL)
+    f" WHERE m.caregiver_id = %(caregiver_id)s AND {_OVERLAPS}) AS booked"
+)
 
 
 def is_booked(cur: Cursor, caregiver_id: int, request: FilterInput) -> bool:

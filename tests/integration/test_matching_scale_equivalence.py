@@ -56,6 +56,9 @@ def _slots(rng: random.Random) -> list[tuple[str, str, str]]:
             out.append((day, _time(start - 60), _time(start + 30)))
         elif kind < 0.45 and end <= 1260:  # a later slot of its own
             out.append((day, _time(end + 60), _time(end + 150)))
+        elif kind < 0.55 and end <= 1200:  # three apart: the slots themselves are asked
+            out.append((day, _time(end + 30), _time(end + 90)))
+            out.append((day, _time(end + 120), _time(end + 180)))
     return out
 
 
@@ -214,7 +217,7 @@ def _requests(rng: random.Random, count: int) -> list[FilterInput]:
         begin = START + timedelta(days=rng.randint(-20, 40))
         out.append(
             FilterInput(
-                care_type=rng.choice(["caregiver", "caregiver", "caregiver", "nurse", "nurse_aide"]),
+                care_type=rng.choice(["caregiver"] * 3 + ["nurse", "nurse_aide"]),
                 patient_region=f"{rng.choice(PROVINCES[:4] * 4 + PROVINCES)}_A",
                 days=tuple(rng.sample(DAYS, rng.choice([1, 1, 2, 3]))),
                 time_slots=tuple(sorted(slots)),
@@ -244,8 +247,14 @@ def test_the_dataset_exercises_every_filter(cur):
     excluded = {k: v for k, v in totals.items() if k in outcome.excluded}
     assert all(n > 0 for n in excluded.values()), (sorted(excluded.items()), survivors)
     assert survivors > 50
-    cur.execute("SELECT count(*) AS n FROM caregiver_search WHERE split_days <> 0")
-    assert cur.fetchone()["n"] > 10  # days no single slot spans: the exact check runs
+    second = " OR ".join(f"{day}_start2 IS NOT NULL" for day in DAYS)
+    cur.execute(
+        f"SELECT count(*) FILTER (WHERE {second}) AS two,"
+        " count(*) FILTER (WHERE split_days <> 0) AS more FROM caregiver_search"
+    )
+    row = cur.fetchone()
+    assert row["two"] > 20  # days with two slots neither covers
+    assert row["more"] > 5  # days with three or more: caregiver_slot_covers asks the slots
 
 
 @pytest.mark.parametrize("index", range(len(REQUESTS)))
