@@ -16,6 +16,7 @@ from functions import (
     docs,
     fallback,
     health,
+    incidents,
     matching,
     meal_plans,
     patients,
@@ -23,6 +24,7 @@ from functions import (
     queues,
     reviews,
     timers,
+    visit_details,
     visits,
 )
 
@@ -45,6 +47,8 @@ AREAS = (
     timers,
     queues,
     visits,
+    visit_details,
+    incidents,
 )
 
 for area in AREAS:

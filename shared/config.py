@@ -266,6 +266,10 @@ class Settings(BaseSettings):
     visit_gps_max_accuracy_m: int = Field(
         100, ge=1, le=1_000, validation_alias=_env("VISIT_GPS_MAX_ACCURACY_M")
     )
+    # Corrections of a visit's times (shared.visits.corrections).
+    visit_correction_window_days: int = Field(
+        30, ge=1, le=366, validation_alias=_env("VISIT_CORRECTION_WINDOW_DAYS")
+    )
     idempotency_key_ttl_hours: int = Field(
         72, ge=1, le=720, validation_alias=_env("IDEMPOTENCY_KEY_TTL_HOURS")
     )

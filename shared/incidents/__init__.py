@@ -1,0 +1,1 @@
+"""Incidents of care: reported by the caregiver (or an operator), followed up by operators."""
