@@ -58,7 +58,7 @@ def token_checks(app_env, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any
     def located(cur: Any, user_id: int) -> Any:
         row = original(cur, user_id)
         cur.execute(WHERE_AM_I)
-        seen.append(dict(cur.fetchone()))
+        seen.append(one(cur))
         return row
 
     monkeypatch.setattr(users_repository, "find_active_by_id", located)
@@ -97,9 +97,15 @@ def assert_refused(response: func.HttpResponse, status: int, code: str) -> None:
     assert (body["status"], body["code"]) == (status, code)
 
 
+def one(cur: Any) -> dict[str, Any]:
+    row = cur.fetchone()
+    assert row is not None
+    return dict(row)
+
+
 def where_am_i(request: ApiRequest) -> dict[str, Any]:
     request.uow.cursor.execute(WHERE_AM_I)
-    return dict(request.uow.cursor.fetchone())
+    return one(request.uow.cursor)
 
 
 def bearer(user) -> dict[str, str]:
@@ -200,7 +206,7 @@ def test_a_read_only_phase_after_authentication_is_read_only_in_the_same_transac
     def read_only_phase(request: ApiRequest) -> dict[str, Any]:
         cur = request.uow.read_only()
         cur.execute(WHERE_AM_I + ", current_setting('transaction_read_only') AS ro")
-        return dict(cur.fetchone())
+        return one(cur)
 
     seen = json.loads(call(read_only_phase, bearer(guardian)).get_body())
     assert seen["ro"] == "on"
@@ -212,13 +218,13 @@ def test_begin_with_options_after_authentication_gets_them(guardian, token_check
     def explicit(request: ApiRequest) -> dict[str, Any]:
         cur = request.uow.begin(readonly=True)
         cur.execute("SHOW transaction_read_only")
-        read_only = cur.fetchone()["transaction_read_only"]
+        read_only = one(cur)["transaction_read_only"]
         with pytest.raises(RuntimeError, match="already open"):
             request.uow.begin()  # the handler's own transaction is open now
         request.uow.commit()
         cur = request.uow.begin(isolation="REPEATABLE READ")
         cur.execute("SHOW transaction_isolation")
-        return {"read_only": read_only, **cur.fetchone()}
+        return {"read_only": read_only, **one(cur)}
 
     response = call(explicit, bearer(guardian))
     assert json.loads(response.get_body()) == {
@@ -231,7 +237,7 @@ def test_an_isolation_level_after_authentication_begins_a_new_transaction(guardi
     def repeatable(request: ApiRequest) -> dict[str, Any]:
         cur = request.uow.begin(isolation="REPEATABLE READ")
         cur.execute(WHERE_AM_I + ", current_setting('transaction_isolation') AS iso")
-        return dict(cur.fetchone())
+        return one(cur)
 
     seen = json.loads(call(repeatable, bearer(guardian)).get_body())
     assert seen["iso"] == "repeatable read"
@@ -258,7 +264,7 @@ def own_db(migrated_database_url: str, app_env, monkeypatch: pytest.MonkeyPatch)
 def kill_backend(database_url: str, pid: int) -> None:
     with cursor(database_url) as cur:
         cur.execute("SELECT pg_terminate_backend(%s, 5000) AS killed", (pid,))
-        assert cur.fetchone()["killed"]
+        assert one(cur)["killed"]
 
 
 def test_a_get_that_loses_its_connection_is_retried_authentication_included(
