@@ -7,8 +7,10 @@ reviews and audit events, runs ANALYZE, then calls every list and read service t
 each SELECT. Every recorded statement is EXPLAINed (the plan PostgreSQL would use); a sequential
 scan of a table holding more than `--min-rows` rows is reported with the statement.
 
-The matching hard filters read every caregiver by design (they count how many each filter
-removes), so scans of the caregiver tables there are expected and listed separately.
+The matching hard filters read only the patient's region of `caregiver_search` (migration 0009)
+and the counters; for a patient in the capital area that is about half of the table, where a
+sequential read of it can be the better plan, so that one is listed separately. Any read of
+the other caregiver tables by a matching request is a problem like any other.
 
 Usage: python benchmarks/index_usage.py [--caregivers 5000] [--patients 3000] [--min-rows 5000]
 Exit status 1 when an unexpected sequential scan of a large table is found.
@@ -31,8 +33,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-#: Statements that read whole caregiver tables on purpose (the hard filters count everyone).
-EXPECTED_FULL_READS = {"caregivers", "caregiver_certifications", "caregiver_specialties", "users"}
+#: What a matching request may read sequentially: the region's part of caregiver_search when
+#: the region is most of the table (the capital area is about half of the country).
+EXPECTED_FULL_READS = {"caregiver_search"}
 
 
 def one(cur: Any) -> dict[str, Any]:
