@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg2
@@ -409,3 +409,60 @@ def make_care_log(
         ),
     )
     return _returned(cur, "care_log_id")
+
+
+# -- visits (appended by the visit details area) ----------------------------------------------
+
+
+def make_visit(
+    cur: Cursor,
+    schedule_id: int,
+    caregiver: TestUser,
+    *,
+    planned_start: datetime,
+    planned_end: datetime | None = None,
+    check_in_at: datetime | None = None,
+    check_out_at: datetime | None = None,
+    status: str | None = None,
+    matching_id: int | None = None,
+) -> int:
+    """A visit of the schedule served by the caregiver (through their matching of the schedule's
+    patient: `matching_id`, else their active one), written straight to the table; its visit_id.
+
+    The status follows the times unless given: checked out -> `completed` (locked at the
+    check-out), checked in -> `in_progress`, else `planned`. `missed` sets `missed_at` to the
+    planned end; `cancelled` sets `cancelled_at`.
+    """
+    end = planned_end or planned_start + timedelta(hours=2)
+    if status is None:
+        status = "completed" if check_out_at else "in_progress" if check_in_at else "planned"
+    cur.execute(
+        """
+        INSERT INTO visits (schedule_id, patient_id, matching_id, caregiver_id, planned_start,
+                            planned_end, status, check_in_at, check_out_at, locked_at,
+                            missed_at, cancelled_at)
+        SELECT s.schedule_id, s.patient_id, m.matching_id, m.caregiver_id, %(start)s, %(end)s,
+               %(status)s, %(check_in)s::timestamptz, %(check_out)s::timestamptz,
+               CASE WHEN %(status)s = 'completed' THEN %(check_out)s::timestamptz END,
+               CASE WHEN %(status)s = 'missed' THEN %(end)s::timestamptz END,
+               CASE WHEN %(status)s = 'cancelled' THEN now() END
+        FROM schedules s
+        JOIN matching_results m ON m.patient_id = s.patient_id
+        WHERE s.schedule_id = %(schedule_id)s AND m.caregiver_id = %(caregiver_id)s
+          AND (m.matching_id = %(matching_id)s::bigint
+               OR (%(matching_id)s::bigint IS NULL AND m.status = 'active'))
+        ORDER BY m.matching_id DESC LIMIT 1
+        RETURNING visit_id
+        """,
+        {
+            "schedule_id": schedule_id,
+            "caregiver_id": caregiver.caregiver_id,
+            "matching_id": matching_id,
+            "start": planned_start,
+            "end": end,
+            "status": status,
+            "check_in": check_in_at,
+            "check_out": check_out_at,
+        },
+    )
+    return _returned(cur, "visit_id")
