@@ -541,17 +541,39 @@ def test_concurrent_replays_of_one_key_take_turns(app_server, database_url, setu
     )
 
 
-def test_expired_keys_are_pruned_by_maintenance(app_server, database_url, setup):
-    from shared import idempotency
+def test_expired_keys_are_pruned_by_maintenance(app_server, app_env, database_url, setup):
+    from shared.operations.maintenance import run_maintenance
 
     key = f"k-{uuid.uuid4()}"
     assert call(app_server, setup, "check-in", nfc(setup), **{"Idempotency-Key": key}).ok
+    fresh = f"k-{uuid.uuid4()}"
+    assert call(app_server, setup, "check-out", nfc(setup), **{"Idempotency-Key": fresh}).ok
     with cursor(database_url) as cur:
         cur.execute(
             "UPDATE idempotency_keys SET created_at = now() - interval '73 hours'"
             " WHERE idempotency_key = %s",
             (key,),
         )
-        assert idempotency.prune_expired(cur, ttl_hours=72) >= 1
-        cur.execute("SELECT count(*) AS n FROM idempotency_keys WHERE idempotency_key = %s", (key,))
-        assert cur.fetchone()["n"] == 0
+    report = run_maintenance(database_url)
+    assert report["pruned"]["idempotency_keys"] >= 1
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT idempotency_key FROM idempotency_keys WHERE idempotency_key IN (%s, %s)",
+            (key, fresh),
+        )
+        assert [row["idempotency_key"] for row in cur.fetchall()] == [fresh]
+
+
+def test_an_expired_key_may_be_used_afresh(app_server, database_url, setup):
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    assert call(app_server, setup, "check-in", nfc(setup), **key).status_code == 200
+    with cursor(database_url) as cur:
+        cur.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '73 hours'"
+            " WHERE idempotency_key = %s",
+            (key["Idempotency-Key"],),
+        )
+    response = call(app_server, setup, "check-out", nfc(setup), **key)
+    assert response.status_code == 200, response.text
+    assert "Idempotent-Replayed" not in response.headers
+    assert response.json()["status"] == "completed"
