@@ -88,7 +88,7 @@ def import_directory(
     except files.FileProblem as exc:
         raise DataImportError(str(exc)) from exc
 
-    run = RunState(today=today or date.today())
+    run = RunState(today=today or date.today(), progress=say)
     current = "(start)"
     try:
         with db.transaction() as cur:

@@ -76,8 +76,9 @@ def test_the_import_ignores_the_request_limit_and_prints_progress(
     assert result.returncode == 0, result.stderr
     assert _count(migrated_database_url, "caregivers") == expected["caregivers"]
     assert _count(migrated_database_url, "caregiver_availability") == expected["availability"]
-    # Per N rows while reading, and per file while writing, on stderr.
+    # Per N rows while reading, per step of a large file and per file while writing, on stderr.
     assert "caregiver_availability.csv: 50000 rows read" in result.stderr
+    assert f"caregivers_profile.csv: accounts written ({CAREGIVERS} rows)" in result.stderr
     assert f"caregivers_profile.csv: {CAREGIVERS} rows read, writing {CAREGIVERS}" in result.stderr
     assert f"caregivers_profile.csv: {CAREGIVERS} imported, 0 updated" in result.stderr
 

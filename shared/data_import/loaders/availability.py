@@ -68,6 +68,7 @@ def load_availability(cur: Cursor, rows: list[CsvRow], report: FileReport, run: 
         else:
             report.skipped += 1
         owners[caregiver_id] = None
+    run.step(FILE, "slots checked", len(slots))
     existing = repo.existing_slots(cur, owners)
     starts = {slot[:3] for slot in existing}
     # Only caregivers that have slots can lose some: the DELETE skips the (many) new ones.

@@ -82,6 +82,7 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
         source=lambda c: c.source_id,
     )
     accepted = [c for _, c in parsed if c.source_id in users]
+    run.step(FILE, "accounts written", len(users))
     renamed = repo.update_users(cur, [(users[c.source_id], c.name, c.gender) for c in accepted])
     by_user, written = repo.upsert_caregivers(
         cur,
@@ -98,6 +99,7 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
         ],
     )
     ids = {c.source_id: by_user[users[c.source_id]] for c in accepted}
+    run.step(FILE, "profiles written", len(ids))
     owners = list(ids.values())
     certifications = repo.replace_code_sets(
         cur,
@@ -111,6 +113,7 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
         owners,
         [(ids[c.source_id], code) for c in accepted for code in c.specialties],
     )
+    run.step(FILE, "certifications and specialties written", len(ids))
     repo.remember(cur, "caregiver", ids)
     changed = certifications | specialties
     written_users = renamed | written  # once: a union per row made the count quadratic

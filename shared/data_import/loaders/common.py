@@ -27,6 +27,12 @@ class RunState:
     today: date
     #: patient_id -> (created in this run, names of the files that wrote its data)
     patients: dict[int, tuple[bool, list[str]]] = field(default_factory=dict)
+    #: One-line progress messages (the command prints them): a loader of a large file says
+    #: which of its steps is done, so minutes of writing are not silent.
+    progress: Callable[[str], None] = field(default=lambda _message: None)
+
+    def step(self, file: str, what: str, rows: int) -> None:
+        self.progress(f"{file}: {what} ({rows} rows)")
 
     def touch(self, patient_id: int, file: str, *, created: bool = False) -> None:
         was_created, files = self.patients.get(patient_id, (False, []))
