@@ -265,12 +265,21 @@ def main(argv: list[str] | None = None) -> int:
     # `serve` and `dev` shut the server down and stop the Azurite they started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    from azure.core.exceptions import ClientAuthenticationError
+
     from shared.errors import ConfigurationError
 
     try:
         return int(args.handler(args))
     except ConfigurationError as exc:
         return _fail(str(exc))
+    except ClientAuthenticationError as exc:
+        # STORAGE_ACCOUNT_URL / KEY_VAULT_URL read Azure with the operator's own login.
+        reason = (exc.message or str(exc)).strip().splitlines()[0]
+        return _fail(
+            "Azure sign-in failed: run `az login` (and export "
+            f"AZURE_TOKEN_CREDENTIALS=AzureCliCredential); {reason}"
+        )
     except KeyboardInterrupt:
         return 130
 
