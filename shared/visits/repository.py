@@ -280,6 +280,15 @@ def insert_visit(
 # -- check-in and check-out ------------------------------------------------------------------
 
 
+def lock_caregiver(cur: Cursor, caregiver_id: int) -> None:
+    """Serialise one caregiver's check-ins until this transaction ends, so two at once get the
+    same clear answer (the partial unique index stays the guarantee)."""
+    cur.execute(
+        "SELECT caregiver_id FROM caregivers WHERE caregiver_id = %(id)s FOR NO KEY UPDATE",
+        {"id": caregiver_id},
+    )
+
+
 def visit_in_progress_of(cur: Cursor, caregiver_id: int) -> int | None:
     """The caregiver's visit in progress, if any."""
     cur.execute(

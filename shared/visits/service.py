@@ -175,6 +175,7 @@ def check_in(uow: UnitOfWork, visit_id: int, body: CheckIn) -> Visit:
     evidence.check_in_allowed(
         now, ref.planned_start, timedelta(minutes=settings.visit_check_in_early_minutes)
     )
+    repo.lock_caregiver(cur, ref.caregiver_id)
     busy = repo.visit_in_progress_of(cur, ref.caregiver_id)
     if busy is not None:
         raise CaregiverBusyError(

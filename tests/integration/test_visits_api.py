@@ -384,6 +384,23 @@ def test_a_caregiver_is_in_one_visit_at_a_time(app_server, database_url, setup):
     assert str(setup.visit["visit_id"]) in problem["detail"]
 
 
+def test_two_check_ins_of_one_caregiver_at_once_get_one_visit(app_server, database_url, setup):
+    second = plan(app_server, database_url, setup.parties, starts_in=timedelta(minutes=10))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda made: call(app_server, made, "check-in", nfc(setup)),
+                                [setup, second]))  # fmt: skip
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    refused = next(r for r in answers if r.status_code == 409)
+    assert_problem(refused, 409, "visit_in_progress")
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT count(*) AS n FROM visits WHERE visit_id IN (%s, %s)"
+            " AND status = 'in_progress'",
+            (setup.visit["visit_id"], second.visit["visit_id"]),
+        )
+        assert cur.fetchone()["n"] == 1
+
+
 def test_a_visit_cannot_last_more_than_a_day(app_server, database_url, setup):
     assert call(app_server, setup, "check-in", nfc(setup)).status_code == 200
     with cursor(database_url) as cur:
