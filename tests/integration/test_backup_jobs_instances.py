@@ -153,6 +153,8 @@ def test_a_job_whose_instance_dies_is_finished_once_by_the_other(
     assert done["status"] == "succeeded", done["error"]
     assert done["attempts"] == 2
     assert done["worker"].endswith(f":{instances[survivor].process.pid}")
+    # The audit event follows the settled row, in the same worker call.
+    _wait(lambda: _export_events(populated_database_url, backup_id), 10, "the export event")
     assert _export_events(populated_database_url, backup_id) == 1
     listed = instances[survivor].get("api/admin/backups", headers=admin.headers).json()
     [item] = [i for i in listed["items"] if i["backup_id"] == backup_id]
