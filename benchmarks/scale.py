@@ -270,6 +270,31 @@ def build_care_data(url: str, patients: int, today: date) -> dict[str, Any]:
     }
 
 
+def existing_care_data(url: str, today: date) -> dict[str, Any]:
+    """What build_care_data returned, read back from a kept database."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT min(p.patient_id), min(u.user_id), count(*) FROM patients p"
+                " JOIN guardians g USING (guardian_id) JOIN users u USING (user_id)"
+                " WHERE u.email LIKE 'scale-guardian-%%'"
+            )
+            first_patient, first_user, patients = cur.fetchone()  # type: ignore[misc]
+            cur.execute("SELECT count(*) FROM care_logs")
+            logs = cur.fetchone()[0]  # type: ignore[index]
+    finally:
+        conn.close()
+    return {
+        "first_patient": first_patient,
+        "first_user": first_user,
+        "patients": patients,
+        "care_logs": logs,
+        "schedules": patients * 365,
+        "today": today,
+    }
+
+
 # -- 3. care data reads through the served app ------------------------------------------------
 
 
@@ -303,9 +328,9 @@ def serve(url: str, work: Path, storage: str) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base}/health", timeout=1).ok:
+            if requests.get(f"{base}/health", timeout=5).ok:
                 return process, base
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.3)
     process.kill()
     tail = (work / "serve.log").read_text(errors="replace")[-3000:]
@@ -486,6 +511,11 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200, help="timed requests per read (200)")
     parser.add_argument("--skip", default="", help="comma-separated steps to leave out")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        metavar="NAME",
+        help="measure a database an earlier --keep run built (its name); builds nothing",
+    )
     args = parser.parse_args()
     skip = {step.strip() for step in args.skip.split(",") if step.strip()}
 
@@ -494,21 +524,24 @@ def main() -> int:
 
     today = datetime.now(ZoneInfo(SEOUL)).date()
     server = resolve_server_url()
-    name = f"neulbom_scale_{os.getpid()}"
+    name = args.reuse or f"neulbom_scale_{os.getpid()}"
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     rows: list[Row] = []
     from devtools.azurite import Azurite
 
     azurite = Azurite(work / "azurite")
-    create_database(server, name)
+    if not args.reuse:
+        create_database(server, name)
     url = with_database(server, name)
     try:
         azurite.start()
         migrate(url)
-        if "import" not in skip:
+        if "import" not in skip and not args.reuse:
             rows += import_caregivers(url, int(300_000 * args.scale), work)
         care = None
-        if "care" not in skip:
+        if args.reuse:
+            care = existing_care_data(url, today)
+        elif "care" not in skip:
             care = build_care_data(url, max(100, int(100_000 * args.scale)), today)
             rows.append(
                 Row(
@@ -529,7 +562,9 @@ def main() -> int:
             rows += measure_matching(max(1000, int(300_000 * args.scale)))
     finally:
         azurite.stop()
-        if not args.keep:
+        if args.keep or args.reuse:
+            say(f"kept the database {name} (--reuse {name})")
+        else:
             drop_database(server, name)
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nscale {args.scale} (1.0 = 300,000 caregivers, 100,000 patients, 10M care logs)")

@@ -18,8 +18,12 @@ the heap of every log it counts. One index replaces `care_logs_schedule_id_idx (
 - it still serves the foreign key `(schedule_id, patient_id)`'s cascades and lookups by
   schedule, so the number of indexes a care-log write maintains stays the same.
 
-`schedules_patient_date_idx (patient_id, schedule_date)` gains `status` as an included column,
-so the report's period filter (`status IN ('scheduled', 'completed')`) is tested in the index.
+`schedules_patient_date_idx (patient_id, schedule_date)` becomes
+`schedules_patient_date_cover_idx (patient_id, schedule_date) INCLUDE (status, schedule_id)`:
+a report's period and the dashboard's today (patient, dates, confirmed statuses, then their
+care logs by schedule id) read schedules and care logs from the two indexes alone, where the
+heap would cost one page per row (a patient's rows are written a day at a time, between every
+other patient's).
 
 Both indexes lead with a column every query names, and the patient is the future distribution
 column (docs/scaling.md): on a Citus cluster these stay shard-local indexes.
@@ -55,8 +59,8 @@ UPGRADE = (
     """,
     "DROP INDEX IF EXISTS care_logs_schedule_id_idx",
     """
-    CREATE INDEX IF NOT EXISTS schedules_patient_date_status_idx
-        ON schedules (patient_id, schedule_date) INCLUDE (status)
+    CREATE INDEX IF NOT EXISTS schedules_patient_date_cover_idx
+        ON schedules (patient_id, schedule_date) INCLUDE (status, schedule_id)
     """,
     "DROP INDEX IF EXISTS schedules_patient_date_idx",
 )
@@ -118,7 +122,7 @@ UPGRADE = (*UPGRADE, _track_changes(BULK_CHECK))
 DOWNGRADE = (
     _track_changes("-- (0002: every statement logs its keys)"),
     "CREATE INDEX IF NOT EXISTS schedules_patient_date_idx ON schedules (patient_id, schedule_date)",
-    "DROP INDEX IF EXISTS schedules_patient_date_status_idx",
+    "DROP INDEX IF EXISTS schedules_patient_date_cover_idx",
     "CREATE INDEX IF NOT EXISTS care_logs_schedule_id_idx ON care_logs (schedule_id)",
     "DROP INDEX IF EXISTS care_logs_schedule_order_idx",
 )
