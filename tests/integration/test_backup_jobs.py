@@ -350,3 +350,18 @@ def test_the_worker_renews_its_lease_while_it_works(
 def _list() -> tuple[list[dict[str, Any]], int]:
     with UnitOfWork.for_job(readonly=True) as uow:
         return service.list_backups(uow, limit=50)
+
+
+def test_the_lock_connection_asks_the_server_to_notice_a_vanished_worker(
+    populated_database_url: str,
+) -> None:
+    with job_lock(populated_database_url, BACKUP_LOCK) as lock:
+        assert lock.acquired
+        with lock.connection.cursor() as cur:
+            cur.execute(
+                "SELECT current_setting('tcp_keepalives_idle'),"
+                " current_setting('tcp_keepalives_interval'),"
+                " current_setting('tcp_keepalives_count')"
+            )
+            # Over TCP (as in Azure) the server probes after 20 s idle, 3 probes 10 s apart.
+            assert cur.fetchone() == ("20", "10", "3")
