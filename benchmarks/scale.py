@@ -24,9 +24,9 @@ Then, in the same run:
 4. **Backups** (benchmarks/backup_restore.py's measurement on this database): full backup vs
    `pg_dump -Fc`, restore vs `pg_restore -j 2`, an incremental after 1 % of the care logs
    changed vs the full. Targets 1.2x, 1.2x and 0.2x.
-5. **Matching** at `--caregivers-matching` (default 300,000 x scale): the matching benchmark
-   (benchmarks/matching_latency.py) in its own process; its figures are printed as it prints
-   them.
+5. **Matching** at 300,000 x scale caregivers: the matching benchmark
+   (`benchmarks/matching_latency.run`, its own database and served app); its rows join the
+   table (p95 against 300 ms, or 50 ms up to 10,000 caregivers).
 
 `--skip import,care,reads,backup,matching` leaves steps out (reads and backup need care).
 Prints one table: figure, target, baseline, met. Exits 0 (numbers, not a test).
@@ -468,26 +468,28 @@ def measure_backups(
 
 
 def measure_matching(caregivers: int) -> list[Row]:
+    """scalematch's benchmark (benchmarks/matching_latency.run): its own database and served
+    app; its rows as this table's."""
+    from benchmarks import matching_latency
+
     say(f"matching benchmark at {caregivers:,} caregivers ...")
-    result = subprocess.run(
-        [sys.executable, "benchmarks/matching_latency.py", "--caregivers", str(caregivers)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line for line in result.stdout.splitlines() if "p95" in line or "target" in line]
-    for line in lines:
-        print(f"  matching_latency: {line}")
-    return [
-        Row(
-            f"matching at {caregivers:,} caregivers",
-            "exit 0" if result.returncode == 0 else f"exit {result.returncode}",
-            "p95 < 300 ms (its own table above)",
-            "its floor (its own table)",
-            result.returncode == 0,
+    rows = []
+    for row in matching_latency.run(caregivers=caregivers, requests_count=200, progress=say):
+        identical = row.name.startswith("answers identical")
+        met = None
+        if row.target is not None:
+            met = row.figure >= row.target if identical else row.figure < row.target
+        target = "" if row.target is None else f"{'>=' if identical else '<'} {row.target:g}"
+        rows.append(
+            Row(
+                row.name,
+                f"{row.figure:.1f}",  # the unit is in the name
+                target,
+                "" if row.baseline is None else f"reference statement {row.baseline:.1f}",
+                met,
+            )
         )
-    ]
+    return rows
 
 
 # -- the run ----------------------------------------------------------------------------------
