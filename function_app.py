@@ -19,6 +19,8 @@ from functions import (
     incidents,
     matching,
     meal_plans,
+    notification_sender,
+    notifications,
     patients,
     personality_tests,
     queues,
@@ -49,6 +51,8 @@ AREAS = (
     visits,
     visit_details,
     incidents,
+    notifications,
+    notification_sender,
 )
 
 for area in AREAS:

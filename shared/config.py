@@ -274,6 +274,40 @@ class Settings(BaseSettings):
         72, ge=1, le=720, validation_alias=_env("IDEMPOTENCY_KEY_TTL_HOURS")
     )
 
+    # Notifications (shared.notifications): the sender's queue, retries, and its channels.
+    notification_queue: str = Field(
+        "notifications",
+        min_length=3,
+        max_length=56,
+        pattern=r"^[a-z0-9](-?[a-z0-9])+$",
+        validation_alias=_env("NOTIFICATION_QUEUE"),
+    )
+    notify_max_attempts: int = Field(8, ge=1, le=50, validation_alias=_env("NOTIFY_MAX_ATTEMPTS"))
+    notify_retry_base_seconds: float = Field(
+        30.0, ge=0.1, le=3600, validation_alias=_env("NOTIFY_RETRY_BASE_SECONDS")
+    )
+    notify_retry_max_seconds: float = Field(
+        3600.0, ge=1, le=86_400, validation_alias=_env("NOTIFY_RETRY_MAX_SECONDS")
+    )
+    notify_lease_seconds: float = Field(
+        120.0, ge=2, le=3600, validation_alias=_env("NOTIFY_LEASE_SECONDS")
+    )
+    notify_batch_size: int = Field(20, ge=1, le=500, validation_alias=_env("NOTIFY_BATCH_SIZE"))
+    notify_http_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, validation_alias=_env("NOTIFY_HTTP_TIMEOUT_SECONDS")
+    )
+    web_push_vapid_subject: str = Field(
+        "mailto:support@neulbomcare.kr", validation_alias=_env("WEB_PUSH_VAPID_SUBJECT")
+    )
+    web_push_vapid_private_key: SecretStr | None = Field(
+        None, validation_alias=_env("WEB_PUSH_VAPID_PRIVATE_KEY")
+    )
+    acs_email_endpoint: str | None = Field(None, validation_alias=_env("ACS_EMAIL_ENDPOINT"))
+    acs_email_sender: str | None = Field(None, validation_alias=_env("ACS_EMAIL_SENDER"))
+    acs_email_connection_string: SecretStr | None = Field(
+        None, validation_alias=_env("ACS_EMAIL_CONNECTION_STRING")
+    )
+
     # Observability.
     applicationinsights_connection_string: SecretStr | None = Field(
         None, validation_alias=_env("APPLICATIONINSIGHTS_CONNECTION_STRING")
@@ -308,6 +342,10 @@ class Settings(BaseSettings):
         "applicationinsights_connection_string",
         "seed_demo_password",
         "backup_signing_key",
+        "web_push_vapid_private_key",
+        "acs_email_endpoint",
+        "acs_email_sender",
+        "acs_email_connection_string",
         mode="before",
     )
     @classmethod

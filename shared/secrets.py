@@ -41,6 +41,9 @@ SECRET_SETTINGS: dict[str, tuple[str, ...]] = {
     "JwtSecret": ("jwt_secret",),
     "StorageConnectionString": ("azure_storage_connection_string", "azure_web_jobs_storage"),
     "BackupSigningKey": ("backup_signing_key",),
+    # Notifications (shared.notifications.channels): the Web Push VAPID key; ACS email locally.
+    "VapidPrivateKey": ("web_push_vapid_private_key",),
+    "AcsEmailConnectionString": ("acs_email_connection_string",),
 }
 
 
