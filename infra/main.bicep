@@ -195,6 +195,8 @@ var modelPath = '${modelsContainerName}/matching'
 var backupsContainerName = 'backups'
 // BACKUP_QUEUE: backup jobs on demand (shared/jobs); the host moves poisoned messages to -poison.
 var backupQueueName = 'backup-jobs'
+// NOTIFICATION_QUEUE: nudges of the notification sender (shared/notifications/sender.py).
+var notificationQueueName = 'notifications'
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -232,6 +234,8 @@ module storage 'core/storage/storage-account.bicep' = {
     queues: [
       backupQueueName
       '${backupQueueName}-poison'
+      notificationQueueName
+      '${notificationQueueName}-poison'
     ]
   }
 }
@@ -447,6 +451,7 @@ module appSettings 'app/appsettings.bicep' = {
     modelPath: modelPath
     backupContainer: backupsContainerName
     backupQueue: backupQueueName
+    notificationQueue: notificationQueueName
     dbPoolMax: size.dbPoolMax
     dbConnectTimeout: size.dbConnectTimeout
     databaseAuth: databaseAuth

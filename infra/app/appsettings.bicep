@@ -33,6 +33,7 @@ param applicationInsightsName string
 param modelPath string = 'models/matching'
 param backupContainer string = 'backups'
 param backupQueue string = 'backup-jobs'
+param notificationQueue string = 'notifications'
 param dbPoolMax int = 5
 
 @allowed([
@@ -76,6 +77,8 @@ var baseSettings = {
   BACKUP_CONTAINER: backupContainer
   // The queue triggers read %BACKUP_QUEUE% (and %BACKUP_QUEUE%-poison): it must exist to index.
   BACKUP_QUEUE: backupQueue
+  // The notification sender's trigger reads %NOTIFICATION_QUEUE%.
+  NOTIFICATION_QUEUE: notificationQueue
   STORAGE_QUEUE_URL: storageQueueEndpoint
   // Timer schedules read %BACKUP_SCHEDULE%: the setting must exist for the host to index them.
   BACKUP_SCHEDULE: '0 0 18 * * *'
