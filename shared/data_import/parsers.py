@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 #: The pilot ran in Korea; a timestamp without an offset is Korea time (stored as UTC).
 PILOT_TIMEZONE = timezone(timedelta(hours=9), "KST")
@@ -81,6 +82,7 @@ def birth_date(
     return born
 
 
+@lru_cache(maxsize=4096)  # a national availability file repeats a few dozen times of day
 def time_value(value: str, column: str) -> time:
     """A time of day written `HH:MM` (seconds allowed and kept)."""
     value = value.strip()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.data_import import files
 from shared.data_import.files import FILE_NAMES, FILE_SPECS, FileProblem, discover, read_rows
 from shared.data_import.report import (
     FileReport,
@@ -83,7 +84,11 @@ def test_an_empty_file_and_a_non_utf8_file_are_fatal(tmp_path: Path) -> None:
         read_rows(CONDITIONS, euc_kr, FileReport(CONDITIONS.name))
 
 
-def test_progress_is_reported_every_thousand_rows(tmp_path: Path) -> None:
+def test_progress_is_reported_every_progress_every_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert files.PROGRESS_EVERY == 50_000  # a national file: a line per 50,000 rows
+    monkeypatch.setattr(files, "PROGRESS_EVERY", 1000)
     body = "".join(f"P{i},치매,\n" for i in range(2500))
     path = write(tmp_path, "patient_id,disease_name,note\n" + body)
     messages: list[str] = []
