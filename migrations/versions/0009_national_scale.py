@@ -143,7 +143,7 @@ UPGRADE_SQL = (
         total_reviews       integer NOT NULL,
         {", ".join(f"{axis} smallint" for axis in AXES)},
         completed_matchings integer NOT NULL DEFAULT 0
-    )
+    ) WITH (fillfactor = 90)
     """,
     "CREATE INDEX caregiver_search_region_idx ON caregiver_search (province) WHERE is_active",
     """
@@ -220,7 +220,9 @@ UPGRADE_SQL = (
         LEFT JOIN specs sp USING (caregiver_id)
         LEFT JOIN caregiver_personality p USING (caregiver_id)
         LEFT JOIN completed done USING (caregiver_id)
-        ORDER BY c.caregiver_id
+        -- A bulk load writes each province's rows together: a region is read from its own
+        -- pages (fillfactor leaves room for updates to stay on theirs).
+        ORDER BY split_part(c.service_region, '_', 1), c.caregiver_id
         ON CONFLICT (caregiver_id) DO UPDATE SET {_UPDATES}
         WHERE {_CHANGED}
     $$

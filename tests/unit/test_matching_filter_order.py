@@ -13,7 +13,7 @@ from shared.matching import filters
 def test_the_sql_classifies_in_filter_order():
     case = filters.failed_filter_case()
     assert tuple(re.findall(r"THEN '(\w+)'", case)) == FILTER_ORDER
-    assert case in filters._CLASSIFY.format(only_one="", booked="", case=case)
+    assert case.format(available="true") in filters._statement(filters._REGION, "true")
 
 
 def test_an_order_that_misses_or_adds_a_filter_is_refused():
