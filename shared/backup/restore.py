@@ -43,6 +43,8 @@ from shared.observability import get_logger
 log = get_logger("backup.restore")
 
 Progress = Callable[..., None]
+#: maintenance_work_mem of the restoring transaction (index and key rebuilds).
+RESTORE_MAINTENANCE_WORK_MEM = "512MB"
 AfterFullLoad = Callable[[Any, list[TableInfo], Manifest], None]
 
 
@@ -241,6 +243,9 @@ def _load(
     conn = connect(url, application_name="neulbomcare-restore")
     try:
         with conn.cursor() as cur:
+            # The keys and indexes are rebuilt after the load: sorts that fit in memory (the
+            # default 64 MB spills a ten-million-row index to disk several times).
+            cur.execute(f"SET LOCAL maintenance_work_mem = '{RESTORE_MAINTENANCE_WORK_MEM}'")
             tables = discover_tables(cur)
             by_name = {table.name: table for table in tables}
             full = chain[0]
