@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.backup",
     "tests.fixtures.azure_openai",
     "tests.fixtures.instances",
+    "tests.fixtures.notifications",
 ]
 
 # Before anything imports shared.config: tests set every setting they depend on themselves.
