@@ -4,35 +4,40 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04
 
-Two derived tables, maintained by statement-level triggers in the same transaction as the rows
-they come from, so they are never stale and never need a rebuild:
+Two derived tables, kept by triggers in the same transaction as the rows they come from:
 
-- `caregiver_search`: one row per caregiver with what the hard filters test, in columns a scan
-  can test without a join: the account's activity and gender, the province of the service
-  region, the certification and specialty codes (sorted arrays), experience, hourly rate, and
-  the weekly availability as one hull per day (`mon_start`, `mon_end`, ...: the earliest start
-  and the latest end of the day's slots). When one slot spans the whole hull (the usual case),
-  "one slot covers the requested time" is exactly "the hull covers it"; otherwise the day's bit
-  is set in `split_days` and the filter checks the slots themselves for that caregiver and day.
-  The partial index on (province) of active caregivers makes the region the first thing read.
-- `caregiver_search_counts`: how many ACTIVE caregivers each (province, certification set)
-  has. `candidates_considered` (every active caregiver) and the certification and region
-  filters' `excluded` counts are sums over at most 17 x 2^8 rows instead of a count of the
-  country; only the region's certified caregivers are classified row by row.
+- `caregiver_search`: one row per caregiver with what the hard filters test and what the model
+  scores, in columns a scan tests without a join: the account's activity and gender, the
+  province of the service region, certification and specialty codes (sorted arrays),
+  experience, hourly rate, rating, reviews, personality axes, completed matchings, and per day
+  the first two slots that no other slot of the day covers (`mon_start`, `mon_end`,
+  `mon_start2`, `mon_end2`, ...). A requested time is covered by one slot iff one of those
+  covers it; a day with a third such slot has its bit in `split_days`, and the filter asks the
+  slots themselves (`caregiver_slot_covers`, plpgsql so it runs only for the rows that reach
+  it). The partial index on province of active caregivers makes the region the first read; a
+  bulk refresh writes rows grouped by province, so a region reads its own pages.
+- `caregiver_search_counts`: per (province, certification set, active) the caregivers, their
+  reviews and the sum of rating x reviews. `candidates_considered`, the certification and
+  region filters' `excluded` counts and the platform's mean rating are sums over a few hundred
+  rows instead of a count of the country; only the region's certified active caregivers are
+  classified row by row.
 
-`caregiver_search_refresh(ids)` recomputes the rows of the given caregivers from the source
-tables (the only writer of `caregiver_search`); the triggers on `users` (activity, deletion,
-gender), `caregivers` (region, experience, rate), certifications, specialties and availability
-call it with the caregivers a statement touched. The counters follow `caregiver_search` by
-its own triggers (deltas of the transition tables; zero deltas write nothing).
+Statement-level triggers on `users` (activity, deletion, gender), `caregivers`, certifications,
+specialties, availability, personality and `matching_results` (completed ones) queue the
+caregivers a statement touched in `ops_caregiver_search_pending`; a deferred constraint trigger
+recomputes them with one `caregiver_search_refresh(ids)` at commit (a bulk import pays one
+set-based refresh, not one per statement), and `caregiver_search_flush()` does it earlier for a
+transaction that reads its own changes (the filters call it first). The refresh rewrites only
+rows that differ; the counters follow `caregiver_search` by its own triggers (deltas of the
+transition tables). The queue is `ops_`: empty outside a transaction, never backed up.
 
-Grants in 0006's style: the app role reads both tables but cannot write them; the trigger
-functions are SECURITY DEFINER (owned by the owner, search_path pinned), so a statement of the
-app role keeps them right. Both tables are data (backed up, change-tracked): a restore loads
-them from the same snapshot as their sources, with triggers disabled.
+Grants in 0006's style: the app role reads the two tables but cannot write them or the queue;
+the trigger functions are SECURITY DEFINER (owner, search_path pinned). Both tables are data
+(backed up, change-tracked): a restore loads them from the same snapshot as their sources, with
+triggers disabled. A load that bypasses triggers otherwise must end with
+`SELECT caregiver_search_refresh(ARRAY(SELECT caregiver_id FROM caregivers))`.
 
-`matching_results_active_caregiver_idx` serves the `booked` filter, which now asks per
-surviving caregiver whether it holds an overlapping active matching.
+`matching_results_active_caregiver_idx` serves the `booked` filter (active matchings only).
 """
 
 from collections.abc import Sequence
