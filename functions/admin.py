@@ -46,6 +46,7 @@ def model(request: ApiRequest) -> ModelStatus:
     """The matching model serving now: kind, version, metrics, when and where it was loaded."""
     from shared.matching.model_registry import model_status
 
+    request.uow.commit()  # the token check's transaction: the first use may load from Blob
     return ModelStatus.model_validate(model_status())
 
 
