@@ -27,6 +27,7 @@ from functions import (
     reviews,
     timers,
     visit_details,
+    visit_timers,
     visits,
 )
 
@@ -53,6 +54,7 @@ AREAS = (
     incidents,
     notifications,
     notification_sender,
+    visit_timers,
 )
 
 for area in AREAS:

@@ -266,6 +266,10 @@ class Settings(BaseSettings):
     visit_gps_max_accuracy_m: int = Field(
         100, ge=1, le=1_000, validation_alias=_env("VISIT_GPS_MAX_ACCURACY_M")
     )
+    # Late and missed visits (shared.visits.watch, the `visit_watch` timer).
+    visit_late_after_minutes: int = Field(
+        15, ge=1, le=240, validation_alias=_env("VISIT_LATE_AFTER_MINUTES")
+    )
     # Corrections of a visit's times (shared.visits.corrections).
     visit_correction_window_days: int = Field(
         30, ge=1, le=366, validation_alias=_env("VISIT_CORRECTION_WINDOW_DAYS")
