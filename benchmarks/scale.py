@@ -304,14 +304,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def host_settings() -> dict[str, str]:
+    """The app settings the Functions host resolves in binding expressions (%NAME%: timer
+    schedules, queue names), from local.settings.json.example: the host refuses to index a
+    function whose expression does not resolve."""
+    import json
+
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    return {
+        name: str(value)
+        for name, value in values.items()
+        if name.endswith(("_SCHEDULE", "_QUEUE")) and value
+    }
+
+
 def serve(url: str, work: Path, storage: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = manage_env(
         url,
+        **host_settings(),
         AZURE_STORAGE_CONNECTION_STRING=storage,
         AzureWebJobsStorage=storage,
-        BACKUP_SCHEDULE="0 0 18 * * *",
-        BACKUP_QUEUE="backup-jobs",
         ENABLE_AI_CARE_PLAN="false",
         ENABLE_MATCHING_ALGORITHM="false",
         RATE_LIMIT_AI_PER_HOUR="100000",
