@@ -4,7 +4,9 @@ approved or rejected by the guardian or an operator, each step audited.
 Which visits may be corrected (else 409 `visit_not_correctable`):
 - a checked-out visit (`completed`: locked at check-out; only a correction changes its times);
 - a visit the caregiver forgot to check out of: still `in_progress` after its planned end. The
-  correction proposes `check_out_at` (the visit has none yet); approving it completes and locks
+  correction proposes `check_out_at` (the visit has none yet) and, standing in for the
+  check-out, needs the checklist complete as check-out does (422 `checklist_incomplete`; the
+  tasks can still be recorded, the visit being in progress); approving it completes and locks
   the visit;
 - a `missed` visit the caregiver did serve but never checked into: the correction proposes both
   times; approving it completes and locks the visit (its `missed_at` stays as history).
@@ -36,6 +38,7 @@ from shared.auth.authorization import PatientAction
 from shared.config import get_settings
 from shared.errors import AppError, FieldError, NotFoundError, ValidationFailedError
 from shared.notifications.outbox import Notice, publish
+from shared.visits import checklist
 from shared.visits import details_repository as repo
 from shared.visits.access import VisitRef, visit_access
 
@@ -71,6 +74,8 @@ def propose(uow: UnitOfWork, visit_id: int, body: CorrectionCreate) -> Correctio
     check_in, check_out = _resulting_times(
         visit, body.check_in_at, body.check_out_at, now, proposing=True
     )
+    if visit.status is VisitStatus.IN_PROGRESS:  # the correction stands in for the check-out
+        checklist.require_complete(uow, visit)
     _no_overlap(uow, visit, check_in, check_out)
     row = repo.insert_correction(
         cur,

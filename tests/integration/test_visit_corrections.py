@@ -144,7 +144,7 @@ def test_one_correction_waits_per_visit(app_server, database_url, parties: Parti
     assert propose(app_server, parties, visit_id, body).status_code == 201
 
 
-def test_a_visit_left_checked_in_past_its_end_is_closed_by_a_correction(
+def test_a_visit_left_checked_in_past_its_end_is_closed_by_a_correction_after_its_checklist(
     app_server, database_url, parties: Parties
 ):
     with cursor(database_url) as cur:
@@ -163,6 +163,12 @@ def test_a_visit_left_checked_in_past_its_end_is_closed_by_a_correction(
             planned_end=start + timedelta(hours=2),
             check_in_at=start,
         )
+        cur.execute(
+            "INSERT INTO care_logs (schedule_id, patient_id, category, task_name)"
+            " VALUES (%s, %s, 'hygiene', '목욕 보조') RETURNING care_log_id",
+            (schedule_id, parties.patient_id),
+        )
+        task_id = cur.fetchone()["care_log_id"]
     without_end = propose(app_server, parties, visit_id, {"reason_code": "forgot_check_out"})
     assert_problem(without_end, 422, "validation_error")
     still_open = propose(
@@ -175,9 +181,19 @@ def test_a_visit_left_checked_in_past_its_end_is_closed_by_a_correction(
     assert body["errors"][0]["loc"] == ["body", "check_out_at"]
 
     end = start + timedelta(hours=2)
-    proposed = propose(
-        app_server, parties, visit_id, {"reason_code": "forgot_check_out", "check_out_at": iso(end)}
+    closing = {"reason_code": "forgot_check_out", "check_out_at": iso(end)}
+    open_task = assert_problem(
+        propose(app_server, parties, visit_id, closing), 422, "checklist_incomplete"
     )
+    assert open_task["errors"][0]["loc"] == ["checklist", task_id]
+    recorded = app_server.request(
+        "PUT",
+        f"api/visits/{visit_id}/tasks/{task_id}",
+        headers=parties.headers("assigned_caregiver"),
+        json={"outcome": "done"},
+    )
+    assert recorded.status_code == 200, recorded.text
+    proposed = propose(app_server, parties, visit_id, closing)
     assert proposed.status_code == 201, proposed.text
     approved = decide(app_server, parties, proposed.json()["correction_id"], "approve", who="admin")
 
