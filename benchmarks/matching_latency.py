@@ -32,6 +32,7 @@ Usage: python benchmarks/matching_latency.py [--caregivers 10000] [--requests 20
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -326,6 +327,9 @@ def _measure(
     try:
         azurite.start()
         env = {
+            # The example's working local values: every app setting the host resolves in its
+            # binding expressions (queues, schedules) included.
+            **json.loads((REPO_ROOT / "local.settings.json.example").read_text())["Values"],
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)},
             "APP_ENV": "development",
             "LOG_LEVEL": "WARNING",
@@ -333,10 +337,7 @@ def _measure(
             "DATABASE_URL": database_url,
             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
             "RATE_LIMIT_MATCHING_PER_HOUR": "100000",
-            # What the host resolves in binding expressions (as the served-app tests set).
             "AzureWebJobsStorage": azurite.connection_string,
-            "BACKUP_SCHEDULE": "0 0 18 * * *",
-            "BACKUP_QUEUE": "backup-jobs",
         }
         os.environ.update(env)
         from devtools.demo_model import ensure_demo_model
