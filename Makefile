@@ -8,7 +8,7 @@ PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help deps chromium run test lint format bench bench-scale clean openapi
+.PHONY: help deps chromium poppler run test lint format bench bench-scale clean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-deps: $(PY_STAMP) $(NODE_STAMP) chromium ## install Python and Node dependencies (and Chromium)
+deps: $(PY_STAMP) $(NODE_STAMP) chromium poppler ## install Python and Node dependencies (and Chromium, poppler-utils)
 
 # Debian's Chromium, for the test that renders the API docs page (tests/integration/
 # test_api_docs.py): installed when missing and we are root (as CI is, on a clean machine);
@@ -34,6 +34,17 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
 	    echo "note: /usr/bin/chromium is missing; install Debian's chromium package (as root)" >&2; \
+	  fi; \
+	fi
+
+# Debian's poppler-utils (pdftoppm, pdftotext), for the tests that read the monthly visit record's
+# PDF as a person would (tests/integration/test_visit_records_pdf.py): installed like Chromium.
+poppler:
+	@if ! command -v pdftoppm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; \
+	  else \
+	    echo "note: pdftoppm is missing; install Debian's poppler-utils package (as root)" >&2; \
 	  fi; \
 	fi
 

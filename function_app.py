@@ -27,6 +27,7 @@ from functions import (
     reviews,
     timers,
     visit_details,
+    visit_records,
     visit_timers,
     visits,
 )
@@ -55,6 +56,7 @@ AREAS = (
     notifications,
     notification_sender,
     visit_timers,
+    visit_records,
 )
 
 for area in AREAS:

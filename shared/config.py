@@ -277,6 +277,17 @@ class Settings(BaseSettings):
     idempotency_key_ttl_hours: int = Field(
         72, ge=1, le=720, validation_alias=_env("IDEMPOTENCY_KEY_TTL_HOURS")
     )
+    # The monthly visit record (shared.visit_records): its Blob container and download links.
+    visit_record_container: str = Field(
+        "visit-records",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[a-z0-9](?:-?[a-z0-9])*$",
+        validation_alias=_env("VISIT_RECORD_CONTAINER"),
+    )
+    visit_record_link_seconds: int = Field(
+        300, ge=30, le=3600, validation_alias=_env("VISIT_RECORD_LINK_SECONDS")
+    )
 
     # Notifications (shared.notifications): the sender's queue, retries, and its channels.
     notification_queue: str = Field(
