@@ -6,8 +6,9 @@ from __future__ import annotations
 from models.common import Page
 from models.incidents import Incident, IncidentCreate, IncidentsQuery, IncidentUpdate
 from models.vocabularies import Role
-from shared.http import Api, ApiRequest
+from shared.http import Api, ApiRequest, ApiResponse
 from shared.http.route_spec import feeds
+from shared.idempotency import respond_once
 from shared.incidents import service
 
 api = Api(tag="incidents")
@@ -27,9 +28,12 @@ INCIDENT = "api/incidents/{incident_id:long}"
     errors=(404,),
     links=feeds("incident_id", "incidents_get", "incidents_follow_up"),
 )
-def report(request: ApiRequest) -> Incident:
-    """Report an incident: the guardian and operators are told at once, whatever the hour."""
-    return service.report(request.uow, request.path_params["patient_id"], request.body)
+def report(request: ApiRequest) -> ApiResponse:
+    """Report an incident: guardian and operators told at once, any hour; Idempotency-Key."""
+    patient_id = request.path_params["patient_id"]
+    return respond_once(
+        request, lambda: service.report(request.uow, patient_id, request.body), status=201
+    )
 
 
 @api.route(

@@ -19,8 +19,9 @@ from models.visit_details import (
     VisitTasks,
 )
 from models.vocabularies import Role
-from shared.http import Api, ApiRequest
+from shared.http import Api, ApiRequest, ApiResponse
 from shared.http.route_spec import feeds
+from shared.idempotency import respond_once
 from shared.visits import checklist, corrections, medications
 
 api = Api(tag="visits")
@@ -47,11 +48,14 @@ def list_tasks(request: ApiRequest) -> VisitTasks:
     response=VisitTask,
     errors=(404, 409),
 )
-def record_task(request: ApiRequest) -> VisitTask:
-    """Mark a task done (with vitals for a vital check) or not done with a reason."""
+def record_task(request: ApiRequest) -> ApiResponse:
+    """Mark a task done (vitals for a vital check) or not done with a reason; Idempotency-Key."""
     params = request.path_params
-    return checklist.record_task(
-        request.uow, params["visit_id"], params["care_log_id"], request.body
+    return respond_once(
+        request,
+        lambda: checklist.record_task(
+            request.uow, params["visit_id"], params["care_log_id"], request.body
+        ),
     )
 
 
@@ -76,11 +80,14 @@ def list_medications(request: ApiRequest) -> VisitMedications:
     response=VisitMedication,
     errors=(404, 409),
 )
-def record_medication(request: ApiRequest) -> VisitMedication:
-    """Given, refused, missed or not applicable, with the time it was given."""
+def record_medication(request: ApiRequest) -> ApiResponse:
+    """Given, refused, missed or not applicable, with the time it was given; Idempotency-Key."""
     params = request.path_params
-    return medications.record(
-        request.uow, params["visit_id"], params["medication_id"], request.body
+    return respond_once(
+        request,
+        lambda: medications.record(
+            request.uow, params["visit_id"], params["medication_id"], request.body
+        ),
     )
 
 
@@ -110,9 +117,12 @@ def patient_administrations(request: ApiRequest) -> Page[MedicationAdministratio
     errors=(404, 409),
     links=feeds("correction_id", "visits_approve_correction", "visits_reject_correction"),
 )
-def propose_correction(request: ApiRequest) -> Correction:
-    """The caregiver proposes corrected times for a locked, missed or unfinished visit."""
-    return corrections.propose(request.uow, request.path_params["visit_id"], request.body)
+def propose_correction(request: ApiRequest) -> ApiResponse:
+    """Propose corrected times for a locked, missed or unfinished visit; Idempotency-Key."""
+    visit_id = request.path_params["visit_id"]
+    return respond_once(
+        request, lambda: corrections.propose(request.uow, visit_id, request.body), status=201
+    )
 
 
 @api.route(

@@ -197,3 +197,27 @@ def test_a_follow_up_must_say_something(app_server, database_url, parties: Parti
         )
         assert_problem(response, 422, "validation_error")
     assert stored(database_url, parties.patient_id) == before
+
+
+def test_an_offline_phones_replayed_report_is_written_and_announced_once(
+    app_server, database_url, parties: Parties
+):
+    headers = {**parties.headers("assigned_caregiver"), "Idempotency-Key": "incident-7f3a9c21"}
+    body = fall()
+    path = f"api/patients/{parties.patient_id}/incidents"
+
+    first = app_server.request("POST", path, headers=headers, json=body)
+    notices = outbox(database_url, parties.patient_id, "incident")
+    again = app_server.request("POST", path, headers=headers, json=body)
+
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert outbox(database_url, parties.patient_id, "incident") == notices
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT count(*) AS n FROM incidents WHERE patient_id = %s", (parties.patient_id,)
+        )
+        assert cur.fetchone()["n"] == 1
+    other = app_server.request("POST", path, headers=headers, json=fall(severity="low"))
+    assert_problem(other, 422, "idempotency_key_reused")

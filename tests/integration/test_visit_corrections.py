@@ -355,3 +355,26 @@ def test_the_window_is_a_setting(start_app_server, database_url, parties: Partie
 
     body = assert_problem(response, 409, "visit_not_correctable")
     assert "2 days" in body["detail"]
+
+
+def test_a_replayed_proposal_answers_its_first_answer_not_a_conflict(
+    app_server, database_url, parties: Parties
+):
+    visit_id = past_visit(database_url, parties, days_ago=2)
+    out = iso(visit_row(database_url, visit_id)["check_out_at"] + timedelta(minutes=5))
+    headers = {**parties.headers("assigned_caregiver"), "Idempotency-Key": "correction-0001"}
+    body = {"reason_code": "device_failure", "check_out_at": out}
+    path = f"api/visits/{visit_id}/corrections"
+
+    first = app_server.request("POST", path, headers=headers, json=body)
+    notices = outbox(database_url, parties.patient_id, "correction_pending")
+    again = app_server.request("POST", path, headers=headers, json=body)
+
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert notices
+    assert outbox(database_url, parties.patient_id, "correction_pending") == notices
+    with cursor(database_url) as cur:
+        cur.execute("SELECT count(*) AS n FROM visit_corrections WHERE visit_id = %s", (visit_id,))
+        assert cur.fetchone()["n"] == 1

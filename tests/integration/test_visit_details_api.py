@@ -376,3 +376,33 @@ def test_the_month_view_lists_the_patients_administrations(app_server, database_
     assert (paged["total"], [a["medication_name"] for a in paged["items"]]) == (2, ["아스피린"])
     too_long = app_server.get(path + "?from=2026-01-01&to=2026-06-30", headers=day.caregiver())
     assert_problem(too_long, 422, "validation_error")
+
+
+def test_an_offline_phones_replayed_outcomes_get_their_first_answers(
+    app_server, database_url, day: Day
+):
+    """Tasks and doses sent again with their Idempotency-Key answer as the first time did."""
+    headers = {**day.caregiver(), "Idempotency-Key": "task-vital-0001"}
+    task_path = f"{day.visit_path}/tasks/{day.vital_log_id}"
+    body = {"outcome": "done", "vitals": {"pulse": 72}}
+    first = app_server.request("PUT", task_path, headers=headers, json=body)
+    assert first.status_code == 200, first.text
+    # Changed since (not offline), then the phone replays its queued first write.
+    changed = {"outcome": "not_done", "reason": "측정 거부"}
+    assert put_task(app_server, day, day.vital_log_id, changed).status_code == 200
+    again = app_server.request("PUT", task_path, headers=headers, json=body)
+
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert care_log(database_url, day.vital_log_id)["is_completed"] is False  # not re-done
+    reused = app_server.request("PUT", task_path, headers=headers, json=changed)
+    assert_problem(reused, 422, "idempotency_key_reused")
+
+    dose = {"outcome": "refused", "note": "거부"}
+    dose_headers = {**day.caregiver(), "Idempotency-Key": "dose-0001-abc"}
+    dose_path = f"{day.visit_path}/medications/{day.medication_ids[0]}"
+    given = app_server.request("PUT", dose_path, headers=dose_headers, json=dose)
+    replayed = app_server.request("PUT", dose_path, headers=dose_headers, json=dose)
+    assert (given.status_code, replayed.status_code) == (200, 200)
+    assert replayed.json() == given.json()
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
