@@ -582,7 +582,8 @@ def main() -> int:
         else:
             drop_database(server, name)
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nscale {args.scale} (1.0 = 300,000 caregivers, 100,000 patients, 10M care logs)")
+    size = f"database {name} as built" if args.reuse else f"scale {args.scale}"
+    print(f"\n{size} (scale 1.0 = 300,000 caregivers, 100,000 patients, 10M care logs)")
     print_table(rows)
     return 0
 
