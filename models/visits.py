@@ -123,7 +123,9 @@ class EvidenceOut(ResponseModel):
     """How one phase (check-in or check-out) was shown to happen in the patient's home."""
 
     phase: VisitPhase
+    phase_label: str = Field(description="방문 시작 or 방문 종료.")
     method: EvidenceMethod
+    method_label: str = Field(description="NFC 태그, GPS 위치 or 수기 기록.")
     recorded_at: datetime = Field(description="The server's time: the record.")
     device_time: datetime | None = Field(description="The phone's clock when it was recorded.")
     tag_id: int | None = None
@@ -159,6 +161,7 @@ class Visit(ResponseModel):
     planned_start: datetime
     planned_end: datetime
     status: VisitStatus
+    status_label: str = Field(description="e.g. 방문 예정, 방문 중, 방문 완료.")
     check_in_at: datetime | None = Field(description="The server's time of the check-in.")
     check_out_at: datetime | None = Field(description="The server's time of the check-out.")
     late_at: datetime | None

@@ -400,11 +400,22 @@ def _with_evidence(uow: UnitOfWork, rows: list[VisitRow]) -> list[Visit]:
     found: dict[int, list[EvidenceOut]] = defaultdict(list)
     for ev in repo.evidence_of(uow.cursor, [row["visit_id"] for row in rows]):
         found[ev["visit_id"]].append(_evidence_out(ev, shows_uid=shows_uid))
-    return [Visit.model_validate({**row, "evidence": found[row["visit_id"]]}) for row in rows]
+    return [
+        Visit.model_validate(
+            {
+                **row,
+                "status_label": VisitStatus(row["status"]).label,
+                "evidence": found[row["visit_id"]],
+            }
+        )
+        for row in rows
+    ]
 
 
 def _evidence_out(row: EvidenceRow, *, shows_uid: bool) -> EvidenceOut:
     data: dict[str, Any] = dict(row)
+    data["phase_label"] = VisitPhase(row["phase"]).label
+    data["method_label"] = EvidenceMethod(row["method"]).label
     if not shows_uid:
         data["tag_uid"] = None
     for key in ("latitude", "longitude", "accuracy_m", "distance_m"):

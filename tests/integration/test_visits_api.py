@@ -137,10 +137,11 @@ def test_a_visit_is_planned_checked_in_by_tag_and_out_by_gps(app_server, databas
     started = call(app_server, setup, "check-in", nfc(setup, device_time=iso(device)))
     assert started.status_code == 200, started.text
     body = started.json()
-    assert body["status"] == "in_progress"
+    assert (body["status"], body["status_label"]) == ("in_progress", "방문 중")
     assert body["check_in_at"] is not None
     (ev,) = body["evidence"]
     assert (ev["phase"], ev["method"], ev["tag_label"]) == ("check_in", "nfc_tag", "현관")
+    assert (ev["phase_label"], ev["method_label"]) == ("방문 시작", "NFC 태그")
     assert ev["tag_uid"] is None  # the caregiver does not see registered uids
     assert datetime.fromisoformat(ev["device_time"]) == device
     assert ev["recorded_at"] == body["check_in_at"]  # the server's time is the record
