@@ -241,3 +241,14 @@ def candidates_from_columns(columns: CandidateColumns) -> Candidates:
         covered_fraction=np.ones(n),
         completed_matchings=np.array(columns["completed_matchings"], dtype=float),
     )
+
+
+def reference_mean_rating(cur: Cursor) -> float:
+    """The platform's mean rating over every caregiver (what the counters' sums must equal)."""
+    cur.execute(
+        "SELECT coalesce(sum(avg_rating * total_reviews) / nullif(sum(total_reviews), 0), 4.0)"
+        "::float8 AS mean FROM caregivers WHERE total_reviews > 0"
+    )
+    row = cur.fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return float(row["mean"])
