@@ -25,6 +25,10 @@ caregiver, every day, 09:00-18:00: the pilot did not export what was asked). A r
 selected or active matching: each further one of a pilot request is split off into a request of
 its own (source id REQUEST/MATCHING), counted in the "split" column and listed as FILE:LINE.
 
+Time limit: the import's statements run under OPERATOR_STATEMENT_TIMEOUT_MS (default 0: none),
+not the API's DB_STATEMENT_TIMEOUT_MS. Progress goes to stderr (--quiet: none): a line every
+50,000 rows read, each step of a large file's writing, and each file's counts.
+
 exit status: 0 when the import ran (even with rejected rows), 1 when it could not run.
 """
 
