@@ -15,6 +15,8 @@ from typing import Any
 FONT = "NotoSansKR"
 _EMPTY = "기록 없음"
 _HEADING_FILL = (230, 236, 245)
+#: Millimetres a title needs below it (itself, a table's heading and a row) on the same page.
+_KEEP_WITH_TITLE = 30
 
 
 class FontMissingError(RuntimeError):
@@ -65,7 +67,10 @@ class _Document:
         self.pdf.set_font(FONT, size=8.5)
 
     def title(self, text: str, size: int = 12) -> None:
-        self.pdf.ln(3)
+        if self.pdf.will_page_break(_KEEP_WITH_TITLE):  # no title alone at a page's foot
+            self.pdf.add_page()
+        else:
+            self.pdf.ln(3)
         self.line(text, size, height=8)
 
     def table(
