@@ -179,5 +179,6 @@ def check_out_allowed(now: datetime, check_in_at: datetime) -> None:
     if now - check_in_at > MAX_VISIT:
         raise VisitTooLongError(
             "A visit lasts at most 24 hours; this one was checked in at "
-            f"{check_in_at.isoformat()}. Ask the guardian or an operator to correct it."
+            f"{check_in_at.isoformat()}. Propose a correction with the real end time "
+            "(방문 기록 수정)."
         )
