@@ -295,12 +295,12 @@ def serve(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok:
                 return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"manage.py serve did not start; see {log_path}")
