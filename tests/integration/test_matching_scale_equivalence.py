@@ -136,6 +136,7 @@ def _add_matching(cur: Any, patient_id: int, requester: int, caregiver_id: int, 
 
 def _build(url: str, rng: random.Random, count: int) -> None:
     conn = psycopg2.connect(url, cursor_factory=psycopg2.extras.RealDictCursor)
+    cur: Any
     with conn, conn.cursor() as cur:
         ids = [_add_caregiver(cur, rng, i) for i in range(count)]
         cur.execute(
