@@ -13,12 +13,17 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.factories import Parties, cursor, make_caregiver, make_matching
-from tests.integration.visit_records_data import MonthOfCare, last_month, write_month
+from tests.integration.visit_records_data import (
+    CONTAINER,
+    MonthOfCare,
+    audit_events,
+    last_month,
+    stored_blobs,
+    write_month,
+)
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
-
-CONTAINER = "visit-records"
 
 
 @pytest.fixture
@@ -29,26 +34,6 @@ def care(database_url: str, parties: Parties) -> MonthOfCare:
 
 def path(parties: Parties, month: str, suffix: str = "") -> str:
     return f"api/patients/{parties.patient_id}/visit-records/{month}{suffix}"
-
-
-def audit_events(database_url: str, patient_id: int) -> list[tuple[str, str, str | None]]:
-    with cursor(database_url) as cur:
-        cur.execute(
-            "SELECT action, resource_type, resource_id FROM audit_events"
-            " WHERE patient_id = %s AND resource_type LIKE 'visit_record%%' ORDER BY event_id",
-            (patient_id,),
-        )
-        return [(r["action"], r["resource_type"], r["resource_id"]) for r in cur.fetchall()]
-
-
-def stored_blobs(blob_service: Any, patient_id: int) -> dict[str, dict[str, str]]:
-    container = blob_service.get_container_client(CONTAINER)
-    if not container.exists():
-        return {}
-    return {
-        b.name: dict(b.metadata or {})
-        for b in container.list_blobs(name_starts_with=f"{patient_id}/", include=["metadata"])
-    }
 
 
 def test_the_month_record_holds_the_care_delivered(

@@ -12,11 +12,14 @@ from models.dates import KOREA
 from shared.visit_records.builder import Month
 from tests.factories import (
     TestUser,
+    cursor,
     make_care_log,
     make_schedule,
     make_visit,
     set_patient_profile,
 )
+
+CONTAINER = "visit-records"
 
 
 def last_month() -> Month:
@@ -159,3 +162,23 @@ def write_month(
         planned_end=at(next_first, 10) + timedelta(hours=1),
     )
     return care
+
+
+def audit_events(database_url: str, patient_id: int) -> list[tuple[str, str, str | None]]:
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT action, resource_type, resource_id FROM audit_events"
+            " WHERE patient_id = %s AND resource_type LIKE 'visit_record%%' ORDER BY event_id",
+            (patient_id,),
+        )
+        return [(r["action"], r["resource_type"], r["resource_id"]) for r in cur.fetchall()]
+
+
+def stored_blobs(blob_service: Any, patient_id: int) -> dict[str, dict[str, str]]:
+    container = blob_service.get_container_client(CONTAINER)
+    if not container.exists():
+        return {}
+    return {
+        b.name: dict(b.metadata or {})
+        for b in container.list_blobs(name_starts_with=f"{patient_id}/", include=["metadata"])
+    }

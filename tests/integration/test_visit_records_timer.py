@@ -1,0 +1,87 @@
+"""The monthly_visit_records job: on the 1st in Korea it writes last month's record of every
+patient with visits, in batches; a second run rewrites nothing; an overlapping run skips; each
+record's export is audited as the timer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from functions.visit_records import run_monthly
+from models.dates import KOREA
+from shared.backup.locks import job_lock
+from shared.visit_records import service
+from shared.visit_records.builder import Month
+from tests.factories import (
+    Parties,
+    cursor,
+    make_caregiver,
+    make_guardian,
+    make_matching,
+    make_patient,
+)
+from tests.integration.visit_records_data import CONTAINER, last_month, write_month
+
+pytestmark = pytest.mark.integration
+
+
+def first_of_this_month_1am() -> datetime:
+    return datetime.combine(last_month().next().first_day, datetime.min.time(), KOREA).replace(
+        hour=1
+    )
+
+
+def blob_names(blob_service: Any, patient_ids: list[int], month: Month) -> set[str]:
+    container = blob_service.get_container_client(CONTAINER)
+    if not container.exists():
+        return set()
+    return {
+        b.name
+        for p in patient_ids
+        for b in container.list_blobs(name_starts_with=f"{p}/{month.text}")
+    }
+
+
+def timer_exports(database_url: str, patient_ids: list[int]) -> list[tuple[str, str]]:
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT actor_role, detail->>'timer' AS timer FROM audit_events"
+            " WHERE patient_id = ANY(%s) AND action = 'export' AND resource_type = 'visit_record'",
+            (patient_ids,),
+        )
+        return [(r["actor_role"], r["timer"]) for r in cur.fetchall()]
+
+
+def test_on_the_1st_last_month_s_records_are_written_once(
+    app_env: Any, database_url: str, parties: Parties, blob_service: Any
+) -> None:
+    with cursor(database_url) as cur:
+        write_month(cur, parties.patient_id, parties.assigned_caregiver)
+        other_guardian = make_guardian(cur)
+        other = make_patient(cur, other_guardian)
+        caregiver = make_caregiver(cur)
+        make_matching(cur, other, caregiver, status="active")
+        write_month(cur, other, caregiver)
+    patients = [parties.patient_id, other]
+    month = last_month()
+
+    first = run_monthly(first_of_this_month_1am())
+    assert first is not None
+    assert first["failed"] == 0
+    assert first["written"] >= 2
+    assert blob_names(blob_service, patients, month) == {
+        f"{p}/{month.text}.{ext}" for p in patients for ext in ("json", "pdf")
+    }
+    assert timer_exports(database_url, patients) == [("timer", "monthly_visit_records")] * 2
+
+    again = service.generate_month(month, batch_size=1)
+    assert again["written"] == 0
+    assert again["unchanged"] == again["patients"] == first["patients"]
+
+
+def test_an_overlapping_run_skips(app_env: Any, database_url: str) -> None:
+    with job_lock(database_url, service.TIMER_NAME) as held:
+        assert held.acquired
+        assert run_monthly(first_of_this_month_1am()) is None
