@@ -14,7 +14,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -32,6 +34,8 @@ _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 #: The default window of `GET /api/patients/{id}/schedules` and the longest one allowed.
 DEFAULT_WINDOW_DAYS = 7
 MAX_WINDOW_DAYS = 92
+#: The longest period of `GET /api/patients/{id}/continuity`.
+MAX_CONTINUITY_DAYS = 366
 
 
 class ScheduleStatus(LabeledEnum):
@@ -253,6 +257,49 @@ class VitalStats(ResponseModel):
     count: int
 
 
+class Continuity(ResponseModel):
+    """Continuity of care over a period, from the patient's completed visits."""
+
+    index: float | None = Field(
+        ge=0,
+        le=1,
+        description="Bice-Boxerman continuity of care index (1: one caregiver made every visit;"
+        " 0: each visit a different caregiver); null for fewer than 2 visits.",
+    )
+    visits: int = Field(ge=0, description="Completed visits in the period.")
+    caregivers: int = Field(ge=0, description="Caregivers who made them.")
+    most_frequent_share: float | None = Field(
+        ge=0, le=1, description="Share of the visits made by the most frequent caregiver."
+    )
+
+
+class PatientContinuity(Continuity):
+    patient_id: int
+    start_date: date = Field(description="First day of the period (Korea).")
+    end_date: date = Field(description="Last day of the period (Korea), included.")
+
+
+class ContinuityQuery(BaseModel):
+    """`?from=&to=` (Korea dates, both included): by default the 90 days up to today."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    from_: IsoDate | None = Field(None, alias="from", description="First day (Korea).")
+    to: IsoDate | None = Field(None, description="Last day (Korea), included; default today.")
+
+    @field_validator("to")
+    @classmethod
+    def _ordered(cls, to: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("from_")
+        if to is None or start is None:
+            return to
+        if to < start:
+            raise ValueError("must not be before 'from'")
+        if (to - start).days + 1 > MAX_CONTINUITY_DAYS:
+            raise ValueError(f"the range may cover at most {MAX_CONTINUITY_DAYS} days")
+        return to
+
+
 class CareReport(ResponseModel):
     report_id: int
     patient_id: int
@@ -274,6 +321,10 @@ class CareReport(ResponseModel):
     suggestions: list[str]
     source: Literal["ai", "template"]
     created_at: datetime
+    continuity: Continuity = Field(
+        description="Continuity of care in the period, from its completed visits "
+        "(shared.continuity)."
+    )
 
 
 class CareReportQuery(PageQuery):

@@ -54,6 +54,7 @@ from shared.auth.authorization import PatientAction, require_role
 from shared.care import report_text
 from shared.care import repository as repo
 from shared.care.repository import NewReport, ScheduleRow, VitalFigures
+from shared.continuity import continuity_for_periods, continuity_of
 from shared.db import Cursor
 from shared.errors import (
     ConflictError,
@@ -280,6 +281,7 @@ def create_care_report(uow: UnitOfWork, patient_id: int, body: CareReportCreate)
     uow.authorize(patient_id, PatientAction.MANAGE)
     counts = repo.completion_counts(uow.cursor, patient_id, body.start_date, body.end_date)
     vital_rows = repo.vital_stats(uow.cursor, patient_id, body.start_date, body.end_date)
+    continuity = continuity_of(uow.cursor, patient_id, body.start_date, body.end_date)
     uow.commit()
     rate_limits.charge(uow, LimitedAction.AI_WRITING)  # committed; 429 before AI is asked
 
@@ -336,7 +338,7 @@ def create_care_report(uow: UnitOfWork, patient_id: int, body: CareReportCreate)
     uow.audit(
         AuditAction.CREATE, "care_report", patient_id=patient_id, resource_id=row["report_id"]
     )
-    return CareReport.model_validate(row)
+    return CareReport.model_validate({**row, "continuity": continuity})
 
 
 def list_care_reports(uow: UnitOfWork, patient_id: int, query: CareReportQuery) -> Page[CareReport]:
@@ -345,7 +347,12 @@ def list_care_reports(uow: UnitOfWork, patient_id: int, query: CareReportQuery) 
     rows, total = repo.patient_reports(
         uow.cursor, patient_id, limit=query.limit, offset=query.offset
     )
-    reports = [CareReport.model_validate(row) for row in rows]
+    periods = [(row["start_date"], row["end_date"]) for row in rows]
+    continuity = continuity_for_periods(uow.cursor, patient_id, periods)
+    reports = [
+        CareReport.model_validate({**row, "continuity": found})
+        for row, found in zip(rows, continuity, strict=True)
+    ]
     targets: list[Target] = [(patient_id, r.report_id) for r in reports]
     uow.audit_many(AuditAction.VIEW, "care_report", targets or [(patient_id, None)])
     return Page[CareReport](items=reports, total=total)

@@ -131,6 +131,8 @@ def test_a_weekly_report_matches_the_hand_computed_numbers(
         ),
         "suggestions": report["suggestions"],
         "source": "template",
+        # No visits in the period (tests/integration/test_continuity_api.py has some).
+        "continuity": {"index": None, "visits": 0, "caregivers": 0, "most_frequent_share": None},
     }
     suggestions = report["suggestions"]
     assert len(suggestions) == 5
