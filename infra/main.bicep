@@ -79,6 +79,10 @@ param backupSigningKey string
 @description('Azure OpenAI key (Key Vault secret AzureOpenaiKey). Empty: no secret is created and the app uses its templates.')
 param azureOpenAiApiKey string = ''
 
+@secure()
+@description('Web Push VAPID private key, raw P-256 base64url (Key Vault secret VapidPrivateKey). Empty: no secret is created and Web Push is skipped.')
+param vapidPrivateKey string = ''
+
 // -- App settings ------------------------------------------------------------------------------
 
 @description('AZURE_OPENAI_ENDPOINT; empty means templates only.')
@@ -349,6 +353,7 @@ module secrets 'app/secrets.bicep' = {
     jwtSecret: jwtSecret
     backupSigningKey: backupSigningKey
     azureOpenAiApiKey: azureOpenAiApiKey
+    vapidPrivateKey: vapidPrivateKey
   }
 }
 
@@ -376,6 +381,17 @@ module api 'app/api.bicep' = {
     maximumInstanceCount: size.maximumInstanceCount
     alwaysReadyHttpInstances: size.alwaysReadyHttpInstances
     subnetId: privateNetwork ? network.outputs.appSubnetId : ''
+  }
+}
+
+// Email for notifications: Azure Communication Services, the app's identity allowed to send.
+module communication 'core/communication/email.bicep' = {
+  name: 'communication'
+  scope: rg
+  params: {
+    namePrefix: 'neulbom-${resourceToken}'
+    tags: tags
+    appPrincipalId: api.outputs.principalId
   }
 }
 
@@ -452,6 +468,8 @@ module appSettings 'app/appsettings.bicep' = {
     backupContainer: backupsContainerName
     backupQueue: backupQueueName
     notificationQueue: notificationQueueName
+    acsEmailEndpoint: communication.outputs.endpoint
+    acsEmailSender: communication.outputs.senderAddress
     dbPoolMax: size.dbPoolMax
     dbConnectTimeout: size.dbConnectTimeout
     databaseAuth: databaseAuth

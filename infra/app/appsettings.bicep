@@ -34,6 +34,9 @@ param modelPath string = 'models/matching'
 param backupContainer string = 'backups'
 param backupQueue string = 'backup-jobs'
 param notificationQueue string = 'notifications'
+@description('ACS_EMAIL_ENDPOINT and ACS_EMAIL_SENDER: email for notifications (managed identity).')
+param acsEmailEndpoint string = ''
+param acsEmailSender string = ''
 param dbPoolMax int = 5
 
 @allowed([
@@ -79,6 +82,8 @@ var baseSettings = {
   BACKUP_QUEUE: backupQueue
   // The notification sender's trigger reads %NOTIFICATION_QUEUE%.
   NOTIFICATION_QUEUE: notificationQueue
+  ACS_EMAIL_ENDPOINT: acsEmailEndpoint
+  ACS_EMAIL_SENDER: acsEmailSender
   STORAGE_QUEUE_URL: storageQueueEndpoint
   // Timer schedules read %BACKUP_SCHEDULE%: the setting must exist for the host to index them.
   BACKUP_SCHEDULE: '0 0 18 * * *'

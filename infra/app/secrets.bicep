@@ -27,6 +27,10 @@ param backupSigningKey string
 @description('Empty: no AzureOpenaiKey secret (the app then writes care plans from templates).')
 param azureOpenAiApiKey string = ''
 
+@secure()
+@description('Empty: no VapidPrivateKey secret (Web Push is then skipped).')
+param vapidPrivateKey string = ''
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
@@ -68,6 +72,15 @@ resource backupKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   properties: {
     contentType: 'HMAC-SHA256 key of backup manifests'
     value: backupSigningKey
+  }
+}
+
+resource vapidKey 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(vapidPrivateKey)) {
+  parent: vault
+  name: 'VapidPrivateKey'
+  properties: {
+    contentType: 'Web Push VAPID private key (P-256, base64url)'
+    value: vapidPrivateKey
   }
 }
 
