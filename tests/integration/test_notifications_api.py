@@ -304,3 +304,16 @@ def test_without_a_vapid_key_the_web_push_key_is_503(app_server, database_url):
         guardian = make_guardian(cur)
     response = app_server.get("api/notifications/web-push-key", headers=guardian.headers)
     assert_problem(response, 503, "unavailable")
+
+
+def test_the_vapid_key_is_read_from_key_vault(
+    start_app_server, key_vault_env, fake_key_vault, database_url
+):
+    private, public = new_vapid_key()
+    fake_key_vault.set_secret("VapidPrivateKey", private)
+    server = start_app_server(**key_vault_env)
+    with cursor(database_url) as cur:
+        guardian = make_guardian(cur)
+    response = server.get("api/notifications/web-push-key", headers=guardian.headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"public_key": public}

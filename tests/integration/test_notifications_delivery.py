@@ -5,12 +5,15 @@ subscription is deleted, a recipient without an address is skipped."""
 
 from __future__ import annotations
 
+import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from models.vocabularies import NotificationEvent
 from shared.notifications.outbox import Notice, publish
@@ -396,3 +399,57 @@ def test_a_sender_that_died_mid_send_leaves_the_row_to_come_back(env, database_u
     assert row["status"] == "sent"
     assert row["attempts"] == 2
     assert len([m for m in fake_acs_email.sent if m.to == [guardian.email]]) == 1
+
+
+def wait_for(check, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    return check()
+
+
+def test_the_served_app_delivers_on_a_queue_nudge_and_on_its_minute_sweep(
+    start_app_server, notifications_env, database_url, fake_web_push, fake_acs_email, azurite
+):
+    """The functions as the host runs them: a message on NOTIFICATION_QUEUE, then the timer."""
+    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+    queue = f"notify-{secrets.token_hex(4)}"
+    served = start_app_server(**notifications_env, NOTIFICATION_QUEUE=queue)
+    guardian, patient_id = family(database_url)
+    subscription = fake_web_push.subscription()
+    subscribe(database_url, guardian, subscription)
+
+    with cursor(database_url) as cur:
+        cur.execute(
+            """INSERT INTO notification_outbox
+                   (dedupe_key, event_type, patient_id, recipient_user_id, channel, payload)
+               VALUES (%s, 'visit_missed', %s, %s, 'web_push', '{"visit_id": 14}')""",
+            (f"served:{guardian.user_id}", patient_id, guardian.user_id),
+        )
+    client = QueueClient.from_connection_string(
+        azurite.connection_string, queue, message_encode_policy=TextBase64EncodePolicy()
+    )
+    client.create_queue()
+    client.send_message('{"job_id": "sweep"}')
+
+    assert wait_for(lambda: fake_web_push.pushes_to(subscription["endpoint"]))
+    assert wait_for(
+        lambda: outbox(database_url, guardian)["visit_missed/web_push"]["status"] == "sent"
+    )
+
+    # The minute sweep, run now as the host would run it.
+    with cursor(database_url) as cur:
+        cur.execute(
+            """INSERT INTO notification_outbox
+                   (dedupe_key, event_type, patient_id, recipient_user_id, channel, payload)
+               VALUES (%s, 'visit_late', %s, %s, 'email', '{"visit_id": 15}')""",
+            (f"served-sweep:{guardian.user_id}", patient_id, guardian.user_id),
+        )
+    response = requests.post(served.url("admin/functions/notification_sweep"), json={}, timeout=5)
+    assert response.status_code == 202
+    assert wait_for(lambda: [m for m in fake_acs_email.sent if m.to == [guardian.email]])
+    assert "김영희" not in served.logs()
