@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cli.db_roles",
     "cli.model",
     "cli.ops_check",
+    "cli.visit_records",
 )
 
 

@@ -197,6 +197,8 @@ var databaseName = 'neulbomcare'
 var modelsContainerName = 'models'
 var modelPath = '${modelsContainerName}/matching'
 var backupsContainerName = 'backups'
+// The monthly visit records (급여제공기록지); the app's VISIT_RECORD_CONTAINER default.
+var visitRecordsContainerName = 'visit-records'
 // BACKUP_QUEUE: backup jobs on demand (shared/jobs); the host moves poisoned messages to -poison.
 var backupQueueName = 'backup-jobs'
 // NOTIFICATION_QUEUE: nudges of the notification sender (shared/notifications/sender.py).
@@ -234,6 +236,7 @@ module storage 'core/storage/storage-account.bicep' = {
       deploymentContainerName
       modelsContainerName
       backupsContainerName
+      visitRecordsContainerName
     ]
     queues: [
       backupQueueName

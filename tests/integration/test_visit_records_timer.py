@@ -4,6 +4,7 @@ record's export is audited as the timer."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.factories import (
     make_patient,
 )
 from tests.integration.visit_records_data import CONTAINER, last_month, write_month
+from tests.manage_cli import manage_env, run_manage
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +87,31 @@ def test_an_overlapping_run_skips(app_env: Any, database_url: str) -> None:
     with job_lock(database_url, service.TIMER_NAME) as held:
         assert held.acquired
         assert run_monthly(first_of_this_month_1am()) is None
+
+
+def test_an_operator_writes_a_month_s_records_by_hand(
+    base_app_env: dict[str, str], database_url: str, parties: Parties, blob_service: Any
+) -> None:
+    with cursor(database_url) as cur:
+        write_month(cur, parties.patient_id, parties.assigned_caregiver)
+    month = last_month()
+    env = manage_env(**base_app_env)
+    result = run_manage("visit-records", month.text, "--batch-size", "2", env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert counts["month"] == month.text
+    assert counts["failed"] == 0
+    assert blob_names(blob_service, [parties.patient_id], month) == {
+        f"{parties.patient_id}/{month.text}.json",
+        f"{parties.patient_id}/{month.text}.pdf",
+    }
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT actor_role FROM audit_events WHERE patient_id = %s AND action = 'export'",
+            (parties.patient_id,),
+        )
+        assert [r["actor_role"] for r in cur.fetchall()] == ["operator"]
+
+    bad = run_manage("visit-records", "2026-13", env=env)
+    assert bad.returncode == 1
+    assert "YYYY-MM" in bad.stderr
