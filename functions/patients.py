@@ -52,6 +52,11 @@ PATIENT_LINKS = feeds(
     "matching_create_request",
     "matching_list_results",
     "meal_plans_create",
+    "visits_plan",
+    "visits_list",
+    "visits_add_home_tag",
+    "visits_list_home_tags",
+    "visits_set_home_location",
 )
 
 
