@@ -18,7 +18,7 @@ from tests.problems import assert_problem
 
 pytestmark = pytest.mark.integration
 
-SUBSCRIPTION = {
+SUBSCRIPTION: dict[str, Any] = {
     "endpoint": "https://push.example.test/push/abcdef0123456789",
     "keys": {"p256dh": "B" + "A" * 86, "auth": "c2VjcmV0LWF1dGg"},
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +28,7 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 
 @pytest.fixture
-def env(app_env, notifications_env, monkeypatch) -> dict[str, str]:
+def env(app_env, notifications_env, monkeypatch) -> Iterator[dict[str, str]]:
     from shared.notifications.channels import email
 
     for name, value in notifications_env.items():
