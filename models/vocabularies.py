@@ -342,6 +342,8 @@ class NotificationEvent(LabeledEnum):
     INCIDENT = "incident", "사고 발생"
     CARE_REPORT_READY = "care_report_ready", "돌봄 보고서 준비"
     CORRECTION_PENDING = "correction_pending", "방문 기록 수정 승인 요청"
+    BENEFIT_CAP_80 = "benefit_cap_80", "월 한도액 80% 사용"
+    BENEFIT_CAP_100 = "benefit_cap_100", "월 한도액 100% 사용"
 
 
 class NotificationChannel(LabeledEnum):

@@ -147,6 +147,22 @@ def _correction(who: str, data: Mapping[str, Any], inbox: bool) -> Message:
     return Message("방문 기록 수정 승인 요청", body)
 
 
+def _benefit_cap(percent: int) -> _Writer:
+    """The month's use of the long-term-care benefit reached `percent` % of the grade's monthly
+    cap (the amounts in the app only)."""
+
+    def write(who: str, data: Mapping[str, Any], inbox: bool) -> Message:
+        month = data.get("month") or "이번 달"
+        body = f"{who} 님의 {month} 장기요양 급여 이용액이 월 한도액의 {percent}%에 이르렀습니다"
+        if inbox and data.get("used") is not None and data.get("cap") is not None:
+            body += f"\n이용액 {data['used']:,}원 / 한도액 {data['cap']:,}원"
+        if percent >= 100:
+            body += "\n한도액을 넘는 금액은 전액 본인 부담입니다."
+        return Message(f"월 한도액 {percent}% 사용", body)
+
+    return write
+
+
 _WRITERS: Mapping[NotificationEvent, _Writer] = {
     NotificationEvent.VISIT_CHECK_IN: _check_in,
     NotificationEvent.VISIT_CHECK_OUT: _check_out,
@@ -156,6 +172,8 @@ _WRITERS: Mapping[NotificationEvent, _Writer] = {
     NotificationEvent.INCIDENT: _incident,
     NotificationEvent.CARE_REPORT_READY: _care_report,
     NotificationEvent.CORRECTION_PENDING: _correction,
+    NotificationEvent.BENEFIT_CAP_80: _benefit_cap(80),
+    NotificationEvent.BENEFIT_CAP_100: _benefit_cap(100),
 }
 
 

@@ -39,6 +39,8 @@ DEFAULT_CHANNELS: Mapping[NotificationEvent, list[str]] = {
     NotificationEvent.INCIDENT: _ALL,
     NotificationEvent.CARE_REPORT_READY: _ALL,
     NotificationEvent.CORRECTION_PENDING: _APP_AND_PUSH,
+    NotificationEvent.BENEFIT_CAP_80: _APP_AND_PUSH,
+    NotificationEvent.BENEFIT_CAP_100: _ALL,
 }
 
 
