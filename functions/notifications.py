@@ -57,7 +57,6 @@ def mark_all_read(request: ApiRequest) -> ReadAll:
     "api/notifications/web-push-key",
     name="notifications_web_push_key",
     response=WebPushKey,
-    errors=(503,),
 )
 def web_push_key(request: ApiRequest) -> WebPushKey:
     """The VAPID public key a browser subscribes with (applicationServerKey)."""

@@ -122,6 +122,8 @@ class PushSubscription(ResponseModel):
 
 
 class WebPushKey(ResponseModel):
-    public_key: str = Field(
-        description="The VAPID public key (base64url), the browser's applicationServerKey."
+    enabled: bool = Field(description="False while Web Push is not configured on the server.")
+    public_key: str | None = Field(
+        description="The VAPID public key (base64url), the browser's applicationServerKey; "
+        "null when not enabled."
     )

@@ -21,7 +21,7 @@ from models.notifications import (
 )
 from models.vocabularies import NotificationChannel, NotificationEvent
 from shared.audit import AuditAction
-from shared.errors import NotFoundError, ServiceUnavailableError
+from shared.errors import NotFoundError
 from shared.notifications import repository as repo
 from shared.notifications.outbox import DEFAULT_CHANNELS
 from shared.notifications.schedule import DEFAULT_ZONE
@@ -119,10 +119,11 @@ def unsubscribe(uow: UnitOfWork, subscription_id: int) -> None:
 
 
 def web_push_key(uow: UnitOfWork) -> WebPushKey:
-    """The VAPID public key for the browser; 503 while none is configured."""
+    """The VAPID public key for the browser; `enabled` false while none is configured (the
+    frontend then offers no push)."""
     from shared.notifications.channels import web_push
 
     private = web_push.private_key()
     if not private:
-        raise ServiceUnavailableError("Web Push is not configured.", retry_after=3600)
-    return WebPushKey(public_key=web_push.public_key(private))
+        return WebPushKey(enabled=False, public_key=None)
+    return WebPushKey(enabled=True, public_key=web_push.public_key(private))

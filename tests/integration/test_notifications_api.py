@@ -295,15 +295,16 @@ def test_the_web_push_key_is_the_public_half_of_the_vault_key(start_app_server, 
     server = start_app_server(WEB_PUSH_VAPID_PRIVATE_KEY=private)
     response = server.get("api/notifications/web-push-key", headers=guardian.headers)
     assert response.status_code == 200, response.text
-    assert response.json() == {"public_key": public}
+    assert response.json() == {"enabled": True, "public_key": public}
     assert private not in server.logs()
 
 
-def test_without_a_vapid_key_the_web_push_key_is_503(app_server, database_url):
+def test_without_a_vapid_key_web_push_is_not_enabled(app_server, database_url):
     with cursor(database_url) as cur:
         guardian = make_guardian(cur)
     response = app_server.get("api/notifications/web-push-key", headers=guardian.headers)
-    assert_problem(response, 503, "unavailable")
+    assert response.status_code == 200
+    assert response.json() == {"enabled": False, "public_key": None}
 
 
 def test_the_vapid_key_is_read_from_key_vault(
@@ -316,4 +317,4 @@ def test_the_vapid_key_is_read_from_key_vault(
         guardian = make_guardian(cur)
     response = server.get("api/notifications/web-push-key", headers=guardian.headers)
     assert response.status_code == 200, response.text
-    assert response.json() == {"public_key": public}
+    assert response.json() == {"enabled": True, "public_key": public}
