@@ -47,6 +47,9 @@ class PatientAction(StrEnum):
     APPROVE_CORRECTION = "approve_correction"
     #: Review a visit recorded without evidence, follow up an incident (operators).
     REVIEW_VISITS = "review_visits"
+    #: The long-term-care profile (grade, co-payment class) and the monthly statements: the
+    #: owning guardian and operators only (never a caregiver).
+    MANAGE_BENEFITS = "manage_benefits"
 
 
 class Scope(StrEnum):
@@ -70,6 +73,7 @@ RULES: dict[PatientAction, dict[Role, Scope]] = {
     PatientAction.RECORD_VISIT: {Role.CAREGIVER: Scope.ACTIVE},
     PatientAction.APPROVE_CORRECTION: {Role.GUARDIAN: Scope.OWNER, Role.ADMIN: Scope.ANY},
     PatientAction.REVIEW_VISITS: {Role.ADMIN: Scope.ANY},
+    PatientAction.MANAGE_BENEFITS: {Role.GUARDIAN: Scope.OWNER, Role.ADMIN: Scope.ANY},
 }  # fmt: skip
 
 _MATCHING_STATUSES = {Scope.ACTIVE: SERVING, Scope.OFFERED: OFFERED}
@@ -158,4 +162,5 @@ def _describe(action: PatientAction) -> str:
         PatientAction.RECORD_VISIT: "record a visit",
         PatientAction.APPROVE_CORRECTION: "approve a visit correction",
         PatientAction.REVIEW_VISITS: "review visits or incidents",
+        PatientAction.MANAGE_BENEFITS: "see or change long-term-care benefits",
     }[action]
