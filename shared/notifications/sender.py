@@ -122,6 +122,7 @@ def deliver_due(
                 _settle(item, attempt, result, report)
         if max_rounds is not None and rounds >= max_rounds:
             break
+    _report_overdue()
     if report.handled:
         log.info(
             "notifications_delivered",
@@ -136,6 +137,14 @@ def deliver_due(
             duration_ms=round((clock.monotonic() - started) * 1000, 1),
         )
     return report
+
+
+def _report_overdue() -> None:
+    """A warning when rows wait longer than they should (the sweep fell behind or stopped)."""
+    with UnitOfWork.for_job() as uow:
+        overdue = repo.overdue_count(uow.cursor)
+    if overdue:
+        log.warning("notifications_overdue", overdue=overdue, minutes=5)
 
 
 def _claim(limit: int, report: SweepReport) -> list[tuple[Outgoing, int]] | None:
