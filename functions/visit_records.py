@@ -83,7 +83,7 @@ def monthly_visit_records(timer: func.TimerRequest) -> None:
     run_monthly(datetime.now(UTC))
 
 
-def run_monthly(now: datetime) -> dict[str, object] | None:
+def run_monthly(now: datetime) -> dict[str, int] | None:
     """Last month's records when it is the 1st in Korea; None (and a log line) otherwise."""
     from shared.backup.locks import job_lock
     from shared.backup.sessions import database_url

@@ -172,7 +172,7 @@ def generate_month(
     batch_size: int = 50,
     actor: AuditActor | None = None,
     database: Any = None,
-) -> dict[str, Any]:
+) -> dict[str, int]:
     """Write every record of `month` (patients with a visit planned in it) that is absent or
     stale, in batches of patients by id; safe to run twice (unchanged records are not rewritten)
     and to interrupt (the next run continues with what is still stale). Returns the counts."""
