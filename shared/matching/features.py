@@ -13,6 +13,7 @@ learns a direction for missing values, and the rule scorer treats NaN as neutral
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from models.vocabularies import CAPITAL_AREA, PERSONALITY_AXES
@@ -20,12 +21,23 @@ from models.vocabularies import CAPITAL_AREA, PERSONALITY_AXES
 if TYPE_CHECKING:
     import numpy as np
 
+    from shared.matching.history import CareHistory
     from shared.matching.profiles import Candidates, PatientProfile, RequestProfile
 
 #: |patient - caregiver| / 100 on each personality axis (0 identical, 1 opposite), in the
 #: vocabulary's axis order.
 PERSONALITY_FEATURES: tuple[str, ...] = tuple(
     f"personality_diff_{axis}" for axis in PERSONALITY_AXES
+)
+
+#: Features added after models were published, at the end of FEATURE_NAMES: a model trained
+#: before one was added lacks it (its manifest lists FEATURE_NAMES without it) and still serves,
+#: scored on the columns it knows (`model_columns`). A new feature goes at the end and here.
+LATER_FEATURES: tuple[str, ...] = (
+    # log(1 + the caregiver's completed visits to this patient): continuity of care.
+    "prior_visits_with_patient",
+    # The newest rating (1..5) this patient's guardian gave the caregiver (NaN: none).
+    "prior_rating_from_guardian",
 )
 
 #: Column order of the feature matrix. Changing it (or a definition) needs a retrained model.
@@ -51,6 +63,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "care_level_severity",
     "condition_count",
     "mobility_level",
+    *LATER_FEATURES,
 )
 
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -68,6 +81,8 @@ MONOTONE_INCREASING: frozenset[str] = frozenset(
         "availability_coverage",
         "experience_years",
         "rating_shrunk",
+        "prior_visits_with_patient",
+        "prior_rating_from_guardian",
     }
 )
 
@@ -94,6 +109,25 @@ MOBILITY_LEVEL: dict[str, float] = {
     "bedridden": 3.0,
 }
 _CAPITAL_PROVINCES = frozenset(str(p) for p in CAPITAL_AREA)
+
+
+def model_columns(model_features: Sequence[str]) -> tuple[int, ...]:
+    """The columns of FEATURE_NAMES a model with this feature list reads, in its order.
+
+    A model may lack only LATER_FEATURES (it was trained before they were added) and must list
+    the rest in this code's order; anything else raises ValueError."""
+    names = tuple(model_features)
+    known = tuple(name for name in FEATURE_NAMES if name in names)
+    missing = sorted(set(FEATURE_NAMES) - set(names))
+    unknown = sorted(set(names) - set(FEATURE_NAMES))
+    if unknown or names != known or set(missing) - set(LATER_FEATURES):
+        raise ValueError(
+            "the model's feature list differs from this code's"
+            f" (missing {missing or 'none'}, unknown {unknown or 'none'}"
+            + (", same names in another order" if not missing and not unknown else "")
+            + ")"
+        )
+    return tuple(FEATURE_INDEX[name] for name in names)
 
 
 def split_region(region_code: str) -> tuple[str, str]:
@@ -154,8 +188,12 @@ def build_features(
     candidates: Candidates,
     *,
     platform_mean_rating: float,
+    history: CareHistory | None = None,
 ) -> np.ndarray:
-    """The (n, len(FEATURE_NAMES)) float32 matrix for the candidates, vectorised over them."""
+    """The (n, len(FEATURE_NAMES)) float32 matrix for the candidates, vectorised over them.
+
+    `history` is the patient's own history with each candidate (shared.matching.history);
+    without it (training, simulation, a new patient) nobody has served the patient."""
     import numpy as np
 
     n = len(candidates.caregiver_id)
@@ -207,4 +245,11 @@ def build_features(
     x[:, col["care_level_severity"]] = CARE_LEVEL_SEVERITY.get(patient.care_level, 0.0)
     x[:, col["condition_count"]] = float(len(conditions))
     x[:, col["mobility_level"]] = MOBILITY_LEVEL.get(patient.mobility_status, 0.0)
+    if history is None:
+        x[:, col["prior_visits_with_patient"]] = 0.0
+        x[:, col["prior_rating_from_guardian"]] = np.nan
+    else:
+        visits = np.clip(np.asarray(history.completed_visits, np.float64), 0, None)
+        x[:, col["prior_visits_with_patient"]] = np.log1p(visits)
+        x[:, col["prior_rating_from_guardian"]] = np.asarray(history.guardian_rating, np.float64)
     return x.astype(np.float32)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.matching.features import FEATURE_NAMES
+from shared.matching.features import model_columns
 
 if TYPE_CHECKING:
     from azure.storage.blob import ContentSettings
@@ -120,15 +120,11 @@ def check_compatible(manifest: Manifest) -> None:
         raise ModelIncompatibleError(
             f"manifest schema {manifest.schema_version} is not {MANIFEST_SCHEMA_VERSION}"
         )
-    if tuple(manifest.feature_names) != FEATURE_NAMES:
-        missing = sorted(set(FEATURE_NAMES) - set(manifest.feature_names))
-        extra = sorted(set(manifest.feature_names) - set(FEATURE_NAMES))
-        raise ModelIncompatibleError(
-            "the model's feature list differs from this code's"
-            f" (missing {missing or 'none'}, unknown {extra or 'none'}"
-            + (", same names in another order" if not missing and not extra else "")
-            + ")"
-        )
+    # FEATURE_NAMES, or an older model's list without features added since (LATER_FEATURES).
+    try:
+        model_columns(manifest.feature_names)
+    except ValueError as exc:
+        raise ModelIncompatibleError(str(exc)) from None
 
 
 def parse_manifest(data: bytes | str) -> Manifest:
@@ -159,7 +155,12 @@ def build_scorer(manifest: Manifest, raw: bytes) -> XGBoostScorer:
     verify(manifest, raw)
     try:
         calibration = ScoreCalibration.from_dict(manifest.score_calibration)
-        return XGBoostScorer.from_ubj(raw, version=manifest.version, calibration=calibration)
+        return XGBoostScorer.from_ubj(
+            raw,
+            version=manifest.version,
+            calibration=calibration,
+            feature_names=tuple(manifest.feature_names),
+        )
     except Exception as exc:  # xgboost raises XGBoostError, ValueError, ... on a bad model
         raise ModelIncompatibleError(
             f"model {manifest.version} could not be loaded: {type(exc).__name__}: {exc}"[:500]

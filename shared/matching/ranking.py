@@ -17,6 +17,7 @@ from shared.matching import repository
 from shared.matching.explain import reasons as explain_reasons
 from shared.matching.features import build_features
 from shared.matching.filters import Shortlist
+from shared.matching.history import CareHistory
 from shared.matching.model_registry import get_active_model
 from shared.matching.profiles import PatientProfile, RequestProfile
 
@@ -35,14 +36,24 @@ class Ranked:
     top: list[Choice]
 
 
+#: The first reason of a caregiver whose relationship with the patient the request extends.
+CONTINUING_REASON = "지금 어르신을 돌보고 있는 요양보호사라 먼저 추천 (방문 {visits}회)"
+CONTINUING_REASON_NO_VISITS = "지금 어르신을 돌보고 있는 요양보호사라 먼저 추천"
+MAX_REASONS = 3
+
+
 def rank_candidates(
     patient_row: repository.PatientProfileRow,
     body: MatchingRequestIn,
     shortlist: Shortlist,
+    history: CareHistory | None = None,
 ) -> Ranked:
     """Score every survivor with the serving model; the best `body.top_k`, best first.
 
-    The survivors' scoring columns come with the hard filters' answer (one statement)."""
+    The survivors' scoring columns come with the hard filters' answer (one statement).
+    `history` (shared.matching.history, aligned with the survivors) feeds the history features,
+    and a survivor the request extends a relationship with (`continuing`: an active or recently
+    completed matching of this patient) is offered first, with a reason saying so."""
     model = get_active_model()
     candidates = shortlist.candidates
     if not len(candidates):
@@ -50,10 +61,19 @@ def rank_candidates(
     patient = patient_profile(patient_row)
     request = request_profile(body)
     features = build_features(
-        patient, request, candidates, platform_mean_rating=shortlist.platform_mean_rating
+        patient,
+        request,
+        candidates,
+        platform_mean_rating=shortlist.platform_mean_rating,
+        history=history,
     )
-    scored = model.scorer.score(features, top_k=body.top_k)
-    top = top_indices(scored.scores, candidates.caregiver_id, body.top_k)
+    continuing = (
+        np.zeros(len(candidates), bool) if history is None else np.asarray(history.continuing)
+    )
+    # Explain the continuing caregivers too, whatever their scores.
+    explain_k = body.top_k + int(continuing.sum())
+    scored = model.scorer.score(features, top_k=explain_k)
+    top = continuing_first(scored.scores, candidates.caregiver_id, continuing, body.top_k)
     return Ranked(
         model.kind,
         model.version,
@@ -61,13 +81,34 @@ def rank_candidates(
             Choice(
                 caregiver_id=int(candidates.caregiver_id[i]),
                 score=round(float(scored.scores[i]), 2),
-                reasons=explain_reasons(
-                    patient, request, candidates, features, scored.contributions, int(i)
+                reasons=_reasons(
+                    explain_reasons(
+                        patient, request, candidates, features, scored.contributions, int(i)
+                    ),
+                    history,
+                    int(i),
                 ),
             )
             for i in top
         ],
     )
+
+
+def continuing_first(
+    scores: np.ndarray, ids: np.ndarray, continuing: np.ndarray, k: int
+) -> list[int]:
+    """Indices of the k to offer: the continuing caregivers first, then the best scores (each
+    part best first; ties go to the lower caregiver id)."""
+    order = np.lexsort((ids, -np.asarray(scores, dtype=float), ~np.asarray(continuing, bool)))
+    return [int(i) for i in order[:k]]
+
+
+def _reasons(found: list[str], history: CareHistory | None, i: int) -> list[str]:
+    if history is None or not history.continuing[i]:
+        return found
+    visits = int(history.completed_visits[i])
+    first = CONTINUING_REASON.format(visits=visits) if visits else CONTINUING_REASON_NO_VISITS
+    return [first, *found][:MAX_REASONS]
 
 
 def top_indices(scores: np.ndarray, ids: np.ndarray, k: int) -> list[int]:

@@ -26,7 +26,12 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.matching.features import FEATURE_INDEX, FEATURE_NAMES, PERSONALITY_FEATURES
+from shared.matching.features import (
+    FEATURE_INDEX,
+    FEATURE_NAMES,
+    PERSONALITY_FEATURES,
+    model_columns,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +79,17 @@ RULE_WEIGHTS: dict[str, float] = {
     "rating_shrunk": 10.0,  # term = (shrunk rating - 3) / 2, clipped to 0..1
     "price_to_budget": 5.0,  # term = 1.5 - rate / budget, clipped (at budget: 0.5)
 }
-RULES_VERSION = "rules-1"
+#: Points of the patient's own history with the caregiver, beside the 100 above: each term is
+#: neutral (0.5, no points either way) without history, so a caregiver who never served the
+#: patient scores as in rules-1; one who served often gains up to +2.5, the guardian's rating
+#: of 5 +2.5 (of 1: -2.5). See `rule_terms`.
+RULE_HISTORY_WEIGHTS: dict[str, float] = {
+    "prior_visits_with_patient": 5.0,  # term = 0.5 + 0.5 * min(visits, 20) / 20 (log-scaled)
+    "prior_rating_from_guardian": 5.0,  # term = (rating - 3) / 2, clipped; none is neutral
+}
+#: Completed visits to the patient beyond this many add nothing more to the rule score.
+HISTORY_VISITS_CAP = 20.0
+RULES_VERSION = "rules-2"
 #: The value of a term the rules know nothing about (NaN feature): neither good nor bad.
 NEUTRAL_TERM = 0.5
 
@@ -95,11 +110,20 @@ def rule_terms(features: np.ndarray) -> np.ndarray:
     )
     terms[:, FEATURE_INDEX["rating_shrunk"]] = (x[:, FEATURE_INDEX["rating_shrunk"]] - 3.0) / 2.0
     terms[:, FEATURE_INDEX["price_to_budget"]] = 1.5 - x[:, FEATURE_INDEX["price_to_budget"]]
+    visits = x[:, FEATURE_INDEX["prior_visits_with_patient"]]
+    terms[:, FEATURE_INDEX["prior_visits_with_patient"]] = 0.5 + 0.5 * np.minimum(
+        visits / math.log1p(HISTORY_VISITS_CAP), 1.0
+    )
+    terms[:, FEATURE_INDEX["prior_rating_from_guardian"]] = (
+        x[:, FEATURE_INDEX["prior_rating_from_guardian"]] - 3.0
+    ) / 2.0
     terms = np.clip(terms, 0.0, 1.0)
     return np.where(np.isnan(terms), NEUTRAL_TERM, terms)
 
 
-_RULE_WEIGHT_VECTOR = tuple(RULE_WEIGHTS.get(name, 0.0) for name in FEATURE_NAMES)
+_RULE_WEIGHT_VECTOR = tuple(
+    RULE_WEIGHTS.get(name, RULE_HISTORY_WEIGHTS.get(name, 0.0)) for name in FEATURE_NAMES
+)
 
 
 class RuleScorer:
@@ -170,16 +194,44 @@ class XGBoostScorer:
 
     kind = "xgboost"
 
-    def __init__(self, booster: Any, *, version: str, calibration: ScoreCalibration):
+    def __init__(
+        self,
+        booster: Any,
+        *,
+        version: str,
+        calibration: ScoreCalibration,
+        feature_names: tuple[str, ...] = FEATURE_NAMES,
+    ):
         self.booster = booster
         self.version = version
         self.calibration = calibration
+        #: The model's own features (FEATURE_NAMES, or an older model's shorter list) and the
+        #: columns of the full feature matrix they are (shared.matching.features.model_columns).
+        self.feature_names = tuple(feature_names)
+        self.columns = list(model_columns(self.feature_names))
+
+    def _own_columns(self, features: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        x = np.asarray(features, dtype=np.float32)
+        if len(self.columns) != len(FEATURE_NAMES):
+            x = x[:, self.columns]
+        return np.ascontiguousarray(x)
 
     @classmethod
     def from_ubj(
-        cls, raw: bytes, *, version: str, calibration: ScoreCalibration, nthread: int = 1
+        cls,
+        raw: bytes,
+        *,
+        version: str,
+        calibration: ScoreCalibration,
+        nthread: int = 1,
+        feature_names: tuple[str, ...] | list[str] = FEATURE_NAMES,
     ) -> XGBoostScorer:
-        """Load a UBJSON model from memory and check it can score a row of FEATURE_NAMES."""
+        """Load a UBJSON model from memory and check it can score a row of FEATURE_NAMES.
+
+        `feature_names` is the model's list (its manifest's): an older model without the
+        LATER_FEATURES scores on the columns it knows."""
         import numpy as np
         import xgboost as xgb
 
@@ -187,15 +239,16 @@ class XGBoostScorer:
         booster.load_model(bytearray(raw))
         # One thread per request: the host serves requests on several threads already.
         booster.set_param({"nthread": nthread})
-        if booster.num_features() != len(FEATURE_NAMES):
+        own = tuple(feature_names)
+        if booster.num_features() != len(own):
             raise ValueError(
                 f"the model expects {booster.num_features()} features, "
-                f"this code builds {len(FEATURE_NAMES)}"
+                f"its manifest lists {len(own)}"
             )
         names = booster.feature_names
-        if names is not None and tuple(names) != FEATURE_NAMES:
-            raise ValueError("the model's feature names differ from FEATURE_NAMES")
-        scorer = cls(booster, version=version, calibration=calibration)
+        if names is not None and tuple(names) != own:
+            raise ValueError("the model's feature names differ from its manifest's")
+        scorer = cls(booster, version=version, calibration=calibration, feature_names=own)
         probe = scorer.margins(np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32))
         if not np.all(np.isfinite(probe)):
             raise ValueError("the model predicts a non-finite value")
@@ -205,7 +258,7 @@ class XGBoostScorer:
         """Raw model output (before the calibration), one per row."""
         import numpy as np
 
-        x = np.ascontiguousarray(features, dtype=np.float32)
+        x = self._own_columns(features)
         if x.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
         out = self.booster.inplace_predict(x, predict_type="margin", validate_features=False)
@@ -216,12 +269,16 @@ class XGBoostScorer:
         import numpy as np
         import xgboost as xgb
 
-        x = np.ascontiguousarray(features, dtype=np.float32)
+        x = self._own_columns(features)
         if x.shape[0] == 0:
             return np.zeros((0, len(FEATURE_NAMES)))
-        matrix = xgb.DMatrix(x, feature_names=list(FEATURE_NAMES), missing=np.nan, nthread=1)
+        matrix = xgb.DMatrix(x, feature_names=list(self.feature_names), missing=np.nan, nthread=1)
         contribs = self.booster.predict(matrix, pred_contribs=True, validate_features=False)
-        return np.asarray(contribs, dtype=np.float64)[:, : len(FEATURE_NAMES)]
+        own = np.asarray(contribs, dtype=np.float64)[:, : len(self.feature_names)]
+        # A feature the model does not know contributes nothing.
+        out = np.zeros((x.shape[0], len(FEATURE_NAMES)))
+        out[:, self.columns] = own
+        return out
 
     def score(self, features: np.ndarray, *, top_k: int | None = None) -> ScoredCandidates:
         import numpy as np

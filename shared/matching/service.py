@@ -45,6 +45,7 @@ log = get_logger("matching")
 
 def create_request(uow: UnitOfWork, patient_id: int, body: MatchingRequestIn) -> MatchingResponse:
     """Rank caregivers for the patient and store the request with its top results."""
+    from shared.matching.history import care_history
     from shared.matching.ranking import rank_candidates
 
     uow.read_only()
@@ -59,7 +60,8 @@ def create_request(uow: UnitOfWork, patient_id: int, body: MatchingRequestIn) ->
     if patient is None:  # deleted between the check and now
         raise NotFoundError("No such patient, or it is not in your care.")
     outcome = filters.run_hard_filters(cur, _filter_input(body, patient["region_code"]))
-    ranked = rank_candidates(patient, body, outcome)
+    history = care_history(cur, patient_id, outcome.candidates.caregiver_id)
+    ranked = rank_candidates(patient, body, outcome, history)
     request_id = repository.insert_request(
         cur,
         patient_id=patient_id,

@@ -181,7 +181,7 @@ def test_a_tampered_new_version_keeps_the_previous_model_serving(
 def test_no_published_model_means_rules_and_degraded(path, registry_for):
     registry = registry_for(path)
     active = registry.get()
-    assert (active.kind, active.version, active.source) == ("rules", "rules-1", "fallback")
+    assert (active.kind, active.version, active.source) == ("rules", "rules-2", "fallback")
     status, detail = registry.health()
     assert status == "degraded"
     assert detail == f"rule fallback serving: no model is published under {path}"

@@ -72,7 +72,7 @@ def test_both_scorers_serve_through_one_protocol(model: XGBoostScorer):
         assert np.isfinite(scored.contributions[top]).all()
         assert all(grade_for(float(s)) in {"A+", "A", "B+", "B", "C"} for s in scored.scores)
     assert (model.kind, model.version) == ("xgboost", "v-test")
-    assert (RuleScorer().kind, RuleScorer().version) == ("rules", "rules-1")
+    assert (RuleScorer().kind, RuleScorer().version) == ("rules", "rules-2")
 
 
 def test_model_scores_keep_the_models_order_and_explain_only_the_top_rows(model: XGBoostScorer):
