@@ -36,7 +36,9 @@ from __future__ import annotations
 import time as clock
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
+
+import psycopg2
 
 from models.vocabularies import NotificationChannel, NotificationEvent
 from shared.config import get_settings
@@ -149,7 +151,6 @@ def _report_overdue() -> None:
 
 def _claim(limit: int, report: SweepReport) -> list[tuple[Outgoing, int]] | None:
     """One claim transaction (module docstring, step 1); None when no row was due."""
-    settings = get_settings()
     leased: list[tuple[Outgoing, int]] = []
     with UnitOfWork.for_job() as uow:
         cur = uow.cursor
@@ -158,46 +159,76 @@ def _claim(limit: int, report: SweepReport) -> list[tuple[Outgoing, int]] | None
             return None
         now = repo.db_now(cur)
         for row in rows:
-            event = NotificationEvent(row["event_type"])
-            channel = row["channel"]
-            if channel == NotificationChannel.IN_APP.value:
-                in_app.write(
-                    cur,
-                    outbox_id=row["outbox_id"],
-                    user_id=row["recipient_user_id"],
-                    event=event,
-                    patient_id=row["patient_id"],
-                    message=render(event, row["payload"], row["patient_name"], Audience.INBOX),
-                    data=row["payload"],
-                )
-                attempt = repo.lease(cur, row["outbox_id"], 0)
-                repo.settle(cur, row["outbox_id"], attempt, status="sent")
-                report.count("sent", channel)
-                continue
-            if not row["urgent"] and channel in _QUIET_CHANNELS:
-                until = quiet_until(
-                    now,
-                    row["quiet_start"] or DEFAULT_QUIET_START,
-                    row["quiet_end"] or DEFAULT_QUIET_END,
-                    row["time_zone"],
-                )
-                if until is not None:
-                    repo.defer(cur, row["outbox_id"], until)
-                    report.count("deferred", channel)
-                    continue
-            if row["attempts"] >= settings.notify_max_attempts:
-                repo.settle(
-                    cur,
-                    row["outbox_id"],
-                    row["attempts"],
-                    status="failed",
-                    error="the last attempt's sender stopped before it finished",
-                )
-                report.count("failed", channel)
-                continue
-            attempt = repo.lease(cur, row["outbox_id"], settings.notify_lease_seconds)
-            leased.append((_outgoing(cur, row, event), attempt))
+            cur.execute("SAVEPOINT notification_row")
+            try:
+                _claim_row(cur, row, now, report, leased)
+            except (
+                psycopg2.DataError,
+                psycopg2.IntegrityError,
+                ValueError,
+                KeyError,
+                TypeError,
+            ) as exc:
+                # One row that cannot be written or rendered must not stop every other: it fails.
+                cur.execute("ROLLBACK TO SAVEPOINT notification_row")
+                error = redact_text(f"could not be prepared: {type(exc).__name__}: {exc}")[:500]
+                repo.settle(cur, row["outbox_id"], row["attempts"], status="failed", error=error)
+                report.count("failed", row["channel"])
+                log.error("notification_unpreparable", outbox_id=row["outbox_id"], error=error)
+            else:
+                cur.execute("RELEASE SAVEPOINT notification_row")
     return leased
+
+
+def _claim_row(
+    cur: Cursor,
+    row: repo.DueRow,
+    now: datetime,
+    report: SweepReport,
+    leased: list[tuple[Outgoing, int]],
+) -> None:
+    """One due row in the claim transaction: in-app written, quiet hours deferred, spent rows
+    failed, the rest leased into `leased`."""
+    settings = get_settings()
+    event = NotificationEvent(row["event_type"])
+    channel = row["channel"]
+    if channel == NotificationChannel.IN_APP.value:
+        in_app.write(
+            cur,
+            outbox_id=row["outbox_id"],
+            user_id=row["recipient_user_id"],
+            event=event,
+            patient_id=row["patient_id"],
+            message=render(event, row["payload"], row["patient_name"], Audience.INBOX),
+            data=row["payload"],
+        )
+        attempt = repo.lease(cur, row["outbox_id"], 0)
+        repo.settle(cur, row["outbox_id"], attempt, status="sent")
+        report.count("sent", channel)
+        return
+    if not row["urgent"] and channel in _QUIET_CHANNELS:
+        until = quiet_until(
+            now,
+            row["quiet_start"] or DEFAULT_QUIET_START,
+            row["quiet_end"] or DEFAULT_QUIET_END,
+            row["time_zone"],
+        )
+        if until is not None:
+            repo.defer(cur, row["outbox_id"], until)
+            report.count("deferred", channel)
+            return
+    if row["attempts"] >= settings.notify_max_attempts:
+        repo.settle(
+            cur,
+            row["outbox_id"],
+            row["attempts"],
+            status="failed",
+            error="the last attempt's sender stopped before it finished",
+        )
+        report.count("failed", channel)
+        return
+    attempt = repo.lease(cur, row["outbox_id"], settings.notify_lease_seconds)
+    leased.append((_outgoing(cur, row, event), attempt))
 
 
 def _outgoing(cur: Cursor, row: repo.DueRow, event: NotificationEvent) -> Outgoing:

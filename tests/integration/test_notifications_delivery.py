@@ -454,3 +454,28 @@ def test_the_served_app_delivers_on_a_queue_nudge_and_on_its_minute_sweep(
     assert response.status_code == 202
     assert wait_for(lambda: [m for m in fake_acs_email.sent if m.to == [guardian.email]])
     assert "김영희" not in served.logs()
+
+
+def test_a_row_that_cannot_be_prepared_fails_alone(env, database_url, monkeypatch):
+    """One unwritable row is failed with its reason; the rest of its batch is delivered."""
+    from shared.notifications import sender
+
+    real_render = sender.render
+
+    def render(event, data, name, audience):
+        if data.get("poison"):
+            raise ValueError("a template this payload breaks")
+        return real_render(event, data, name, audience)
+
+    monkeypatch.setattr(sender, "render", render)
+    guardian, patient_id = family(database_url)
+    notify(patient_id, NotificationEvent.VISIT_CHECK_IN, "visit:16:check_in", poison=True)
+    notify(patient_id, NotificationEvent.VISIT_CHECK_OUT, "visit:16:check_out", visit_id=16)
+    deliver_due(budget_seconds=20)
+
+    rows = outbox(database_url, guardian)
+    assert rows["visit_check_in/in_app"]["status"] == "failed"
+    assert "a template this payload breaks" in rows["visit_check_in/in_app"]["last_error"]
+    assert rows["visit_check_in/web_push"]["status"] == "failed"
+    assert rows["visit_check_out/in_app"]["status"] == "sent"
+    assert [n["event_type"] for n in inbox(database_url, guardian)] == ["visit_check_out"]
