@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from models.care import MAX_CONTINUITY_DAYS as MAX_DAYS
 from models.care import Continuity, ContinuityQuery, PatientContinuity
 from models.dates import korea_today
 from shared.audit import AuditAction
@@ -96,14 +97,30 @@ def continuity_of(cur: Cursor, patient_id: int, start: date, end: date) -> Conti
     return continuity_for_periods(cur, patient_id, [(start, end)])[0]
 
 
+def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """The period asked for: both ends as given; only `to`: the DEFAULT_DAYS up to it; only
+    `from`: from it to today, or to MAX_CONTINUITY_DAYS after it if sooner (never before it);
+    neither: the DEFAULT_DAYS up to today. Never past the calendar's ends."""
+    if end is None:
+        end = today if start is None else max(start, min(today, _shift(start, MAX_DAYS - 1)))
+    if start is None:
+        start = _shift(end, -(DEFAULT_DAYS - 1))
+    return start, end
+
+
+def _shift(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def patient_continuity(
     uow: UnitOfWork, patient_id: int, query: ContinuityQuery
 ) -> PatientContinuity:
     """`GET /api/patients/{patient_id}/continuity`: the period's continuity (READ_CARE)."""
     uow.authorize(patient_id, PatientAction.READ_CARE)
-    end = query.to or korea_today()
-    start = query.from_ or end - timedelta(days=DEFAULT_DAYS - 1)
-    start = min(start, end)
+    start, end = period(query.from_, query.to, korea_today())
     found = continuity_of(uow.cursor, patient_id, start, end)
     uow.audit(
         AuditAction.VIEW,

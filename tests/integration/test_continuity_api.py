@@ -117,6 +117,8 @@ def test_the_default_period_is_the_90_days_up_to_today(app_server, parties: Part
     assert {k: body[k] for k in NO_VISITS} == NO_VISITS
     only_to = get(app_server, parties, "to=2030-03-31").json()
     assert (only_to["start_date"], only_to["end_date"]) == ("2030-01-01", "2030-03-31")
+    only_from = get(app_server, parties, "from=2020-01-01").json()
+    assert (only_from["start_date"], only_from["end_date"]) == ("2020-01-01", "2020-12-31")
 
 
 @pytest.mark.parametrize(

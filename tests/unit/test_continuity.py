@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from models.care import ContinuityQuery
-from shared.continuity import coc_index, figures
+from shared.continuity import coc_index, figures, period
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,23 @@ def test_the_query_refuses_to_before_from_and_overlong_ranges() -> None:
     assert too_long.value.errors()[0]["loc"] == ("to",)
     year = ContinuityQuery.model_validate({"from": "2030-01-01", "to": "2030-12-31"})
     assert (year.from_, year.to) == (date(2030, 1, 1), date(2030, 12, 31))
+
+
+TODAY = date(2030, 6, 30)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, (date(2030, 4, 2), TODAY)),  # the 90 days up to today
+        (date(2030, 1, 1), date(2030, 1, 31), (date(2030, 1, 1), date(2030, 1, 31))),
+        (None, date(2030, 3, 31), (date(2030, 1, 1), date(2030, 3, 31))),
+        (date(2030, 6, 1), None, (date(2030, 6, 1), TODAY)),
+        (date(2020, 1, 1), None, (date(2020, 1, 1), date(2020, 12, 31))),  # at most 366 days
+        (date(2031, 1, 1), None, (date(2031, 1, 1), date(2031, 1, 1))),  # a future start
+        (None, date(1, 1, 5), (date.min, date(1, 1, 5))),  # the calendar's first days
+        (date(9999, 12, 1), None, (date(9999, 12, 1), date(9999, 12, 1))),
+    ],
+)
+def test_the_period_asked_for(start, end, expected) -> None:
+    assert period(start, end, TODAY) == expected
