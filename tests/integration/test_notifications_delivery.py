@@ -458,16 +458,14 @@ def test_the_served_app_delivers_on_a_queue_nudge_and_on_its_minute_sweep(
 
 def test_a_row_that_cannot_be_prepared_fails_alone(env, database_url, monkeypatch):
     """One unwritable row is failed with its reason; the rest of its batch is delivered."""
-    from shared.notifications import sender
-
-    real_render = sender.render
+    from shared.notifications.messages import render as real_render
 
     def render(event, data, name, audience):
         if data.get("poison"):
             raise ValueError("a template this payload breaks")
         return real_render(event, data, name, audience)
 
-    monkeypatch.setattr(sender, "render", render)
+    monkeypatch.setattr("shared.notifications.sender.render", render)
     guardian, patient_id = family(database_url)
     notify(patient_id, NotificationEvent.VISIT_CHECK_IN, "visit:16:check_in", poison=True)
     notify(patient_id, NotificationEvent.VISIT_CHECK_OUT, "visit:16:check_out", visit_id=16)
@@ -479,3 +477,21 @@ def test_a_row_that_cannot_be_prepared_fails_alone(env, database_url, monkeypatc
     assert rows["visit_check_in/web_push"]["status"] == "failed"
     assert rows["visit_check_out/in_app"]["status"] == "sent"
     assert [n["event_type"] for n in inbox(database_url, guardian)] == ["visit_check_out"]
+
+
+def test_an_unreachable_push_service_is_retried_without_logging_the_endpoint(
+    env, database_url, fake_web_push
+):
+    guardian, patient_id = family(database_url)
+    subscription = fake_web_push.subscription()
+    secret_path = "/push/a-capability-nobody-else-knows"
+    subscription["endpoint"] = "https://127.0.0.1:9" + secret_path  # nothing listens there
+    subscribe(database_url, guardian, subscription)
+    notify(patient_id, NotificationEvent.VISIT_CHECK_IN, "visit:17:check_in", visit_id=17)
+    deliver_due(budget_seconds=20)
+
+    row = outbox(database_url, guardian)["visit_check_in/web_push"]
+    assert row["status"] == "pending"
+    assert row["attempts"] == 1
+    assert "127.0.0.1" in row["last_error"]
+    assert secret_path not in row["last_error"]

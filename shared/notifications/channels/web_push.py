@@ -20,11 +20,12 @@ import base64
 import json
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from models.vocabularies import NotificationChannel
 from shared.config import get_settings
 from shared.notifications.channels import Outgoing, Result
-from shared.observability import get_logger, redact_text
+from shared.observability import get_logger
 
 log = get_logger("notifications.web_push")
 
@@ -136,5 +137,6 @@ class WebPushChannel:
                 return "gone", None
             return "retry", f"push service answered {code}"
         except requests.RequestException as exc:
-            return "retry", redact_text(f"{type(exc).__name__}: {exc}")[:300]
+            # Never the endpoint's path: it is the browser's push capability.
+            return "retry", f"{type(exc).__name__} reaching {urlsplit(endpoint).hostname}"
         return "sent", None
