@@ -9,6 +9,7 @@ import azure.functions as func
 from functions import (
     admin,
     auth,
+    benefits,
     care,
     care_plans,
     caregivers,
@@ -59,6 +60,7 @@ AREAS = (
     notification_sender,
     visit_timers,
     visit_records,
+    benefits,
 )
 
 for area in AREAS:

@@ -1,12 +1,13 @@
 """The monthly visit record (급여제공기록지): read, download link, acknowledgement
 (shared.visit_records.service), and the timer that writes last month's records.
 
-The timer: NCRONTAB runs in UTC and cannot say "the 1st at 01:00 in Korea" (that is 16:00 UTC
-on the previous month's last day, the 28th to the 31st). It fires at 16:00 UTC on the 28th to
-the 31st and works only when it is then the 1st in Korea, so it writes last month's records at
-01:00 KST on the 1st, once. A run late by a restart (`past_due`) still finds the 1st in Korea
-until 15:00 UTC; a run that is skipped or dies is made good by the next read of each record
-(generated on demand when absent or stale).
+The timer fires every hour and works on the 1st and 2nd of the month in Korea (NCRONTAB runs in
+UTC and cannot say "the 1st in Korea": that starts at 15:00 UTC on the previous month's last
+day, the 28th to the 31st). Its first run, 00:00 KST on the 1st, starts last month's records;
+each run stops within RUN_BUDGET_SECONDS (the host's functionTimeout is 30 minutes) and the next
+hour's run continues where it stopped (progress kept in Blob), so a month of any size is done in
+hours; once the month is complete, the remaining runs of those two days return at once. A record
+missed by all of them is still generated on demand when first read.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ api = Api(tag="visit-records")
 bp = api.blueprint
 log = get_logger("timers")
 
-#: 16:00 UTC on the 28th-31st = 01:00 KST on the 29th-1st; the job acts on the 1st only.
-MONTHLY_VISIT_RECORDS_SCHEDULE = "0 0 16 28-31 * *"
+#: Every hour on the hour (UTC); the job works only on the Korean days in RUN_ON_DAYS.
+MONTHLY_VISIT_RECORDS_SCHEDULE = "0 0 * * * *"
+RUN_ON_DAYS = (1, 2)
+#: A run stops after the batch that passes this; under the host's 30-minute functionTimeout.
+RUN_BUDGET_SECONDS = 25 * 60
 RECORD_PATH = "api/patients/{patient_id:long}/visit-records/{month}"
 
 
@@ -76,7 +80,7 @@ def acknowledge(request: ApiRequest) -> VisitRecord:
 @bp.function_name(name="monthly_visit_records")
 @bp.timer_trigger(arg_name="timer", schedule=MONTHLY_VISIT_RECORDS_SCHEDULE, run_on_startup=False)
 def monthly_visit_records(timer: func.TimerRequest) -> None:
-    """01:00 KST on the 1st: last month's visit records for every patient with visits."""
+    """Hourly; on the 1st and 2nd in Korea: last month's visit records (module docstring)."""
     configure_logging(get_settings())
     clear_context()
     bind_context(function="monthly_visit_records", past_due=bool(timer.past_due))
@@ -84,18 +88,18 @@ def monthly_visit_records(timer: func.TimerRequest) -> None:
 
 
 def run_monthly(now: datetime) -> dict[str, int] | None:
-    """Last month's records when it is the 1st in Korea; None (and a log line) otherwise."""
+    """Continue last month's records on the 1st and 2nd in Korea; None (and a log line) on
+    other days or while another run holds the lock."""
     from shared.backup.locks import job_lock
     from shared.backup.sessions import database_url
     from shared.visit_records.builder import Month
 
-    if now.astimezone(KOREA).day != 1:
-        log.info(
-            "monthly_visit_records_not_the_first", korea_date=str(now.astimezone(KOREA).date())
-        )
+    korea = now.astimezone(KOREA)
+    if korea.day not in RUN_ON_DAYS:
         return None
     with job_lock(database_url(), service.TIMER_NAME) as lock:
         if not lock.acquired:
             log.info("monthly_visit_records_skipped", reason="another run holds the lock")
             return None
-        return dict(service.generate_month(Month.containing(now).previous()))
+        month = Month.containing(now).previous()
+        return service.generate_month(month, budget_seconds=RUN_BUDGET_SECONDS, resume=True)

@@ -18,6 +18,7 @@ so no connection is held while they run.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -172,17 +173,29 @@ def generate_month(
     batch_size: int = 50,
     actor: AuditActor | None = None,
     database: Any = None,
+    budget_seconds: float | None = None,
+    resume: bool = False,
 ) -> dict[str, int]:
     """Write every record of `month` (patients with a visit planned in it) that is absent or
-    stale, in batches of patients by id; safe to run twice (unchanged records are not rewritten)
-    and to interrupt (the next run continues with what is still stale). Returns the counts."""
+    stale, in batches of patients by id. Safe to run twice: an unchanged record is compared,
+    not rewritten. Returns the counts, `completed` 1 when every patient was done without failure.
+
+    `budget_seconds`: stop after the batch that passes it (a run must end before the host's
+    function timeout). `resume` (the timer): start after the last patient a paused run reached,
+    and do nothing for a month already completed; the progress is kept in Blob beside the
+    records (shared.visit_records.store), so any instance continues where another stopped."""
     from shared.unit_of_work import UnitOfWork
 
     actor = actor or SystemActor.timer(TIMER_NAME)
     options = {"database": database} if database is not None else {}
-    counts = {"patients": 0, "written": 0, "unchanged": 0, "failed": 0}
-    after = 0
-    log.info("visit_records_started", month=month.text)
+    counts = {"patients": 0, "written": 0, "unchanged": 0, "failed": 0, "completed": 0}
+    progress = store.read_progress(month.text) if resume else None
+    if progress and progress.get("completed"):
+        log.info("visit_records_already_completed", month=month.text)
+        return {**counts, "completed": 1}
+    after = int(progress["after"]) if progress else 0
+    started = time.monotonic()
+    log.info("visit_records_started", month=month.text, after_patient_id=after)
     while True:
         with UnitOfWork.for_job(**options) as uow:
             batch = repo.patients_with_visits(uow.cursor, month.start, month.end, after, batch_size)
@@ -190,31 +203,43 @@ def generate_month(
             break
         for patient_id in batch:
             counts["patients"] += 1
-            try:
-                with UnitOfWork.for_job(**options) as uow:
-                    rows = read_rows(uow.cursor, patient_id, month)
-                    audit_record(
-                        uow.cursor,
-                        actor,
-                        AuditAction.EXPORT,
-                        patient_id=patient_id,
-                        resource_type=RESOURCE,
-                        resource_id=month.text,
-                        detail={"format": "json+pdf"},
-                    )
-                _, wrote = ensure_stored(rows)
-            except Exception as exc:  # one patient's failure must not stop the month
-                counts["failed"] += 1
-                log.error(
-                    "visit_record_failed",
-                    month=month.text,
-                    patient_id=patient_id,
-                    error=type(exc).__name__,
-                )
-                continue
-            counts["written" if wrote else "unchanged"] += 1
+            counts[_write_one(patient_id, month, actor, options)] += 1
         after = batch[-1]
         log.info("visit_records_progress", month=month.text, last_patient_id=after, **counts)
+        if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+            if resume:
+                store.write_progress(month.text, {"after": after, "completed": False})
+            log.warning("visit_records_paused", month=month.text, last_patient_id=after, **counts)
+            return counts
+    counts["completed"] = int(counts["failed"] == 0)
+    if resume:
+        # A month with failures starts over at the next run (the done ones are only compared).
+        store.write_progress(month.text, {"after": 0, "completed": bool(counts["completed"])})
     level = log.error if counts["failed"] else log.info
     level("visit_records_completed", month=month.text, **counts)
     return counts
+
+
+def _write_one(patient_id: int, month: Month, actor: AuditActor, options: dict[str, Any]) -> str:
+    """One patient's record written or compared: "written", "unchanged" or "failed"."""
+    from shared.unit_of_work import UnitOfWork
+
+    try:
+        with UnitOfWork.for_job(**options) as uow:
+            rows = read_rows(uow.cursor, patient_id, month)
+            audit_record(
+                uow.cursor,
+                actor,
+                AuditAction.EXPORT,
+                patient_id=patient_id,
+                resource_type=RESOURCE,
+                resource_id=month.text,
+                detail={"format": "json+pdf"},
+            )
+        _, wrote = ensure_stored(rows)
+    except Exception as exc:  # one patient's failure must not stop the month
+        log.error(
+            "visit_record_failed", month=month.text, patient_id=patient_id, error=type(exc).__name__
+        )
+        return "failed"
+    return "written" if wrote else "unchanged"

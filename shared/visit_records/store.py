@@ -5,6 +5,9 @@ Each file carries the record's fingerprint (`content_sha256` metadata). The PDF 
 first and the JSON last, so a JSON whose fingerprint matches the record means both files are
 current (a writer that died between the two leaves a stale JSON, which the next reader rewrites).
 
+The monthly job keeps how far it got with a month in `_runs/{YYYY-MM}.json`, so a run stopped
+by its time budget is continued by the next one, on any instance.
+
 Links are SAS tokens for one blob with read permission only, valid `VISIT_RECORD_LINK_SECONDS`:
 signed with a user delegation key when the app reaches Blob with its managed identity
 (`STORAGE_ACCOUNT_URL`; the identity needs "Storage Blob Delegator" on the account, which the
@@ -15,6 +18,7 @@ local development).
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +31,8 @@ CONTENT_TYPES = {
     RecordFormat.JSON: "application/json; charset=utf-8",
     RecordFormat.PDF: "application/pdf",
 }
+#: The monthly job's progress per month, beside the records (patient folders are numbers).
+PROGRESS_PREFIX = "_runs/"
 #: A little slack for clocks: a link is valid from a minute before it was made.
 _CLOCK_SKEW = timedelta(minutes=1)
 
@@ -87,6 +93,32 @@ def write(patient_id: int, month: str, content_sha256: str, pdf: bytes, json_bod
         except ResourceNotFoundError:  # the container's first record
             _ensure_container(container)
             blob.upload_blob(body, overwrite=True, metadata=metadata, content_settings=settings)
+
+
+def _progress_blob(month: str) -> Any:
+    return _container().get_blob_client(f"{PROGRESS_PREFIX}{month}.json")
+
+
+def read_progress(month: str) -> dict[str, Any] | None:
+    """How far the monthly job got with `month` ({"after": patient_id, "completed": bool})."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        return dict(json.loads(_progress_blob(month).download_blob().readall()))
+    except ResourceNotFoundError:
+        return None
+
+
+def write_progress(month: str, progress: dict[str, Any]) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    body = json.dumps({**progress, "updated_at": datetime.now(UTC).isoformat()})
+    blob = _progress_blob(month)
+    try:
+        blob.upload_blob(body, overwrite=True)
+    except ResourceNotFoundError:  # the container's first write
+        _ensure_container(_container())
+        blob.upload_blob(body, overwrite=True)
 
 
 def link(

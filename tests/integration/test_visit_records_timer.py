@@ -1,11 +1,13 @@
 """The monthly_visit_records job: on the 1st in Korea it writes last month's record of every
-patient with visits, in batches; a second run rewrites nothing; an overlapping run skips; each
-record's export is audited as the timer."""
+patient with visits, in batches; the next run finds the month completed; a run out of time is
+continued by the next; an overlapping run skips; each record's export is audited as the timer;
+an operator writes a month by hand."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,8 +37,16 @@ def first_of_this_month_1am() -> datetime:
     )
 
 
-def blob_names(blob_service: Any, patient_ids: list[int], month: Month) -> set[str]:
-    container = blob_service.get_container_client(CONTAINER)
+@pytest.fixture
+def container(app_env: Any, monkeypatch: Any) -> str:
+    """A container of this test's own: the job's progress of a month is kept there."""
+    name = f"visit-records-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("VISIT_RECORD_CONTAINER", name)
+    return name
+
+
+def blob_names(blob_service: Any, patient_ids: list[int], month: Month, container: str) -> set[str]:
+    container = blob_service.get_container_client(container)
     if not container.exists():
         return set()
     return {
@@ -57,7 +67,7 @@ def timer_exports(database_url: str, patient_ids: list[int]) -> list[tuple[str, 
 
 
 def test_on_the_1st_last_month_s_records_are_written_once(
-    app_env: Any, database_url: str, parties: Parties, blob_service: Any
+    container: str, database_url: str, parties: Parties, blob_service: Any
 ) -> None:
     with cursor(database_url) as cur:
         write_month(cur, parties.patient_id, parties.assigned_caregiver)
@@ -73,14 +83,41 @@ def test_on_the_1st_last_month_s_records_are_written_once(
     assert first is not None
     assert first["failed"] == 0
     assert first["written"] >= 2
-    assert blob_names(blob_service, patients, month) == {
+    assert first["completed"] == 1
+    assert blob_names(blob_service, patients, month, container) == {
         f"{p}/{month.text}.{ext}" for p in patients for ext in ("json", "pdf")
     }
     assert timer_exports(database_url, patients) == [("timer", "monthly_visit_records")] * 2
 
+    # The next hour's run finds the month completed and does nothing.
+    later = run_monthly(first_of_this_month_1am() + timedelta(hours=1))
+    assert later == {**dict.fromkeys(first, 0), "completed": 1}
+    # Asked again by hand, every record is compared and none rewritten.
     again = service.generate_month(month, batch_size=1)
     assert again["written"] == 0
     assert again["unchanged"] == again["patients"] == first["patients"]
+
+
+def test_a_run_out_of_time_is_continued_by_the_next_one(
+    container: str, database_url: str, parties: Parties, blob_service: Any
+) -> None:
+    month = last_month()
+    with cursor(database_url) as cur:
+        write_month(cur, parties.patient_id, parties.assigned_caregiver)
+        cur.execute(
+            "SELECT count(DISTINCT patient_id) AS n FROM visits"
+            " WHERE planned_start >= %s AND planned_start < %s",
+            (month.start, month.end),
+        )
+        expected = cur.fetchone()["n"]
+    runs = []
+    while not runs or not runs[-1]["completed"]:
+        # No time at all: each run does one batch of one patient, then stops.
+        runs.append(service.generate_month(month, batch_size=1, budget_seconds=0, resume=True))
+        assert len(runs) <= expected + 1
+    assert sum(run["patients"] for run in runs) == expected
+    assert all(run["patients"] == 1 for run in runs[:-1])
+    assert blob_names(blob_service, [parties.patient_id], month, container)
 
 
 def test_an_overlapping_run_skips(app_env: Any, database_url: str) -> None:
@@ -101,7 +138,7 @@ def test_an_operator_writes_a_month_s_records_by_hand(
     counts = json.loads(result.stdout.strip().splitlines()[-1])
     assert counts["month"] == month.text
     assert counts["failed"] == 0
-    assert blob_names(blob_service, [parties.patient_id], month) == {
+    assert blob_names(blob_service, [parties.patient_id], month, CONTAINER) == {
         f"{parties.patient_id}/{month.text}.json",
         f"{parties.patient_id}/{month.text}.pdf",
     }

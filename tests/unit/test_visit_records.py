@@ -1,15 +1,20 @@
 """The visit record's pure parts: the form's sections (every care-log category in exactly one),
-Korean months, the fingerprint, and the monthly timer's schedule landing once a month on the
-1st at 01:00 in Korea."""
+Korean months, the fingerprint, and the monthly timer's schedule working on the
+1st and 2nd in Korea."""
 
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
-from functions.visit_records import MONTHLY_VISIT_RECORDS_SCHEDULE, run_monthly
+from functions.visit_records import (
+    MONTHLY_VISIT_RECORDS_SCHEDULE,
+    RUN_BUDGET_SECONDS,
+    RUN_ON_DAYS,
+    run_monthly,
+)
 from models.dates import KOREA
 from models.vocabularies import CareLogCategory
 from shared.visit_records.builder import Month, fingerprint
@@ -68,25 +73,24 @@ def test_the_fingerprint_ignores_when_the_files_were_written() -> None:
     assert fingerprint(changed) != fingerprint(content)
 
 
-def _fires(year: int, month: int) -> list[datetime]:
-    """The instants the schedule fires in a month (its seconds, minutes, hours and days)."""
-    second, minute, hour, days, months, weekdays = MONTHLY_VISIT_RECORDS_SCHEDULE.split()
-    assert (second, minute, hour, months, weekdays) == ("0", "0", "16", "*", "*")
-    low, high = (int(d) for d in days.split("-"))
-    last = calendar.monthrange(year, month)[1]
-    return [datetime(year, month, d, 16, tzinfo=UTC) for d in range(low, min(high, last) + 1)]
+def test_the_timer_fires_hourly_and_works_on_the_1st_and_2nd_in_korea() -> None:
+    assert MONTHLY_VISIT_RECORDS_SCHEDULE == "0 0 * * * *"
+    assert RUN_ON_DAYS == (1, 2)
+    # Its first working run: 15:00 UTC on the last day of a month is 00:00 on the 1st in Korea.
+    for year, month in ((2026, 2), (2026, 11), (2028, 2)):
+        last = calendar.monthrange(year, month)[1]
+        first_run = datetime(year, month, last, 15, tzinfo=UTC).astimezone(KOREA)
+        assert (first_run.day, first_run.hour) == (1, 0)
+    assert RUN_BUDGET_SECONDS < 30 * 60  # host.json functionTimeout
 
 
-@pytest.mark.parametrize("year", [2026, 2027, 2028])
-def test_the_timer_works_once_a_month_at_1am_on_the_1st_in_korea(year: int) -> None:
-    for month in range(1, 13):
-        firsts = [t for t in _fires(year, month) if t.astimezone(KOREA).day == 1]
-        assert len(firsts) == 1, (year, month)
-        korea = firsts[0].astimezone(KOREA)
-        assert (korea.hour, korea.minute) == (1, 0)
-        assert korea.date() == date(year, month, calendar.monthrange(year, month)[1]) + timedelta(1)
-
-
-def test_on_another_day_the_timer_does_nothing() -> None:
-    # 16:00 UTC on 29 November is 01:00 on 30 November in Korea: not the 1st, no database used.
-    assert run_monthly(datetime(2026, 11, 29, 16, tzinfo=UTC)) is None
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 30, 14, 59, tzinfo=UTC),  # 23:59 on 30 November in Korea
+        datetime(2026, 12, 2, 15, 0, tzinfo=UTC),  # 00:00 on 3 December in Korea
+        datetime(2026, 12, 15, 3, 0, tzinfo=UTC),
+    ],
+)
+def test_on_other_days_the_timer_does_nothing(now: datetime) -> None:
+    assert run_monthly(now) is None  # returns before touching the database
