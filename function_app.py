@@ -9,7 +9,6 @@ import azure.functions as func
 from functions import (
     admin,
     auth,
-    benefits,
     care,
     care_plans,
     caregivers,
@@ -60,7 +59,6 @@ AREAS = (
     notification_sender,
     visit_timers,
     visit_records,
-    benefits,
 )
 
 for area in AREAS:
