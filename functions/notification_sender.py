@@ -5,7 +5,9 @@
 - `notification_sweep`: every minute, the same, so a row never waits for a nudge that was never
   sent (the sweep is the guarantee, the queue only makes it sooner).
 
-Both are safe to run at once and twice: rows are claimed with SKIP LOCKED and leased.
+Both are safe to run at once and twice: rows are claimed with SKIP LOCKED and leased. A nudge
+that fails (the database unreachable) is logged and dropped rather than retried into the poison
+queue: the next sweep does the same work.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.config import get_settings
-from shared.observability import bind_context, clear_context, configure_logging, get_logger
+from shared.observability import (
+    bind_context,
+    clear_context,
+    configure_logging,
+    get_logger,
+    redact_text,
+)
 
 # azure.functions.Blueprint() has no annotations.
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -33,7 +41,10 @@ def notification_send(message: func.QueueMessage) -> None:
     configure_logging(get_settings())
     clear_context()
     bind_context(function="notification_send", message_id=message.id)
-    deliver_due(budget_seconds=25.0)
+    try:
+        deliver_due(budget_seconds=25.0)
+    except Exception as exc:  # a nudge is best effort: the minute sweep retries, no poison queue
+        log.error("notification_send_failed", error=redact_text(f"{type(exc).__name__}: {exc}"))
 
 
 @bp.function_name(name="notification_sweep")
