@@ -27,6 +27,7 @@ from functions import (
     queues,
     reviews,
     timers,
+    timesheets,
     visit_details,
     visit_records,
     visit_timers,
@@ -59,6 +60,7 @@ AREAS = (
     notification_sender,
     visit_timers,
     visit_records,
+    timesheets,
 )
 
 for area in AREAS:

@@ -1,5 +1,5 @@
-"""Every statement of the timesheets: a caregiver's delivered visits of a Korean month, the
-caregivers who delivered any, and the month's public holidays.
+"""Every statement of the timesheets: a caregiver's delivered visits of a Korean month and the
+caregivers who delivered any (the tariffs and holidays: shared.benefits.repository).
 
 A visit belongs to the month of its check-in (server time) in Korea: [start, end) are the
 timestamptz of Asia/Seoul midnights, computed by the caller. Delivered means checked out
@@ -9,7 +9,7 @@ them). Served by `visits_caregiver_check_in_idx` (migration 0015).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import TypedDict, cast
 
 from shared.db import Cursor
@@ -114,17 +114,3 @@ def delivered_visits(
         {"ids": caregiver_ids, "start": start, "end": end},
     )
     return cast("list[TimesheetVisitRow]", cur.fetchall())
-
-
-def public_holidays(cur: Cursor, first: date, last: date) -> set[date]:
-    """Public holidays (substitute and temporary ones included) from `first` to `last` (both
-    included), from the tariff data (`ltc_public_holidays`, migration 0014). Sundays are
-    holidays by rule and are not listed there."""
-    cur.execute(
-        """
-        SELECT holiday_date FROM ltc_public_holidays
-        WHERE holiday_date BETWEEN %(first)s AND %(last)s
-        """,
-        {"first": first, "last": last},
-    )
-    return {row["holiday_date"] for row in cur.fetchall()}

@@ -10,7 +10,9 @@ A visit counts when delivered (checked out; corrections applied), in the month o
 in Korea. Its minutes are whole minutes from check-in to check-out (seconds dropped, as the
 visit record counts them). The surcharge windows are those of the tariff (Korean time):
 evening 18:00-22:00 (야간), night 22:00-06:00 (심야), holiday all day on Sundays and public
-holidays (휴일; the holidays are the tariff data's, substitute holidays included). Each window is
+holidays (휴일), each as the tariff data has it in force on the day (shared.benefits.tariffs:
+the windows of `ltc_surcharges`, the holidays of `ltc_public_holidays`, substitute holidays
+included). Each window is
 counted on its own: a Sunday-night minute is a night minute and a holiday minute (pricing applies
 only the higher surcharge; payroll sees each). Every patient whose visits a timesheet shows gets
 an audit event (view, or export for the CSV).
@@ -23,11 +25,12 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from models.benefits import SurchargeKind
 from models.dates import KOREA
 from models.timesheets import (
     AdminTimesheetQuery,
@@ -44,6 +47,9 @@ from models.vocabularies import Role
 from shared.audit import AuditAction
 from shared.auth.authorization import require_role
 from shared.benefits import timesheet_repository as repo
+from shared.benefits.pricing import SERVICE
+from shared.benefits.repository import read_tariffs
+from shared.benefits.tariffs import TariffBook
 from shared.errors import NotFoundError
 from shared.visit_records.builder import Month
 from shared.visit_records.service import parse_month
@@ -53,9 +59,6 @@ if TYPE_CHECKING:
     from shared.unit_of_work import UnitOfWork
 
 RESOURCE = "timesheet"
-
-#: Local hours at which a surcharge window opens or closes (tariff: 06, 18, 22 and midnight).
-_BOUNDARIES = (time(0), time(6), time(18), time(22))
 CSV_HEADER = (
     "요양보호사 번호",
     "요양보호사",
@@ -81,47 +84,57 @@ class Split:
     holiday: int
 
 
-def _is_holiday(day: date, holidays: Collection[date]) -> bool:
-    return day.weekday() == 6 or day in holidays
+def _boundaries(book: TariffBook, day: date) -> list[time]:
+    """The times of day at which a surcharge window in force on `day` opens or closes."""
+    marks = {time(0)}
+    for row in book.surcharges_on(SERVICE, day):
+        marks.update(t for t in (row.window_start, row.window_end) if t is not None)
+    return sorted(marks)
 
 
-def _next_boundary(local: datetime) -> datetime:
-    for mark in _BOUNDARIES[1:]:
+def _next_boundary(book: TariffBook, local: datetime) -> datetime:
+    for mark in _boundaries(book, local.date()):
         candidate = datetime.combine(local.date(), mark, tzinfo=local.tzinfo)
         if candidate > local:
             return candidate
     return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo)
 
 
-def surcharge_minutes(start: datetime, end: datetime, holidays: Collection[date]) -> Split:
-    """Whole minutes of [start, end) in total and inside each window (module docstring)."""
+def _kinds_at(book: TariffBook, local: datetime) -> set[str]:
+    """The surcharge kinds whose window holds the instant (holiday: the whole day)."""
+    kinds: set[str] = set()
+    for row in book.surcharges_on(SERVICE, local.date()):
+        if row.kind == SurchargeKind.HOLIDAY:
+            if book.is_holiday(local.date()):
+                kinds.add(row.kind)
+        elif row.covers(local.time()):
+            kinds.add(row.kind)
+    return kinds
+
+
+def surcharge_minutes(start: datetime, end: datetime, book: TariffBook) -> Split:
+    """Whole minutes of [start, end) in total and inside each window (module docstring), the
+    windows and holidays as the tariff book has them in force on each day."""
     if end <= start:
         raise ValueError("a visit ends after it starts")
-    seconds = {"evening": 0.0, "night": 0.0, "holiday": 0.0}
-    at = start.astimezone(KOREA)
-    stop = end.astimezone(KOREA)
+    seconds = {kind.value: 0.0 for kind in SurchargeKind}
+    at, stop = start.astimezone(KOREA), end.astimezone(KOREA)
     while at < stop:
-        until = min(_next_boundary(at), stop)
-        length = (until - at).total_seconds()
-        hour = at.hour
-        if 18 <= hour < 22:
-            seconds["evening"] += length
-        elif hour >= 22 or hour < 6:
-            seconds["night"] += length
-        if _is_holiday(at.date(), holidays):
-            seconds["holiday"] += length
+        until = min(_next_boundary(book, at), stop)
+        for kind in _kinds_at(book, at):
+            seconds[kind] += (until - at).total_seconds()
         at = until
     return Split(
         minutes=int((end - start).total_seconds() // 60),
-        evening=int(seconds["evening"] // 60),
-        night=int(seconds["night"] // 60),
-        holiday=int(seconds["holiday"] // 60),
+        evening=int(seconds[SurchargeKind.EVENING] // 60),
+        night=int(seconds[SurchargeKind.NIGHT] // 60),
+        holiday=int(seconds[SurchargeKind.HOLIDAY] // 60),
     )
 
 
-def _visit(row: repo.TimesheetVisitRow, holidays: Collection[date]) -> TimesheetVisit:
+def _visit(row: repo.TimesheetVisitRow, book: TariffBook) -> TimesheetVisit:
     start, end = row["check_in_at"].astimezone(KOREA), row["check_out_at"].astimezone(KOREA)
-    split = surcharge_minutes(start, end, holidays)
+    split = surcharge_minutes(start, end, book)
     return TimesheetVisit(
         visit_id=row["visit_id"],
         patient_id=row["patient_id"],
@@ -162,12 +175,12 @@ def build_timesheet(
 
 def _timesheets(cur: Cursor, caregivers: list[repo.CaregiverRow], month: Month) -> list[Timesheet]:
     """The caregivers' timesheets of the month: two statements whatever their number."""
-    # A visit may run past midnight of the month's last day: holidays up to a day after it.
-    holidays = repo.public_holidays(cur, month.first_day, month.last_day + timedelta(days=1))
+    # A visit may run past midnight of the month's last day: the tariffs up to a day after it.
+    book = read_tariffs(cur, month.first_day, month.last_day + timedelta(days=1))
     rows = repo.delivered_visits(cur, [c["caregiver_id"] for c in caregivers], *_bounds(month))
     by_caregiver: dict[int, list[TimesheetVisit]] = defaultdict(list)
     for row in rows:
-        by_caregiver[row["caregiver_id"]].append(_visit(row, holidays))
+        by_caregiver[row["caregiver_id"]].append(_visit(row, book))
     return [build_timesheet(c, month, by_caregiver[c["caregiver_id"]]) for c in caregivers]
 
 
