@@ -87,6 +87,8 @@ _MARK_MISSED = """
 WITH due AS (
     SELECT visit_id FROM visits
     WHERE status = 'planned' AND check_in_at IS NULL AND planned_end <= %(now)s
+      -- implied (a visit ends after it starts), and lets visits_open_planned_idx range-scan
+      AND planned_start < %(now)s
     ORDER BY planned_start
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
