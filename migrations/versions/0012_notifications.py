@@ -140,10 +140,14 @@ TABLES = (
 
 
 def upgrade() -> None:
+    """Create the tables, then attach revision 0002's change tracking (they are data)."""
     for statement in UPGRADE:
         op.execute(statement)
+    for table in TABLES:
+        op.execute(f"SELECT ops_attach_change_tracking('{table}')")
 
 
 def downgrade() -> None:
     for table in reversed(TABLES):
+        op.execute(f"SELECT ops_detach_change_tracking('{table}')")
         op.execute(f"DROP TABLE {table}")
