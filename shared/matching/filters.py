@@ -41,8 +41,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
-
 from models.matching import FILTER_ORDER
 from models.vocabularies import CAPITAL_AREA, CARE_TYPE_CERTIFICATIONS, CareType, Day
 from shared.db import Cursor
@@ -273,6 +271,8 @@ def _parameters(request: FilterInput) -> tuple[dict[str, Any], str]:
 
 def _candidates(row: dict[str, Any]) -> Candidates:
     """The packed survivor columns as numpy arrays, sorted by caregiver id."""
+    import numpy as np  # here, not at module level: importing the app must not load numpy
+
     arrays = {
         name: np.frombuffer(bytes(row[name] or b""), dtype=dtype).astype(dtype[1:])
         for name, _, dtype in _PACKED
