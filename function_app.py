@@ -26,6 +26,7 @@ from functions import (
     personality_tests,
     queues,
     reviews,
+    statement_files,
     timers,
     timesheets,
     visit_details,
@@ -61,6 +62,7 @@ AREAS = (
     visit_timers,
     visit_records,
     timesheets,
+    statement_files,
 )
 
 for area in AREAS:

@@ -288,6 +288,21 @@ class Settings(BaseSettings):
     visit_record_link_seconds: int = Field(
         300, ge=30, le=3600, validation_alias=_env("VISIT_RECORD_LINK_SECONDS")
     )
+    # The monthly benefit statements (shared.benefits.statement_files): Blob container, links;
+    # the length a schedule's day without planned visits is estimated at (cap warnings).
+    statement_container: str = Field(
+        "statements",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[a-z0-9](?:-?[a-z0-9])*$",
+        validation_alias=_env("STATEMENT_CONTAINER"),
+    )
+    statement_link_seconds: int = Field(
+        300, ge=30, le=3600, validation_alias=_env("STATEMENT_LINK_SECONDS")
+    )
+    benefit_estimate_visit_minutes: int = Field(
+        180, ge=30, le=480, validation_alias=_env("BENEFIT_ESTIMATE_VISIT_MINUTES")
+    )
 
     # Notifications (shared.notifications): the sender's queue, retries, and its channels.
     notification_queue: str = Field(
