@@ -16,10 +16,11 @@ a Korean PDF fetched through its short-lived link.
 from __future__ import annotations
 
 import subprocess
+import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,6 +135,21 @@ def guardian_outbox(database_url: str, user_id: int) -> list[dict[str, Any]]:
             (user_id,),
         )
         return [dict(r) for r in cur.fetchall()]
+
+
+def settle(
+    database_url: str, user_id: int, expected_sent: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Deliver until the rows `expected_sent` picks are sent (the served app's own sender may
+    hold a row under its lease for a moment); the user's rows then, whatever they are."""
+    deadline = time.monotonic() + 60
+    while True:
+        deliver_due(budget_seconds=20)
+        rows = guardian_outbox(database_url, user_id)
+        picked = [r for r in rows if expected_sent(r)]
+        if all(r["status"] == "sent" for r in picked) or time.monotonic() > deadline:
+            return rows
+        time.sleep(1)
 
 
 def make_all_due(database_url: str) -> None:
@@ -306,8 +322,7 @@ def test_a_month_of_care_from_an_active_matching_to_its_visit_record(
     assert call("owner", "GET", f"api/visits/{missed}")["status"] == "missed"
 
     # -- notifications: email down, nothing lost ---------------------------------------------
-    deliver_due(budget_seconds=30)
-    rows = guardian_outbox(database_url, owner_id)
+    rows = settle(database_url, owner_id, lambda r: r["channel"] != "email")
     events = Counter(r["event_type"] for r in rows if r["channel"] == "in_app")
     assert events == {
         "visit_check_in": 3,
@@ -332,8 +347,7 @@ def test_a_month_of_care_from_an_active_matching_to_its_visit_record(
 
     fake_acs_email.up()
     make_all_due(database_url)
-    deliver_due(budget_seconds=30)
-    rows = guardian_outbox(database_url, owner_id)
+    rows = settle(database_url, owner_id, lambda r: True)
     assert {r["status"] for r in rows} == {"sent"}, rows
     mails = [m for m in fake_acs_email.sent if m.to == [parties.owner.email]]
     assert len(mails) == len(emails)  # each once
