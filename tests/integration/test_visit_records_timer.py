@@ -110,7 +110,7 @@ def test_a_run_out_of_time_is_continued_by_the_next_one(
             (month.start, month.end),
         )
         expected = cur.fetchone()["n"]
-    runs = []
+    runs: list[dict[str, int]] = []
     while not runs or not runs[-1]["completed"]:
         # No time at all: each run does one batch of one patient, then stops.
         runs.append(service.generate_month(month, batch_size=1, budget_seconds=0, resume=True))
