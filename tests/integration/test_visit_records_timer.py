@@ -46,13 +46,11 @@ def container(app_env: Any, monkeypatch: Any) -> str:
 
 
 def blob_names(blob_service: Any, patient_ids: list[int], month: Month, container: str) -> set[str]:
-    container = blob_service.get_container_client(container)
-    if not container.exists():
+    client = blob_service.get_container_client(container)
+    if not client.exists():
         return set()
     return {
-        b.name
-        for p in patient_ids
-        for b in container.list_blobs(name_starts_with=f"{p}/{month.text}")
+        b.name for p in patient_ids for b in client.list_blobs(name_starts_with=f"{p}/{month.text}")
     }
 
 
