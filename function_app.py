@@ -9,6 +9,7 @@ import azure.functions as func
 from functions import (
     admin,
     auth,
+    benefits,
     care,
     care_plans,
     caregivers,
@@ -63,6 +64,7 @@ AREAS = (
     visit_records,
     timesheets,
     statement_files,
+    benefits,
 )
 
 for area in AREAS:

@@ -57,6 +57,8 @@ PATIENT_LINKS = feeds(
     "visits_add_home_tag",
     "visits_list_home_tags",
     "visits_set_home_location",
+    "benefits_get_profile",
+    "benefits_put_profile",
 )
 
 

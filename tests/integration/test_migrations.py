@@ -72,6 +72,15 @@ EXPECTED_TABLES = {
     "notifications",
     "notification_preferences",
     "push_subscriptions",
+    # 0014: long-term-care benefits: profiles and the tariffs as data.
+    "ltc_profiles",
+    "ltc_monthly_caps",
+    "ltc_visit_fees",
+    "ltc_surcharges",
+    "ltc_public_holidays",
+    "ltc_entitlements",
+    "ltc_family_caregiver_limits",
+    "ltc_rounding_rules",
 }
 
 OUR_FUNCTIONS = {
