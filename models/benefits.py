@@ -4,9 +4,9 @@ statement (급여비용 명세). API.md "Long-term-care benefits"."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from models.common import ApiModel, ResponseModel
 from models.vocabularies import CareLevel, LabeledEnum
@@ -61,18 +61,6 @@ class LtcProfileUpdate(ApiModel):
     )
     effective_from: dt.date = Field(description="The first day (Korea) this profile applies.")
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.grade != CareLevel.NONE and self.recognition_number is None:
-            raise ValueError("recognition_number: required for a graded patient")
-        if (
-            self.recognition_valid_from is not None
-            and self.recognition_valid_to is not None
-            and self.recognition_valid_to < self.recognition_valid_from
-        ):
-            raise ValueError("recognition_valid_to: before recognition_valid_from")
-        return self
 
 
 class LtcProfile(ResponseModel):

@@ -18,7 +18,7 @@ from models.vocabularies import CareLevel
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction
 from shared.benefits import repository as repo
-from shared.errors import NotFoundError
+from shared.errors import FieldError, NotFoundError, ValidationFailedError
 
 if TYPE_CHECKING:
     from shared.db import Cursor
@@ -68,6 +68,7 @@ def set_profile(uow: UnitOfWork, patient_id: int, body: LtcProfileUpdate) -> Ltc
     """Record a profile from `effective_from` on; one already starting that day is superseded
     (kept in the history). Audited with what changed."""
     uow.authorize(patient_id, PatientAction.MANAGE_BENEFITS)
+    _check(body)
     cur = uow.cursor
     cur.execute("SELECT 1 FROM patients WHERE patient_id = %s FOR UPDATE", (patient_id,))
     superseded = repo.supersede(cur, patient_id, body.effective_from)
@@ -94,6 +95,22 @@ def set_profile(uow: UnitOfWork, patient_id: int, body: LtcProfileUpdate) -> Ltc
         current=profile_on(cur, patient_id, today),
         history=[_profile(row) for row in repo.profile_history(cur, patient_id)],
     )
+
+
+def _check(body: LtcProfileUpdate) -> None:
+    """The rules across fields, each a 422 naming its field."""
+    errors = []
+    if body.grade != CareLevel.NONE and body.recognition_number is None:
+        errors.append(_field("recognition_number", "required for a graded patient"))
+    valid_from, valid_to = body.recognition_valid_from, body.recognition_valid_to
+    if valid_from is not None and valid_to is not None and valid_to < valid_from:
+        errors.append(_field("recognition_valid_to", "before recognition_valid_from"))
+    if errors:
+        raise ValidationFailedError(errors)
+
+
+def _field(name: str, message: str) -> FieldError:
+    return FieldError(loc=("body", name), msg=message)
 
 
 def _profile(row: repo.ProfileRow) -> LtcProfile:
