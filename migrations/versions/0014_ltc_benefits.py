@@ -16,8 +16,8 @@ Create Date: 2026-12-04
   휴일 가산), `ltc_public_holidays` (incl. 대체공휴일), `ltc_entitlements` (인지지원등급 has no
   방문요양), `ltc_family_caregiver_limits`, `ltc_rounding_rules`. Loaded here from the versioned
   data files in shared/benefits/data/*.json (read as data; no app code is imported); a new year
-  is new rows in those files and a migration that loads them again (rows already present are
-  left as they are).
+  is new rows in those files and a migration that runs `load_tariff_files` again (docs/
+  operations.md, "Long-term-care tariffs, every year").
 
 Vocabularies are frozen here, as in 0001.
 """
@@ -228,7 +228,12 @@ DATA_FILES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 
 def load_tariff_files(data_dir: Path = DATA_DIR) -> None:
-    """Insert every row of the data files that is not loaded yet (never changes a loaded row)."""
+    """Bring the tables in line with the data files: a new row is inserted, a row already
+    loaded (same key: e.g. grade and effective_from) takes the file's other columns (a closed
+    `effective_to`, a corrected figure, `verified`). Rows are never deleted.
+
+    A later year's migration loads the files again after they gained that year's rows, with a
+    copy of this function (a migration imports no app code, nor another migration)."""
     bind = op.get_bind()
     for file_name, (table, columns, key) in DATA_FILES.items():
         document = json.loads((data_dir / file_name).read_text(encoding="utf-8"))
@@ -237,9 +242,10 @@ def load_tariff_files(data_dir: Path = DATA_DIR) -> None:
         names = ", ".join(columns)
         values = ", ".join(f"%({c})s" for c in columns)
         conflict = ", ".join(key)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
         statement = (
             f"INSERT INTO {table} ({names}) VALUES ({values}) "  # noqa: S608 (constant names)
-            f"ON CONFLICT ({conflict}) DO NOTHING"
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
         )
         for row in document["rows"]:
             bind.exec_driver_sql(statement, {c: _value(row.get(c)) for c in columns})
