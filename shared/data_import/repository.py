@@ -14,6 +14,8 @@ correlated NOT EXISTS over unnest would compare every row with every row; no val
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -96,6 +98,40 @@ def _values(
     return result or []
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_stages = itertools.count(1)
+
+
+def _copy_field(value: Any) -> str:
+    """One value in COPY's text format (NULL is \\N; booleans t/f; lists as array literals)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if type(value) is int:
+        return str(value)
+    if isinstance(value, list):
+        value = _array(value)
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def stage(cur: Cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """COPY `rows` into a new temporary table shaped like `columns` of `table` (their types,
+    no constraints, dropped at commit); its name. One COPY replaces thousands of VALUES pages:
+    the set-based statements then read the staged rows in one pass each."""
+    name = f"import_stage_{next(_stages)}"
+    cur.execute(
+        f"CREATE TEMP TABLE {name} ON COMMIT DROP AS"  # noqa: S608 (constants)
+        f" SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+    )
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    buffer.seek(0)
+    cur.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN", buffer)
+    cur.execute(f"ANALYZE {name}")
+    return name
+
+
 def _array(values: Iterable[Any]) -> str:
     """An array parameter as ONE PostgreSQL array literal ('{1,2,3}'; the SQL casts it, or the
     column's type resolves it). psycopg2 sends a Python list as ARRAY[v1, v2, ...], which the
@@ -148,8 +184,6 @@ def upsert_if_distinct(
     key_columns: Sequence[str],
     value_columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
-    *,
-    template: str | None = None,
 ) -> set[tuple[Any, ...]]:
     """Insert `rows` (the key columns, then the value columns); where the key exists, update the
     value columns, but only when one of them differs. For table t, keys (k) and values (a, b):
@@ -159,23 +193,27 @@ def upsert_if_distinct(
         WHERE (t.a, t.b) IS DISTINCT FROM (EXCLUDED.a, EXCLUDED.b)
         RETURNING k
 
-    The key columns must carry a unique constraint. `template` is execute_values' row template
-    (casts, constants). Names are quoted as identifiers (psycopg2.sql). Returns the keys (tuples
-    in key_columns order) of the rows inserted or updated; a key missing from it was identical.
+    The rows are staged by COPY (`stage`) and written by that one statement, reading the stage
+    (`VALUES %s` above stands for it). The key columns must carry a unique constraint and appear
+    once in `rows`. Names are quoted as identifiers (psycopg2.sql). Returns the keys (tuples in
+    key_columns order) of the rows inserted or updated; a key missing from it was identical.
     """
+    if not rows:
+        return set()
     columns = [*key_columns, *value_columns]
-    written = _values(
-        cur,
-        sql.SQL("INSERT INTO {table} ({columns}) VALUES %s {on_conflict} RETURNING {keys}").format(
-            table=sql.Identifier(table),
-            columns=sql.SQL(", ").join(sql.Identifier(column) for column in columns),
-            on_conflict=_update_if_distinct(table, key_columns, value_columns),
-            keys=sql.SQL(", ").join(sql.Identifier(column) for column in key_columns),
-        ),
-        rows,
-        template=template,
+    staged = stage(cur, table, columns, rows)
+    column_list = sql.SQL(", ").join(sql.Identifier(column) for column in columns)
+    statement = sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} {on_conflict}"
+        " RETURNING {keys}"
+    ).format(
+        table=sql.Identifier(table),
+        columns=column_list,
+        staged=sql.Identifier(staged),
+        on_conflict=_update_if_distinct(table, key_columns, value_columns),
+        keys=sql.SQL(", ").join(sql.Identifier(column) for column in key_columns),
     )
-    return {tuple(row[column] for column in key_columns) for row in written}
+    return set(_tuples(cur, statement.as_string(cur), None))
 
 
 # -- run-wide --------------------------------------------------------------------------------
@@ -212,13 +250,22 @@ def resolve(cur: Cursor, entity: str, source_ids: Iterable[str]) -> dict[str, in
 
 
 def remember(cur: Cursor, entity: str, mapping: dict[str, int]) -> None:
-    """Record (or re-point) source id -> target id; updated_at says which run applied it last."""
-    _values(
+    """Record (or re-point) source id -> target id; updated_at says which run last changed it (a
+    re-run that maps an id to the same row leaves the row alone: no write, no change to back up)."""
+    if not mapping:
+        return
+    staged = stage(
         cur,
-        "INSERT INTO import_source_ids (entity, source_id, target_id) VALUES %s"
+        "import_source_ids",
+        ("entity", "source_id", "target_id"),
+        ((entity, source_id, target_id) for source_id, target_id in sorted(mapping.items())),
+    )
+    cur.execute(
+        "INSERT INTO import_source_ids (entity, source_id, target_id)"  # noqa: S608 (constant)
+        f" SELECT entity, source_id, target_id FROM {staged}"
         " ON CONFLICT (entity, source_id) DO UPDATE"
-        " SET target_id = EXCLUDED.target_id, updated_at = now()",
-        [(entity, source_id, target_id) for source_id, target_id in sorted(mapping.items())],
+        " SET target_id = EXCLUDED.target_id, updated_at = now()"
+        " WHERE import_source_ids.target_id <> EXCLUDED.target_id"
     )
 
 
@@ -259,33 +306,40 @@ def ensure_users(
     Returns lower(email) -> (user_id, role) for every email given, existing ones included (the
     caller checks the role: an email taken by another kind of account is a rejected row).
     """
-    _values(
-        cur,
-        "INSERT INTO users (email, name, role, gender) VALUES %s"
-        " ON CONFLICT ((lower(email))) DO NOTHING",
-        [(email, name, role, gender) for email, name, gender in users],
-    )
     if not users:
         return {}
+    staged = stage(
+        cur,
+        "users",
+        ("email", "name", "role", "gender"),
+        ((email, name, role, gender) for email, name, gender in users),
+    )
+    cur.execute(
+        "INSERT INTO users (email, name, role, gender)"  # noqa: S608 (constant)
+        f" SELECT email, name, role, gender FROM {staged} ON CONFLICT ((lower(email))) DO NOTHING"
+    )
     rows = _tuples(
         cur,
-        "SELECT lower(email), user_id, role FROM users WHERE lower(email) = ANY(%s)",
-        (_array(email.lower() for email, _, _ in users),),
+        "SELECT lower(u.email), u.user_id, u.role FROM users u"  # noqa: S608 (constant)
+        f" WHERE lower(u.email) IN (SELECT lower(email) FROM {staged})",
+        None,
     )
     return {email: (user_id, role) for email, user_id, role in rows}
 
 
 def update_users(cur: Cursor, rows: Sequence[tuple[int, str, str | None]]) -> set[int]:
     """Set (user_id, name, gender) where they differ; the user_ids changed."""
-    written = _values(
+    if not rows:
+        return set()
+    staged = stage(cur, "users", ("user_id", "name", "gender"), rows)
+    written = _tuples(
         cur,
-        "UPDATE users u SET name = v.name, gender = v.gender FROM (VALUES %s) AS v(user_id, name,"
-        " gender) WHERE u.user_id = v.user_id AND (u.name, u.gender) IS DISTINCT FROM"
+        f"UPDATE users u SET name = v.name, gender = v.gender FROM {staged} v"  # noqa: S608
+        " WHERE u.user_id = v.user_id AND (u.name, u.gender) IS DISTINCT FROM"
         " (v.name, v.gender) RETURNING u.user_id",
-        rows,
-        template="(%s::bigint, %s::text, %s::text)",
+        None,
     )
-    return {row["user_id"] for row in written}
+    return {row[0] for row in written}
 
 
 def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]:
@@ -309,12 +363,16 @@ def upsert_caregivers(
         ("experience_years", "service_region", "has_vehicle", "hourly_rate", "birth_date"),
         rows,
     )
-    ids = dict(
-        _tuples(
-            cur,
-            "SELECT user_id, caregiver_id FROM caregivers WHERE user_id = ANY(%s)",
-            (_array(row[0] for row in rows),),
+    ids = (
+        dict(
+            _tuples(
+                cur,
+                "SELECT user_id, caregiver_id FROM caregivers WHERE user_id = ANY(%s)",
+                (_array(row[0] for row in rows),),
+            )
         )
+        if rows
+        else {}
     )
     return ids, {key[0] for key in written}
 
@@ -326,25 +384,23 @@ def replace_code_sets(
     owners whose set changed."""
     if table not in CODE_SET_TABLES:
         raise ValueError(table)
-    params = {
-        "owners": _array(owners),
-        "ids": _array(owner for owner, _ in pairs),
-        "codes": _array(code for _, code in pairs),
-    }
-    cur.execute(
-        f"DELETE FROM {table} t WHERE t.caregiver_id = ANY(%(owners)s)"  # noqa: S608
-        " AND (t.caregiver_id, t.code) NOT IN"
-        " (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[])) RETURNING t.caregiver_id",
-        params,
+    if not owners:
+        return set()
+    staged = stage(cur, table, ("caregiver_id", "code"), pairs)
+    changed = _tuples(
+        cur,
+        f"DELETE FROM {table} t WHERE t.caregiver_id = ANY(%s)"  # noqa: S608 (constants)
+        f" AND NOT EXISTS (SELECT FROM {staged} s"
+        " WHERE s.caregiver_id = t.caregiver_id AND s.code = t.code) RETURNING t.caregiver_id",
+        (_array(owners),),
     )
-    changed = {row["caregiver_id"] for row in cur.fetchall()}
-    cur.execute(
-        f"INSERT INTO {table} (caregiver_id, code)"  # noqa: S608
-        " SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::text[]) ON CONFLICT DO NOTHING"
-        " RETURNING caregiver_id",
-        params,
+    added = _tuples(
+        cur,
+        f"INSERT INTO {table} (caregiver_id, code)"  # noqa: S608 (constants)
+        f" SELECT caregiver_id, code FROM {staged} ON CONFLICT DO NOTHING RETURNING caregiver_id",
+        None,
     )
-    return changed | {row["caregiver_id"] for row in cur.fetchall()}
+    return {row[0] for row in changed} | {row[0] for row in added}
 
 
 def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
@@ -361,26 +417,19 @@ def replace_availability(
     cur: Cursor, owners: Sequence[int], slots: Sequence[tuple[int, str, time, time]]
 ) -> None:
     """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end)."""
-    params = {
-        "owners": _array(owners),
-        "ids": _array(slot[0] for slot in slots),
-        "days": _array(slot[1] for slot in slots),
-        "starts": _array(slot[2] for slot in slots),
-        "ends": _array(slot[3] for slot in slots),
-    }
-    unnest = "unnest(%(ids)s::bigint[], %(days)s::text[], %(starts)s::time[], %(ends)s::time[])"
+    columns = "caregiver_id, day, start_time, end_time"
+    staged = stage(cur, "caregiver_availability", columns.split(", "), slots)
+    if owners:
+        cur.execute(
+            "DELETE FROM caregiver_availability a"  # noqa: S608 (constants)
+            " WHERE a.caregiver_id = ANY(%s) AND NOT EXISTS (SELECT FROM"
+            f" {staged} s WHERE s.caregiver_id = a.caregiver_id AND s.day = a.day"
+            " AND s.start_time = a.start_time AND s.end_time = a.end_time)",
+            (_array(owners),),
+        )
     cur.execute(
-        "DELETE FROM caregiver_availability a"  # noqa: S608 (constant)
-        " WHERE a.caregiver_id = ANY(%(owners)s)"
-        " AND (a.caregiver_id, a.day, a.start_time, a.end_time) NOT IN"
-        f" (SELECT * FROM {unnest})",
-        params,
-    )
-    cur.execute(
-        "INSERT INTO caregiver_availability"  # noqa: S608 (constant)
-        " (caregiver_id, day, start_time, end_time)"
-        f" SELECT * FROM {unnest} ON CONFLICT DO NOTHING",
-        params,
+        f"INSERT INTO caregiver_availability ({columns})"  # noqa: S608 (constants)
+        f" SELECT {columns} FROM {staged} ON CONFLICT DO NOTHING"
     )
 
 
@@ -403,8 +452,7 @@ def upsert_personality(
         table,
         (PERSONALITY_TABLES[table],),
         ("empathy", "activity", "patience", "independence", "source"),
-        rows,
-        template="(%s, %s, %s, %s, %s, 'import')",
+        [(*row, "import") for row in rows],
     )
     return {key[0] for key in written}
 
@@ -540,7 +588,6 @@ def upsert_diets(cur: Cursor, rows: Sequence[tuple[int, str, list[str]]]) -> set
         ("patient_id",),
         ("diet_type", "allergens"),
         rows,
-        template="(%s, %s, %s::text[])",
     )
     return {key[0] for key in written}
 
