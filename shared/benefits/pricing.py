@@ -11,7 +11,9 @@ authorization and write NO audit event - the caller authorizes and audits):
   covered 급여비용 against the grade's cap; `planned` adds (start, end) intervals of visits not
   yet delivered, priced the same way (an estimate for schedules and care plans).
 
-`month` is a `shared.visit_records.builder.Month` (`Month.parse("2026-01")`).
+`month` is a `shared.visit_records.builder.Month` (`Month.parse("2026-01")`). A month before
+the tariff data begin (no rounding rule in force) raises `shared.benefits.tariffs.
+MissingTariffError`; a visit on a day without fees is `not_billable` (`no_tariff`).
 
 The rules (each figure is data with effective dates: shared.benefits.tariffs):
 - A verified visit: checked in and out (`completed`; times as corrected by approved

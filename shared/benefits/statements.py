@@ -10,6 +10,7 @@ from models.benefits import MonthStatement
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction
 from shared.benefits.pricing import price_month
+from shared.benefits.tariffs import MissingTariffError
 from shared.errors import FieldError, ValidationFailedError
 from shared.visit_records.builder import Month
 
@@ -36,7 +37,12 @@ def get_statement(uow: UnitOfWork, patient_id: int, month_text: str) -> MonthSta
     """The month's statement (owner guardian, operators); audited as a view."""
     month = parse_month(month_text)
     uow.authorize(patient_id, PatientAction.MANAGE_BENEFITS)
-    result = price_month(uow, patient_id, month)
+    try:
+        result = price_month(uow, patient_id, month)
+    except MissingTariffError:
+        raise ValidationFailedError(
+            [FieldError(loc=("path", "month"), msg="no long-term-care tariffs for this month")]
+        ) from None
     uow.audit(
         AuditAction.VIEW,
         RESOURCE,

@@ -245,3 +245,14 @@ def test_an_empty_month_is_a_statement_of_zeros(app_server, parties: Parties):
     assert body["items"] == []
     assert body["totals"]["total_won"] == 0
     assert body["totals"]["cap_won"] == 1_485_700  # 3등급, 2025
+
+
+def test_a_month_before_the_tariff_data_is_422_not_a_guess(app_server, parties: Parties):
+    response = app_server.get(
+        f"api/patients/{parties.patient_id}/statements/2024-12", headers=parties.headers("owner")
+    )
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0] == {
+        "loc": ["path", "month"],
+        "msg": "no long-term-care tariffs for this month",
+    }
