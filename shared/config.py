@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     backup_job_retry_seconds: float = Field(
         60.0, ge=1, le=3600, validation_alias=_env("BACKUP_JOB_RETRY_SECONDS")
     )
+    #: Connections a full backup (sharing one snapshot) and a restore load tables on at once.
+    backup_parallel_connections: int = Field(
+        2, ge=1, le=16, validation_alias=_env("BACKUP_PARALLEL_CONNECTIONS")
+    )
 
     # HTTP.
     cors_allowed_origins: CommaList = Field(

@@ -128,6 +128,19 @@ def discover_tables(cur: Any) -> list[TableInfo]:
     return dependency_order(tables)
 
 
+def table_sizes(cur: Any, tables: list[TableInfo]) -> dict[str, int]:
+    """Each table's size on disk in bytes (with TOAST, without indexes): how to share work."""
+    cur.execute(
+        """
+        SELECT c.relname, pg_table_size(c.oid)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(schema)s AND c.relname = ANY(%(names)s)
+        """,
+        {"schema": SCHEMA, "names": [t.name for t in tables]},
+    )
+    return {row_value(row, 0): int(row_value(row, 1)) for row in cur.fetchall()}
+
+
 def dependency_order(tables: list[TableInfo]) -> list[TableInfo]:
     """Parents before children, alphabetical among equals; a cycle keeps its members' order."""
     by_name = {table.name: table for table in tables}

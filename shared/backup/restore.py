@@ -21,8 +21,10 @@ Order of work, each step refusing before the next one writes anything:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from shared.backup import export_audit, schema
 from shared.backup.blobio import READ_BYTES, HashingReader
 from shared.backup.data_tables import SCHEMA, TableInfo, discover_tables, is_data_table
 from shared.backup.manifest import Manifest, ManifestError, TableEntry
-from shared.backup.sessions import connect
+from shared.backup.sessions import connect, parallel_connections, share_work
 from shared.backup.verify import VerifyReport, verify_chain
 from shared.observability import get_logger
 
@@ -200,6 +202,8 @@ def _inspect_target(url: str, revision: str) -> str | None:
             tables = [row[0] for row in cur.fetchall()]
             if not tables:
                 return None
+            if UNFINISHED_MARKER in tables:
+                return "an earlier restore into it did not finish"
             current = None
             if "alembic_version" in tables:
                 cur.execute("SELECT version_num FROM alembic_version")
@@ -233,6 +237,11 @@ def _reset_schema(url: str) -> None:
         conn.close()
 
 
+#: A table the load creates in the target first and drops in its last transaction: while it
+#: exists the target holds an unfinished restore (shared.backup.restore._inspect_target).
+UNFINISHED_MARKER = "ops_restore_unfinished"
+
+
 def _load(
     url: str,
     chain: list[Manifest],
@@ -240,56 +249,135 @@ def _load(
     progress: Progress,
     after_full_load: AfterFullLoad | None,
 ) -> list[TableResult]:
-    conn = connect(url, application_name="neulbomcare-restore")
+    """Load the chain on `BACKUP_PARALLEL_CONNECTIONS` connections; all or nothing.
+
+    The target is a database this restore just migrated (empty, or cleared with `replace`), so
+    nothing of value is lost by loading it in several transactions: a failure (or a row count
+    that differs) empties its `public` schema (`_discard_load`), and a process that dies
+    mid-load leaves the marker table, which makes the next restore refuse the target unless it
+    replaces it.
+    """
+    connections = [connect(url, application_name="neulbomcare-restore")]
     try:
-        with conn.cursor() as cur:
-            # The keys and indexes are rebuilt after the load: sorts that fit in memory (the
-            # default 64 MB spills a ten-million-row index to disk several times).
-            cur.execute(f"SET LOCAL maintenance_work_mem = '{RESTORE_MAINTENANCE_WORK_MEM}'")
-            tables = discover_tables(cur)
-            by_name = {table.name: table for table in tables}
-            full = chain[0]
-            _check_columns(full, by_name)
-            ident_list = sql.SQL(", ").join(t.ident for t in tables)
-            for table in tables:
-                cur.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table.ident))
-            foreign_keys = _drop_constraints(cur, tables, "f")
-            keys = _drop_constraints(cur, tables, "pu")
-            indexes = _drop_secondary_indexes(cur, tables)
-            if tables:
-                cur.execute(sql.SQL("TRUNCATE {}").format(ident_list))
-            for entry in _in_order(full, tables):
-                _copy_in(conn, cur, by_name[entry.name], entry, spooled)
-                progress(
-                    "table_loaded", backup_id=full.backup_id, table=entry.name, rows=entry.rows
-                )
-            for statement in (*keys, *indexes):
-                cur.execute(statement)
-            progress("indexes_rebuilt", count=len(keys) + len(indexes))
-            if after_full_load is not None:
-                after_full_load(cur, tables, full)
-            for manifest in chain[1:]:
-                _apply_incremental(conn, cur, manifest, by_name, spooled)
-                progress("incremental_applied", backup_id=manifest.backup_id)
-            for statement in foreign_keys:
-                cur.execute(statement)
-            for table in tables:
-                cur.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(table.ident))
-            reset_sequences(cur, tables)
-            results = _count(cur, chain[-1], tables)
-        bad = [r for r in results if not r.ok]
-        if bad:
-            conn.rollback()
-            detail = ", ".join(f"{r.name} {r.restored_rows}/{r.expected_rows}" for r in bad)
-            raise RestoreError(f"row counts differ from the manifest: {detail}")
-        conn.commit()
-        return results
+        for _ in range(1, parallel_connections()):
+            connections.append(connect(url, application_name="neulbomcare-restore"))
+        for conn in connections:
+            with conn.cursor() as cur:
+                # Keys and indexes are rebuilt after the load: sorts that fit in memory (the
+                # default 64 MB spills a ten-million-row index to disk several times).
+                cur.execute(f"SET maintenance_work_mem = '{RESTORE_MAINTENANCE_WORK_MEM}'")
+            conn.commit()
+        return _load_on(connections, chain, spooled, progress, after_full_load)
     except BaseException:
-        if not conn.closed:
-            conn.rollback()
+        for conn in connections:
+            if not conn.closed:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+        _discard_load(url)
         raise
     finally:
-        conn.close()
+        for conn in connections:
+            conn.close()
+
+
+def _load_on(
+    connections: list[Any],
+    chain: list[Manifest],
+    spooled: dict[str, Path],
+    progress: Progress,
+    after_full_load: AfterFullLoad | None,
+) -> list[TableResult]:
+    leader = connections[0]
+    full = chain[0]
+    # 1. One transaction: the marker, triggers off, keys and indexes out, tables emptied.
+    with leader.cursor() as cur:
+        tables = discover_tables(cur)
+        by_name = {table.name: table for table in tables}
+        _check_columns(full, by_name)
+        cur.execute(sql.SQL("CREATE TABLE {} ()").format(sql.Identifier(SCHEMA, UNFINISHED_MARKER)))
+        for table in tables:
+            cur.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table.ident))
+        foreign_keys = _drop_constraints(cur, tables, "f")
+        keys = _drop_constraints(cur, tables, "pu")
+        indexes = _drop_secondary_indexes(cur, tables)
+        if tables:
+            cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(t.ident for t in tables)))
+    leader.commit()
+    # 2. The full backup's tables, largest first, each COPY committed on its connection.
+    guard = threading.Lock()
+
+    def load(conn: Any, entry: TableEntry) -> None:
+        with conn.cursor() as cur:
+            _copy_in(conn, cur, by_name[entry.name], entry, spooled)
+        conn.commit()
+        with guard:
+            progress("table_loaded", backup_id=full.backup_id, table=entry.name, rows=entry.rows)
+
+    share_work(connections, _largest_first(full.tables), load)
+    # 3. Keys and indexes, biggest tables first, each statement its own transaction.
+    rows = {entry.name: entry.rows for entry in full.tables}
+    builds = sorted([*keys, *indexes], key=lambda d: rows.get(d.table, 0), reverse=True)
+    _autocommit(connections, True)
+    share_work(connections, builds, _run_ddl)
+    _autocommit(connections, False)
+    progress("indexes_rebuilt", count=len(builds))
+    with leader.cursor() as cur:
+        if after_full_load is not None:
+            after_full_load(cur, tables, full)
+        for manifest in chain[1:]:
+            _apply_incremental(leader, cur, manifest, by_name, spooled)
+            progress("incremental_applied", backup_id=manifest.backup_id)
+        # 4. Foreign keys: added unchecked at once, then validated in parallel.
+        for key in foreign_keys:
+            cur.execute(key.statement(not_valid=True))
+    leader.commit()
+    checks = [key for key in foreign_keys if key.validates]
+    checks.sort(key=lambda d: rows.get(d.table, 0), reverse=True)
+    _autocommit(connections, True)
+    share_work(connections, checks, lambda conn, key: _run_sql(conn, key.validate()))
+    _autocommit(connections, False)
+    # 5. The last transaction: triggers on, sequences, counts, the marker gone.
+    with leader.cursor() as cur:
+        for table in tables:
+            cur.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER USER").format(table.ident))
+        reset_sequences(cur, tables)
+        results = _count(cur, chain[-1], tables)
+        bad = [r for r in results if not r.ok]
+        if bad:
+            detail = ", ".join(f"{r.name} {r.restored_rows}/{r.expected_rows}" for r in bad)
+            raise RestoreError(f"row counts differ from the manifest: {detail}")
+        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(SCHEMA, UNFINISHED_MARKER)))
+    leader.commit()
+    return results
+
+
+def _largest_first(entries: tuple[TableEntry, ...]) -> list[TableEntry]:
+    return sorted(entries, key=lambda e: e.data.bytes if e.data else 0, reverse=True)
+
+
+def _autocommit(connections: list[Any], on: bool) -> None:
+    for conn in connections:
+        conn.autocommit = on
+
+
+def _run_ddl(conn: Any, definition: Definition) -> None:
+    _run_sql(conn, definition.statement())
+
+
+def _run_sql(conn: Any, statement: sql.Composable) -> None:
+    with conn.cursor() as cur:
+        cur.execute(statement)
+
+
+def _discard_load(url: str) -> None:
+    """After a failed load: the target's `public` schema emptied, as a target a restore takes
+    without `replace` (best effort; if even that fails, the marker table keeps the target
+    refused without `replace`)."""
+    try:
+        _reset_schema(url)
+        log.warning("restore_load_discarded")
+    except Exception as exc:
+        log.error("restore_discard_failed", error=type(exc).__name__)
 
 
 def _check_columns(manifest: Manifest, by_name: dict[str, TableInfo]) -> None:
@@ -308,9 +396,39 @@ def _in_order(manifest: Manifest, tables: list[TableInfo]) -> list[TableEntry]:
     return sorted(manifest.tables, key=lambda entry: position[entry.name])
 
 
-def _drop_constraints(cur: Any, tables: list[TableInfo], kinds: str) -> list[sql.Composable]:
+@dataclass(frozen=True)
+class Definition:
+    """A constraint or index dropped before the load, and how to put it back."""
+
+    table: str
+    name: str
+    definition: str
+    constraint: bool
+
+    def statement(self, *, not_valid: bool = False) -> sql.Composable:
+        if not self.constraint:
+            return sql.SQL(self.definition)
+        suffix = " NOT VALID" if not_valid and self.validates else ""
+        return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            sql.Identifier(SCHEMA, self.table),
+            sql.Identifier(self.name),
+            sql.SQL(self.definition + suffix),
+        )
+
+    @property
+    def validates(self) -> bool:
+        """A foreign key that was valid, so is added NOT VALID and validated afterwards."""
+        return self.constraint and not self.definition.endswith("NOT VALID")
+
+    def validate(self) -> sql.Composable:
+        return sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+            sql.Identifier(SCHEMA, self.table), sql.Identifier(self.name)
+        )
+
+
+def _drop_constraints(cur: Any, tables: list[TableInfo], kinds: str) -> list[Definition]:
     """Drop the constraints of `kinds` ("f" foreign keys; "pu" primary keys and unique ones)
-    on the data tables; return the statements that add them back.
+    on the data tables; return what adds them back.
 
     Loading into tables without them and adding them afterwards builds each index in one sort
     and checks each reference once, as pg_restore does; adding them back re-validates all.
@@ -326,25 +444,21 @@ def _drop_constraints(cur: Any, tables: list[TableInfo], kinds: str) -> list[sql
         """,
         (list(kinds), SCHEMA, [t.name for t in tables]),
     )
-    restore: list[sql.Composable] = []
+    restore: list[Definition] = []
     for table, name, definition in cur.fetchall():
         ident = sql.Identifier(SCHEMA, table)
         cur.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(ident, sql.Identifier(name))
         )
-        restore.append(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                ident, sql.Identifier(name), sql.SQL(definition)
-            )
-        )
+        restore.append(Definition(table, name, definition, constraint=True))
     return restore
 
 
-def _drop_secondary_indexes(cur: Any, tables: list[TableInfo]) -> list[sql.Composable]:
-    """Drop indexes no constraint owns; return the statements that recreate them."""
+def _drop_secondary_indexes(cur: Any, tables: list[TableInfo]) -> list[Definition]:
+    """Drop indexes no constraint owns; return what recreates them."""
     cur.execute(
         """
-        SELECT ic.relname, pg_get_indexdef(i.indexrelid)
+        SELECT tc.relname, ic.relname, pg_get_indexdef(i.indexrelid)
         FROM pg_index i
         JOIN pg_class ic ON ic.oid = i.indexrelid
         JOIN pg_class tc ON tc.oid = i.indrelid
@@ -355,10 +469,10 @@ def _drop_secondary_indexes(cur: Any, tables: list[TableInfo]) -> list[sql.Compo
         """,
         (SCHEMA, [t.name for t in tables]),
     )
-    recreate: list[sql.Composable] = []
-    for name, definition in cur.fetchall():
+    recreate: list[Definition] = []
+    for table, name, definition in cur.fetchall():
         cur.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(SCHEMA, name)))
-        recreate.append(sql.SQL(definition))
+        recreate.append(Definition(table, name, definition, constraint=False))
     return recreate
 
 

@@ -10,6 +10,12 @@ the API's statement timeout, so theirs is the operator's, `OPERATOR_STATEMENT_TI
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
@@ -64,6 +70,68 @@ def connect(
     conn.commit()
     conn.autocommit = autocommit
     return conn
+
+
+def parallel_connections() -> int:
+    """How many connections a backup or restore works on (`BACKUP_PARALLEL_CONNECTIONS`)."""
+    from shared.config import get_settings
+
+    return get_settings().backup_parallel_connections
+
+
+_Item = TypeVar("_Item")
+
+
+def share_work(
+    connections: Sequence[psycopg2.extensions.connection],
+    items: Iterable[_Item],
+    work: Callable[[psycopg2.extensions.connection, _Item], None],
+) -> None:
+    """Run `work(connection, item)` for every item, one thread per connection.
+
+    Items are taken in the order given by whichever connection is free first, so a list sorted
+    largest first goes each time to the least loaded connection. The first error stops the
+    others: no new item is started, their running statement is cancelled, and that first error
+    is raised once every thread has stopped.
+    """
+    pending = deque(items)
+    guard = threading.Lock()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def run(conn: psycopg2.extensions.connection) -> None:
+        while not stop.is_set():
+            with guard:
+                if not pending:
+                    return
+                item = pending.popleft()
+            try:
+                work(conn, item)
+            except BaseException as exc:
+                with guard:
+                    errors.append(exc)
+                    first = len(errors) == 1
+                stop.set()
+                if first:
+                    for other in connections:
+                        if other is not conn and not other.closed:
+                            with contextlib.suppress(Exception):
+                                other.cancel()
+                return
+
+    if len(connections) == 1:
+        run(connections[0])
+    else:
+        threads = [
+            threading.Thread(target=run, args=(conn,), name=f"ops-conn-{index}", daemon=True)
+            for index, conn in enumerate(connections)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def dict_cursor(conn: psycopg2.extensions.connection) -> Cursor:

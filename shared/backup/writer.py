@@ -1,8 +1,12 @@
 """Full and incremental backups: one snapshot, one gzip'd COPY stream per table, manifest last.
 
-A backup reads everything in one REPEATABLE READ, read-only transaction, so every table is as of
-the same instant (`snapshot_at`), and records that transaction's snapshot as the watermark of
-the next incremental. A full backup copies each table ordered by its primary key, which makes
+A backup reads everything in REPEATABLE READ, read-only transactions that share one snapshot,
+so every table is as of the same instant (`snapshot_at`), and records that snapshot as the
+watermark of the next incremental. The first connection exports its snapshot
+(`pg_export_snapshot`); the others (`BACKUP_PARALLEL_CONNECTIONS` in all, default 2) import it
+(`SET TRANSACTION SNAPSHOT`), and the tables are shared out largest first to whichever
+connection is free. A failure on any connection stops the others and fails the run.
+A full backup copies each table ordered by its primary key, which makes
 the stream's sha256 a checksum of the table that a drill can recompute. An incremental copies,
 per table, the keys logged in `ops_row_changes` by transactions its predecessor could not see,
 and the current rows for those keys (keys without a row are deletions); see migration 0002.
@@ -24,6 +28,7 @@ shared.backup.service always give one.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,11 +41,11 @@ from psycopg2 import sql
 from shared.audit import AuditActor
 from shared.backup import export_audit, layout, ops_records
 from shared.backup.blobio import BlockUploader, CopySink, upload_small
-from shared.backup.data_tables import TableInfo, discover_tables
+from shared.backup.data_tables import TableInfo, discover_tables, table_sizes
 from shared.backup.locks import BACKUP_LOCK, job_lock
 from shared.backup.manifest import BlobEntry, Manifest, TableEntry
 from shared.backup.ops_records import BackupRunRow
-from shared.backup.sessions import connect, dict_cursor
+from shared.backup.sessions import connect, dict_cursor, parallel_connections, share_work
 from shared.backup.signing import read_manifest, signed_json, signing_key
 from shared.backup.stored_backups import MAX_CHAIN_INCREMENTALS
 from shared.db import Cursor
@@ -349,17 +354,21 @@ def _write_backup(
     clock: Clock,
 ) -> Manifest:
     key = signing_key()  # before any blob is written: without a key there is no backup
-    conn = connect(database_url, application_name="neulbomcare-backup")
+    connections = [connect(database_url, application_name="neulbomcare-backup")]
     try:
-        conn.set_session(
+        leader = connections[0]
+        leader.set_session(
             isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
         )
-        with conn.cursor() as cur:
-            # The first statement fixes the transaction's snapshot: everything below sees it.
-            cur.execute("SELECT txid_current_snapshot()::text, clock_timestamp()")
+        with leader.cursor() as cur:
+            # The first statement fixes the transaction's snapshot: everything below sees it,
+            # and so do the other connections, which import it (pg_export_snapshot).
+            cur.execute(
+                "SELECT txid_current_snapshot()::text, clock_timestamp(), pg_export_snapshot()"
+            )
             first = cur.fetchone()
             assert first is not None
-            snapshot, snapshot_at = first
+            snapshot, snapshot_at, exported = first
             revision = _alembic_revision(cur)
             ops_records.record_snapshot(
                 control,
@@ -369,25 +378,26 @@ def _write_backup(
                 alembic_revision=revision,
             )
             tables = discover_tables(cur)
+            sizes = table_sizes(cur, tables)
             since = previous["snapshot"] if previous else None
             changed = _changed_tables(cur, since) if since else {}
-            entries = []
-            for index, table in enumerate(tables, start=1):
-                entry = _backup_table(conn, cur, container, backup_id, table, since, changed)
-                entries.append(entry)
-                progress(
-                    "table_done",
-                    backup_id=backup_id,
-                    table=table.name,
-                    mode=entry.mode,
-                    rows=entry.rows,
-                    bytes=entry.bytes,
-                    index=index,
-                    total=len(tables),
-                )
-        conn.rollback()
+        for _ in range(1, min(parallel_connections(), len(tables))):
+            connections.append(_snapshot_reader(database_url, exported))
+        entries = _backup_tables(
+            connections,
+            container,
+            backup_id,
+            tables,
+            sizes,
+            since,
+            changed,
+            progress,
+        )
+        for conn in connections:
+            conn.rollback()
     finally:
-        conn.close()
+        for conn in connections:
+            conn.close()
     manifest = Manifest(
         backup_id=backup_id,
         kind=kind,
@@ -407,6 +417,58 @@ def _write_backup(
         metadata=manifest_metadata(manifest),
     )
     return manifest
+
+
+def _snapshot_reader(database_url: str, exported: str) -> psycopg2.extensions.connection:
+    """Another connection reading the leader's snapshot (the leader keeps it open)."""
+    conn = connect(database_url, application_name="neulbomcare-backup")
+    try:
+        conn.set_session(
+            isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+        )
+        with conn.cursor() as cur:
+            cur.execute("SET TRANSACTION SNAPSHOT %s", (exported,))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _backup_tables(
+    connections: list[psycopg2.extensions.connection],
+    container: Any,
+    backup_id: str,
+    tables: list[TableInfo],
+    sizes: dict[str, int],
+    since: str | None,
+    changed: dict[str, bool],
+    progress: Progress,
+) -> list[TableEntry]:
+    """Every table's blobs, largest table first to whichever connection is free; the entries
+    in `tables`' (dependency) order, whatever order they finished in. Any failure raises, after
+    the other connections stopped (shared.backup.sessions.share_work)."""
+    done: dict[str, TableEntry] = {}
+    guard = threading.Lock()
+
+    def back_up(conn: psycopg2.extensions.connection, table: TableInfo) -> None:
+        with conn.cursor() as cur:
+            entry = _backup_table(conn, cur, container, backup_id, table, since, changed)
+        with guard:
+            done[table.name] = entry
+            progress(
+                "table_done",
+                backup_id=backup_id,
+                table=table.name,
+                mode=entry.mode,
+                rows=entry.rows,
+                bytes=entry.bytes,
+                index=len(done),
+                total=len(tables),
+            )
+
+    largest_first = sorted(tables, key=lambda t: sizes.get(t.name, 0), reverse=True)
+    share_work(connections, largest_first, back_up)
+    return [done[table.name] for table in tables]
 
 
 def manifest_metadata(manifest: Manifest) -> dict[str, str]:
