@@ -7,12 +7,19 @@ Order of work, each step refusing before the next one writes anything:
 2. Download every blob of the chain to a local spool while checking its size and sha256 against
    the manifests. Any mismatch stops the restore here, with the target untouched.
 3. Migrate the target with Alembic to the revision recorded in the manifests.
-4. Load everything in one transaction, so a failure leaves the target as step 3 left it:
-   user triggers disabled (they would log or reject the load); foreign keys, primary and
-   unique keys and secondary indexes dropped, then rebuilt after the bulk COPY as pg_restore
-   does (rebuilding them re-validates every reference and unique rule); `COPY ... FROM STDIN`
-   per table; then each incremental (delete its keys, load its rows); sequences reset past
-   the highest id; every table's row count compared with the last manifest. No superuser
+4. Load on `BACKUP_PARALLEL_CONNECTIONS` connections (default 2), as `pg_restore -j` does. The
+   target was empty or cleared, so the load is all-or-nothing by what a failure does to it
+   rather than by one transaction: first, in one transaction, a marker table
+   (`ops_restore_unfinished`) is created, user triggers disabled (they would log or reject the
+   load), foreign keys, primary and unique keys and secondary indexes dropped; then the tables
+   are loaded with `COPY ... FROM STDIN` largest first on whichever connection is free; keys and
+   indexes rebuilt in parallel (rebuilding them re-validates every unique rule); each
+   incremental applied (delete its keys, load its rows); foreign keys added NOT VALID and
+   validated in parallel (every reference checked); and in a last transaction triggers
+   enabled, sequences reset past the highest id, every table's row count compared with the
+   last manifest and the marker dropped. Any failure (on any connection, or a count that
+   differs) empties the target's `public` schema; a process that dies mid-load leaves the
+   marker, and the next restore refuses the target unless told to replace it. No superuser
    rights are needed: everything here is allowed to the owner of the tables.
 5. Given an `actor`, append one audit event (action `update`, resource_type
    `database_restore`) to the target after the load committed: the load replaced the target's
