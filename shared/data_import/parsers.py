@@ -169,6 +169,7 @@ def decimal(
     return number_value
 
 
+@lru_cache(maxsize=4096)  # a national personality file repeats the same 101 scores
 def score(value: str, column: str) -> int:
     """A personality axis, 0..100; decimals are rounded to the nearest whole number."""
     number_value = decimal(value, column, low=0, high=100, places=0, required=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time
+from functools import lru_cache
 
 import shared.data_import.parsers as p
 import shared.data_import.repository as repo
@@ -33,15 +34,26 @@ class AvailabilityRow:
 
 
 def parse_availability(row: CsvRow) -> AvailabilityRow:
-    slot = AvailabilityRow(
-        caregiver_id=p.source_id(row["caregiver_id"], "caregiver_id"),
-        day=labels.day(row["day_of_week"]),
-        start=p.time_value(row["start_time"], "start_time"),
-        end=p.time_value(row["end_time"], "end_time"),
-        available=p.boolean(row["is_available"], "is_available"),
+    caregiver_id = p.source_id(row["caregiver_id"], "caregiver_id")
+    return AvailabilityRow(
+        caregiver_id,
+        *_slot(row["day_of_week"], row["start_time"], row["end_time"], row["is_available"]),
     )
-    if slot.start >= slot.end:
-        raise RowError(f"start_time {slot.start:%H:%M} is not before end_time {slot.end:%H:%M}")
+
+
+@lru_cache(maxsize=65_536)
+def _slot(day: str, start: str, end: str, available: str) -> tuple[str, time, time, bool]:
+    """The checked slot fields, parsed once per distinct combination: a national file holds
+    millions of rows but a few hundred different (day, start, end, available) cells. A bad one
+    raises RowError every time (exceptions are not cached)."""
+    slot = (
+        labels.day(day),
+        p.time_value(start, "start_time"),
+        p.time_value(end, "end_time"),
+        p.boolean(available, "is_available"),
+    )
+    if slot[1] >= slot[2]:
+        raise RowError(f"start_time {slot[1]:%H:%M} is not before end_time {slot[2]:%H:%M}")
     return slot
 
 
