@@ -7,6 +7,7 @@ logs plus every other table), in the same run and on the same server:
 - full backup (COPY -> gzip -> Azurite) vs `pg_dump -Fc` of the same database to a file;
 - restore of that backup into an empty database vs `pg_restore -j JOBS` of the dump into
   another (`--jobs`, default 2: the cores here);
+  both of ours on `--connections` connections (`BACKUP_PARALLEL_CONNECTIONS`, default 2);
 - an incremental backup after `--changed` (default 1 %) of the care logs were updated.
 
 Targets (issue 16): backup and restore within 1.2x of pg_dump and `pg_restore -j 2`, the
@@ -207,7 +208,15 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="alternate each pair this often; medians (1)"
     )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=2,
+        help="BACKUP_PARALLEL_CONNECTIONS of our backup and restore (2)",
+    )
     args = parser.parse_args()
+    os.environ["BACKUP_PARALLEL_CONNECTIONS"] = str(args.connections)
+    load_before = os.getloadavg()[0]
 
     server = resolve_server_url()
     suffix = f"{os.getpid()}_{int(time.time())}"
@@ -235,7 +244,11 @@ def main() -> int:
     assert incremental.manifest is not None
     print()
     print(f"database: {sizes['care_logs']:,} care logs, {full.manifest.rows:,} rows in total")
-    print(f"median of {args.repeat} run(s) each")
+    print(f"median of {args.repeat} run(s) each; ours on {args.connections} connection(s)")
+    print(
+        f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after "
+        f"on {os.cpu_count()} cores (other work shares them)"
+    )
     print(f"{'step':36} {'seconds':>9} {'size':>11}")
     print(f"{'pg_dump -Fc':36} {medians['dump']:9.2f} {dump_bytes / 2**20:8.1f} MB")
     print(
