@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from models.benefit_usage import ScheduleCreated
 from models.care import (
     CareLog,
     CareLogCreate,
@@ -17,6 +18,7 @@ from models.care import (
 )
 from models.common import Page
 from models.vocabularies import Role
+from shared.benefits import usage_alerts
 from shared.care import service
 from shared.care.etag import if_none_match_hits, strong_etag
 from shared.http import Api, ApiRequest, ApiResponse
@@ -72,7 +74,7 @@ def patient_schedules(request: ApiRequest) -> Page[Schedule]:
     name="care_create_schedule",
     roles=GUARDIAN_ONLY,
     body=ScheduleCreate,
-    response=Schedule,
+    response=ScheduleCreated,
     status=201,
     errors=(403, 404, 409),
     links={
@@ -80,9 +82,11 @@ def patient_schedules(request: ApiRequest) -> Page[Schedule]:
         **feeds("schedule_date", "care_schedules_on_date", parameter="date"),
     },
 )
-def create_schedule(request: ApiRequest) -> Schedule:
-    """Create a schedule for a day (owning guardian)."""
-    return service.create_schedule(request.uow, request.path_params["patient_id"], request.body)
+def create_schedule(request: ApiRequest) -> ScheduleCreated:
+    """Create a schedule for a day (owning guardian); `warnings` if it would pass the cap."""
+    return usage_alerts.create_schedule(
+        request.uow, request.path_params["patient_id"], request.body
+    )
 
 
 @api.route(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from models.benefit_usage import CarePlanConfirmed
 from models.care_plans import CarePlan, CarePlanCreate, CarePlanQuery
 from models.common import Page
 from models.vocabularies import Role
+from shared.benefits import usage_alerts
 from shared.care_plans import service
 from shared.http import Api, ApiRequest
 from shared.http.route_spec import feeds
@@ -50,9 +52,10 @@ def list_care_plans(request: ApiRequest) -> Page[CarePlan]:
     "api/care-plans/{care_plan_id:long}/confirm",
     name="care_plans_confirm",
     roles=GUARDIAN_ONLY,
-    response=CarePlan,
+    response=CarePlanConfirmed,
     errors=(403, 404, 409),
 )
-def confirm_care_plan(request: ApiRequest) -> CarePlan:
-    """Confirm a draft plan: its days become scheduled (409 if a day already has one)."""
-    return service.confirm_care_plan(request.uow, request.path_params["care_plan_id"])
+def confirm_care_plan(request: ApiRequest) -> CarePlanConfirmed:
+    """Confirm a draft plan: its days become scheduled (409 if a day already has one);
+    `warnings` if they would pass the monthly cap."""
+    return usage_alerts.confirm_care_plan(request.uow, request.path_params["care_plan_id"])

@@ -1,5 +1,6 @@
 """The monthly statement's files (shared.benefits.statement_files): a short-lived download link
-to the JSON or the Korean PDF, and the timer that writes last month's statements.
+to the JSON or the Korean PDF, and the timer that writes last month's statements; and the timer
+of the notifications at 80 % and 100 % of the monthly cap (shared.benefits.usage_alerts).
 
 The timer, as the visit records' (functions/visit_records.py): NCRONTAB runs in UTC and cannot
 say "the 1st at 01:30 in Korea" (16:30 UTC on the previous month's last day, the 28th to the
@@ -27,6 +28,8 @@ log = get_logger("timers")
 
 #: 16:30 UTC on the 28th-31st = 01:30 KST on the 29th-1st; the job acts on the 1st only.
 MONTHLY_STATEMENTS_SCHEDULE = "0 30 16 28-31 * *"
+#: The notifications at 80 % and 100 % of the monthly cap (shared.benefits.usage_alerts).
+BENEFIT_USAGE_ALERTS_SCHEDULE = "0 */15 * * * *"
 
 
 @api.route(
@@ -67,3 +70,21 @@ def run_monthly(now: datetime) -> dict[str, int] | None:
             log.info("monthly_statements_skipped", reason="another run holds the lock")
             return None
         return service.generate_month(Month.containing(now).previous())
+
+
+@bp.function_name(name="benefit_usage_alerts")
+@bp.timer_trigger(arg_name="timer", schedule=BENEFIT_USAGE_ALERTS_SCHEDULE, run_on_startup=False)
+def benefit_usage_alerts(timer: func.TimerRequest) -> None:
+    """Every 15 minutes: tell guardians whose month reached 80 % or 100 % of the cap (once)."""
+    from shared.backup.locks import job_lock
+    from shared.backup.sessions import database_url
+    from shared.benefits import usage_alerts
+
+    configure_logging(get_settings())
+    clear_context()
+    bind_context(function="benefit_usage_alerts", past_due=bool(timer.past_due))
+    with job_lock(database_url(), usage_alerts.TIMER_NAME) as lock:
+        if not lock.acquired:
+            log.info("benefit_usage_alerts_skipped", reason="another run holds the lock")
+            return
+        usage_alerts.run_alerts()

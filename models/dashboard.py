@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from models.accounts import User
+from models.benefit_usage import BenefitUsage
 from models.common import ResponseModel
 from models.vocabularies import CareLevel, Condition, Gender, MatchingStatus, MobilityStatus
 
@@ -46,6 +47,11 @@ class GuardianPatientPanel(ResponseModel):
         description="The active matching (or, if none, the selected one awaiting acceptance)."
     )
     today: TodayCounts
+    benefit_usage: BenefitUsage | None = Field(
+        None,
+        description="This month's long-term-care benefit use against the grade's cap (null "
+        "when it cannot be priced).",
+    )
 
 
 class GuardianDashboard(ResponseModel):

@@ -71,3 +71,48 @@ def days_without_visits(cur: Cursor, patient_id: int, month: Month, *, today: da
         },
     )
     return [row["schedule_date"] for row in cur.fetchall()]
+
+
+class VisitTimesRow(TypedDict):
+    visit_id: int
+    patient_id: int
+    caregiver_id: int
+    check_in_at: datetime
+    check_out_at: datetime
+    pending: bool
+
+
+def profile_rows_on(cur: Cursor, patient_ids: list[int], day: date) -> dict[int, dict[str, object]]:
+    """Each patient's long-term-care profile in force on `day` (the newest current row starting
+    on or before it), as shared.benefits.repository.profile_on reads one; by patient id."""
+    cur.execute(
+        """
+        SELECT DISTINCT ON (patient_id)
+               profile_id, patient_id, grade, recognition_number, recognition_valid_from,
+               recognition_valid_to, copay_percent, effective_from, note, superseded_at, created_at
+        FROM ltc_profiles
+        WHERE patient_id = ANY(%(ids)s) AND superseded_at IS NULL AND effective_from <= %(day)s
+        ORDER BY patient_id, effective_from DESC
+        """,
+        {"ids": patient_ids, "day": day},
+    )
+    return {row["patient_id"]: dict(row) for row in cur.fetchall()}
+
+
+def completed_visits_of(cur: Cursor, patient_ids: list[int], month: Month) -> list[VisitTimesRow]:
+    """The patients' checked-out visits of the month (by check-in), as
+    shared.benefits.repository.read_verified_visits reads one patient's; `pending`: recorded by
+    hand and not yet reviewed (not counted)."""
+    cur.execute(
+        """
+        SELECT visit_id, patient_id, caregiver_id, check_in_at, check_out_at,
+               (needs_review AND reviewed_at IS NULL) AS pending
+        FROM visits
+        WHERE patient_id = ANY(%(ids)s) AND status = 'completed'
+          AND check_in_at >= %(start)s AND check_in_at < %(end)s
+          AND check_out_at IS NOT NULL
+        ORDER BY patient_id, check_in_at, visit_id
+        """,
+        {"ids": patient_ids, "start": month.start, "end": month.end},
+    )
+    return cast("list[VisitTimesRow]", cur.fetchall())

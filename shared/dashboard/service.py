@@ -27,6 +27,7 @@ from models.vocabularies import Role
 from shared.audit import AuditAction
 from shared.auth import users_repository
 from shared.auth.authorization import require_role
+from shared.benefits import usage_alerts
 from shared.dashboard import repository
 from shared.dashboard.repository import AssignmentRow, GuardianPatientRow
 from shared.errors import NotFoundError
@@ -51,7 +52,12 @@ def get_dashboard(
 def _guardian_dashboard(uow: UnitOfWork, user: User, today: date) -> GuardianDashboard:
     rows = repository.guardian_patients(uow.cursor, uow.principal.user_id, today)
     uow.audit_many(AuditAction.VIEW, "dashboard", [(r["patient_id"], None) for r in rows])
-    return GuardianDashboard(user=user, patients=[_patient_panel(row) for row in rows])
+    panels = [_patient_panel(row) for row in rows]
+    # This month's use against the cap (shared.benefits.usage_alerts), for all in a few reads.
+    usage = usage_alerts.usage_panels(uow, {r["patient_id"]: r["care_level"] for r in rows}, today)
+    for panel in panels:
+        panel.benefit_usage = usage[panel.patient_id]
+    return GuardianDashboard(user=user, patients=panels)
 
 
 def _patient_panel(row: GuardianPatientRow) -> GuardianPatientPanel:

@@ -64,6 +64,7 @@ def test_owner_creates_a_schedule(app_server, parties: Parties, database_url):
         "status": "scheduled",
         "care_plan_id": None,
         "care_logs": [],
+        "warnings": [],  # within the monthly cap (shared.benefits.usage_alerts)
     }
     assert audit_rows(database_url, parties.patient_id, "schedule") == [
         {

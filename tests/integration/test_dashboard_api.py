@@ -97,6 +97,14 @@ def test_guardian_dashboard_shows_each_patient_with_matching_and_todays_care(
     assert body["role"] == "guardian"
     assert set(body["user"]) == USER_FIELDS
     assert (body["user"]["user_id"], body["user"]["name"]) == (guardian.user_id, "김보호")
+    # The month's benefit use against the cap (tests/integration/test_benefit_usage.py).
+    usage = {p["patient_id"]: p.pop("benefit_usage") for p in body["patients"]}
+    month = today.strftime("%Y-%m")
+    assert usage[alone] == {
+        "month": month, "used_won": 0, "cap_won": 0, "percent": None, "level": None,
+        "level_label": None,
+    }  # fmt: skip
+    assert usage[waiting]["cap_won"] > usage[cared]["cap_won"] > 0  # 1등급 over 3등급
     assert body["patients"] == [
         {
             "patient_id": cared,
@@ -406,7 +414,9 @@ def test_guardian_dashboard_runs_the_same_statements_for_one_or_five_patients(
     today = date(2026, 3, 2)
     one, _ = statements_for(guardian_with(database_url, 1, today), today)
     five, five_dashboard = statements_for(guardian_with(database_url, 5, today), today)
-    assert one == five == 3  # user, patients panel, audit events
+    # user, patients panel, audit events; the month's benefit use: the tariffs (7 reads), the
+    # profiles and the visits of every patient at once
+    assert one == five == 3 + 9
     assert len(five_dashboard.patients) == 5
     assert all(p.today.total == 2 and p.active_matching for p in five_dashboard.patients)
 
