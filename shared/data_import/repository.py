@@ -1,15 +1,20 @@
 """All the SQL of the CSV import but the rating rule, which is the reviews area's
 (`shared.reviews.repository.refresh_caregiver_ratings`). Batches only: every function is a few
-statements, however many rows it is given (execute_values pages of PAGE_SIZE rows, or arrays
-through unnest).
+statements, however many rows it is given. The caregiver files (the national-size ones) and the
+upserts are staged: `stage` COPYs the validated rows into a temporary table typed like the
+target's columns, and one set-based statement per table reads it (INSERT ... SELECT ... ON
+CONFLICT, UPDATE ... FROM, DELETE ... NOT EXISTS). The patient-side files, a few thousand rows,
+still go through execute_values pages of PAGE_SIZE rows or arrays through unnest.
 
 Updates compare before they write (`IS DISTINCT FROM`; every upsert is `upsert_if_distinct`),
 so a re-run of an unchanged file changes no row: no updated_at moves and the incremental backups
 have nothing new to copy. The writers return the keys of the rows they actually wrote (RETURNING
 lists only those): that is how the report tells updated rows from unchanged ones. Table and
-column names in f-strings come from the constants here, never from input. Set differences use
-`NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a hashed subplan (linear), where a
-correlated NOT EXISTS over unnest would compare every row with every row; no value is NULL there.
+column names in f-strings come from the constants here, never from input. Set differences
+against a stage are `NOT EXISTS` over the analysed temporary table (a hashed anti-join); against
+arrays, `NOT IN (SELECT * FROM unnest(...))`, which PostgreSQL runs as a hashed subplan (linear),
+where a correlated NOT EXISTS over unnest would compare every row with every row; no value is
+NULL there.
 """
 
 from __future__ import annotations
