@@ -17,6 +17,7 @@ from shared.benefits.tariffs import TariffBook
 from shared.benefits.usage_alerts import run_alerts
 from shared.visit_records.builder import Month
 from tests.factories import Parties, cursor, make_schedule, make_visit
+from tests.manage_cli import logged_events, run_manage, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +246,16 @@ def test_confirming_a_care_plan_that_would_pass_the_cap_warns_by_how_much(
     assert [(w["month"], w["estimated_won"], w["over_by_won"]) for w in body["warnings"]] == [
         (month.text, estimated, estimated - cap)
     ]
+
+
+def test_the_alerts_timer_runs_from_the_command_line(database_url: str, azurite: Any) -> None:
+    result = run_manage("run-timer", "benefit_usage_alerts", env=service_env(database_url, azurite))
+    assert result.returncode == 0, result.stderr
+    [completed] = [
+        e
+        for e in logged_events(result.stderr)
+        if e.get("event") == "benefit_usage_alerts_completed"
+    ]
+    assert completed["function"] == "benefit_usage_alerts"
+    assert completed["failed"] == 0
+    assert completed["month"] == Month.containing(datetime.now(UTC)).text
