@@ -28,6 +28,8 @@ from shared.benefits import statement_pdf, statement_store
 from shared.benefits import usage_repository as usage_repo
 from shared.benefits.pricing import price_month
 from shared.benefits.statements import RESOURCE, parse_month
+from shared.benefits.tariffs import MissingTariffError
+from shared.errors import FieldError, ValidationFailedError
 from shared.observability import get_ops_logger
 from shared.visit_records import repository as visit_records_repo
 from shared.visit_records.builder import Month
@@ -59,8 +61,14 @@ class StatementContent:
 
 
 def read_content(uow: UnitOfWork, patient_id: int, month: Month) -> StatementContent:
-    """The month's statement and the patient's name and birth date (one transaction)."""
-    statement = price_month(uow, patient_id, month)
+    """The month's statement and the patient's name and birth date (one transaction); a month
+    before the tariff data is a 422 naming the month, as for the statement itself."""
+    try:
+        statement = price_month(uow, patient_id, month)
+    except MissingTariffError:
+        raise ValidationFailedError(
+            [FieldError(loc=("path", "month"), msg="no long-term-care tariffs for this month")]
+        ) from None
     row = visit_records_repo.patient(uow.cursor, patient_id)
     if row is None:  # pragma: no cover - authorized or listed just before
         raise LookupError(f"patient {patient_id} is gone")

@@ -162,7 +162,7 @@ def alert(uow: UnitOfWork, patient_id: int, month: Month) -> list[int]:
     newly announced."""
     usage = month_usage(uow, patient_id, month)
     percent = percent_of(usage.used, usage.cap)
-    announced = []
+    announced: list[int] = []
     for threshold, event in THRESHOLDS:
         if percent is None or percent < threshold:
             continue
@@ -255,7 +255,10 @@ def cap_warnings(uow: UnitOfWork, patient_id: int, days: Iterable[date]) -> list
             _estimate_interval(day, minutes)
             for day in repo.days_without_visits(cur, patient_id, month, today=today)
         ]
-        usage = month_usage(uow, patient_id, month, planned)
+        try:
+            usage = month_usage(uow, patient_id, month, planned)
+        except MissingTariffError:  # a month the tariff data do not cover: nothing to compare
+            continue
         if usage.cap > 0 and usage.used > usage.cap:
             over = usage.used - usage.cap
             warnings.append(

@@ -218,6 +218,19 @@ def test_a_schedule_within_the_cap_has_no_warning(
     assert response.json()["warnings"] == []
 
 
+def test_a_schedule_in_a_month_without_tariff_data_has_no_warning(
+    app_server: Any, parties: Parties
+) -> None:
+    response = app_server.request(
+        "POST",
+        f"api/patients/{parties.patient_id}/schedules",
+        json={"schedule_date": "2000-01-03"},
+        headers=parties.owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == []
+
+
 def test_confirming_a_care_plan_that_would_pass_the_cap_warns_by_how_much(
     app_server: Any, parties: Parties, database_url: str
 ) -> None:

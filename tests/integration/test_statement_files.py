@@ -150,7 +150,12 @@ def test_only_the_owner_and_operators_get_a_link(
 
 @pytest.mark.parametrize(
     ("month", "body", "field"),
-    [("2025-13", {}, "month"), ("2999-01", {}, "month"), (MONTH, {"format": "docx"}, "format")],
+    [
+        ("2025-13", {}, "month"),
+        ("2999-01", {}, "month"),
+        ("2000-01", {}, "month"),  # before the tariff data
+        (MONTH, {"format": "docx"}, "format"),
+    ],
 )
 def test_bad_input_is_a_422_naming_the_field_and_exports_nothing(
     app_server: Any, parties: Parties, database_url: str, month: str, body: Any, field: str
