@@ -57,6 +57,11 @@ PATIENT_LINKS = feeds(
     "visits_add_home_tag",
     "visits_list_home_tags",
     "visits_set_home_location",
+    "visits_patient_corrections",
+    "visits_patient_medication_administrations",
+    "incidents_report",
+    "incidents_list",
+    "care_patient_continuity",
     "benefits_get_profile",
     "benefits_put_profile",
 )

@@ -100,7 +100,8 @@ def test_the_queue_service_is_the_blob_accounts_unless_named(
 
 @pytest.mark.parametrize("name", ["Backup_Jobs", "ab", "a--b", "-ab", "ab-", "x" * 57])
 def test_a_queue_name_azure_would_refuse_is_refused_at_start(monkeypatch, name: str) -> None:
-    from shared.config import ConfigurationError, get_settings
+    from shared.config import get_settings
+    from shared.errors import ConfigurationError
 
     monkeypatch.setenv("BACKUP_QUEUE", name)
     reset_settings()
