@@ -24,7 +24,7 @@ from shared.db import Cursor
 FILE = "caregiver_availability.csv"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per row of a file of millions
 class AvailabilityRow:
     caregiver_id: str
     day: str
