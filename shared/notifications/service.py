@@ -49,10 +49,19 @@ def list_inbox(uow: UnitOfWork, query: NotificationsQuery) -> NotificationPage:
 
 
 def mark_read(uow: UnitOfWork, notification_id: int) -> Notification:
+    """Mark one of my notifications read; the answer shows it, so it is audited as the inbox is."""
     row = repo.mark_read(uow.cursor, uow.principal.user_id, notification_id)
     if row is None:
         raise NotFoundError("No such notification.")
-    return _notification(row)
+    notification = _notification(row)
+    if notification.patient_id is not None:
+        uow.audit(
+            AuditAction.VIEW,
+            "notification",
+            patient_id=notification.patient_id,
+            resource_id=notification_id,
+        )
+    return notification
 
 
 def mark_all_read(uow: UnitOfWork) -> ReadAll:

@@ -125,6 +125,27 @@ def test_someone_elses_notification_is_404_and_stays_unread(app_env, app_server,
         assert cur.fetchone()["read_at"] is None
 
 
+def test_marking_one_read_is_audited_as_a_view_of_the_patient(app_env, app_server, database_url):
+    """The answer of POST .../read shows the notification (the patient's name in its body), so
+    it is audited like the inbox read, by the patient and the notification's id."""
+    guardian, patient_id = family(database_url)
+    delivered(database_url, patient_id, (NotificationEvent.INCIDENT, "api:4:incident"))
+    (notification_id,) = notification_ids(database_url, guardian)
+    read = app_server.request(
+        "POST", f"api/notifications/{notification_id}/read", headers=guardian.headers
+    )
+    assert read.status_code == 200, read.text
+    assert "이순자" in read.json()["body"]
+    with cursor(database_url) as cur:
+        cur.execute(
+            """SELECT count(*) AS n FROM audit_events
+               WHERE actor_user_id = %s AND action = 'view' AND resource_type = 'notification'
+                 AND patient_id = %s AND resource_id = %s""",
+            (guardian.user_id, patient_id, str(notification_id)),
+        )
+        assert cur.fetchone()["n"] == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
