@@ -23,7 +23,7 @@ confirmed care plan that would pass the cap.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from models.benefit_usage import (
@@ -61,6 +61,8 @@ TIMER_NAME = "benefit_usage_alerts"
 THRESHOLDS = ((100, NotificationEvent.BENEFIT_CAP_100), (80, NotificationEvent.BENEFIT_CAP_80))
 #: A day scheduled without planned visits is estimated from this time of day (no surcharge).
 ESTIMATE_START = time(9, 0)
+#: The calendar's last month (December 9999) has no next month, so no end instant.
+LAST_MONTH = date(MAXYEAR, 12, 1)
 
 
 def percent_of(used: int, cap: int) -> int | None:
@@ -247,6 +249,8 @@ def cap_warnings(uow: UnitOfWork, patient_id: int, days: Iterable[date]) -> list
     cur = uow.cursor
     warnings = []
     for month in sorted({Month(day.replace(day=1)) for day in days}, key=lambda m: m.first_day):
+        if month.first_day >= LAST_MONTH:  # no end to price it to; no tariff data covers it
+            continue
         planned = [
             (v["planned_start"], v["planned_end"])
             for v in repo.planned_visits(cur, patient_id, month)

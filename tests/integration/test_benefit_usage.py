@@ -231,6 +231,21 @@ def test_a_schedule_in_a_month_without_tariff_data_has_no_warning(
     assert response.json()["warnings"] == []
 
 
+def test_a_schedule_in_the_calendar_s_last_month_is_created_without_a_warning(
+    app_server: Any, parties: Parties
+) -> None:
+    # December 9999 has no next month: the estimate must not overflow (it answered 500 and
+    # rolled the schedule back).
+    response = app_server.request(
+        "POST",
+        f"api/patients/{parties.patient_id}/schedules",
+        json={"schedule_date": "9999-12-31"},
+        headers=parties.owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == []
+
+
 def test_confirming_a_care_plan_that_would_pass_the_cap_warns_by_how_much(
     app_server: Any, parties: Parties, database_url: str
 ) -> None:
