@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, TypedDict, cast
@@ -304,12 +304,16 @@ def allocate_ids(cur: Cursor, entity: str, count: int) -> list[int]:
 
 
 def ensure_users(
-    cur: Cursor, role: str, users: Sequence[tuple[str, str, str | None]]
+    cur: Cursor,
+    role: str,
+    users: Sequence[tuple[str, str, str | None]],
+    created: set[int] | None = None,
 ) -> dict[str, tuple[int, str]]:
     """Create the (email, name, gender) accounts that do not exist yet, without a password.
 
     Returns lower(email) -> (user_id, role) for every email given, existing ones included (the
-    caller checks the role: an email taken by another kind of account is a rejected row).
+    caller checks the role: an email taken by another kind of account is a rejected row). The
+    user_ids this call created are added to `created` when given.
     """
     if not users:
         return {}
@@ -319,10 +323,15 @@ def ensure_users(
         ("email", "name", "role", "gender"),
         ((email, name, role, gender) for email, name, gender in users),
     )
-    cur.execute(
+    inserted = _tuples(
+        cur,
         "INSERT INTO users (email, name, role, gender)"  # noqa: S608 (constant)
         f" SELECT email, name, role, gender FROM {staged} ON CONFLICT ((lower(email))) DO NOTHING"
+        " RETURNING user_id",
+        None,
     )
+    if created is not None:
+        created.update(row[0] for row in inserted)
     rows = _tuples(
         cur,
         "SELECT lower(u.email), u.user_id, u.role FROM users u"  # noqa: S608 (constant)
@@ -383,12 +392,18 @@ def upsert_caregivers(
 
 
 def replace_code_sets(
-    cur: Cursor, table: str, owners: Sequence[int], pairs: Sequence[tuple[int, str]]
+    cur: Cursor,
+    table: str,
+    owners: Sequence[int],
+    pairs: Sequence[tuple[int, str]],
+    fresh: Collection[int] = frozenset(),
 ) -> set[int]:
     """Make the (caregiver_id, code) set of each owner exactly `pairs` (deletes the rest); the
-    owners whose set changed."""
+    owners whose set changed, but for the `fresh` ones (see `insert_fresh`)."""
     if table not in CODE_SET_TABLES:
         raise ValueError(table)
+    pairs = insert_fresh(cur, table, ("caregiver_id", "code"), pairs, fresh)
+    owners = [owner for owner in owners if owner not in fresh]
     if not owners:
         return set()
     staged = stage(cur, table, ("caregiver_id", "code"), pairs)
@@ -408,6 +423,29 @@ def replace_code_sets(
     return {row[0] for row in changed} | {row[0] for row in added}
 
 
+def insert_fresh(
+    cur: Cursor,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    fresh: Collection[int],
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose owner (first column) is a caregiver this transaction created on
+    an account it created: no other transaction can see such a caregiver, so no row can exist
+    for it and a plain INSERT replaces `ON CONFLICT`'s speculative insertion per row. Returns
+    the other rows, for the caller's upsert."""
+    if not fresh:
+        return list(rows)
+    mine = [row for row in rows if row[0] in fresh]
+    if mine:
+        staged = stage(cur, table, columns, mine)
+        cur.execute(
+            f"INSERT INTO {table} ({', '.join(columns)})"  # noqa: S608 (constants)
+            f" SELECT {', '.join(columns)} FROM {staged}"
+        )
+    return [row for row in rows if row[0] not in fresh]
+
+
 def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, str, time, time]]:
     rows = _tuples(
         cur,
@@ -419,10 +457,17 @@ def existing_slots(cur: Cursor, caregiver_ids: Iterable[int]) -> set[tuple[int, 
 
 
 def replace_availability(
-    cur: Cursor, owners: Sequence[int], slots: Sequence[tuple[int, str, time, time]]
+    cur: Cursor,
+    owners: Sequence[int],
+    slots: Sequence[tuple[int, str, time, time]],
+    fresh: Collection[int] = frozenset(),
 ) -> None:
-    """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end)."""
+    """Make each owner's weekly slots exactly `slots` (caregiver_id, day, start, end); the slots
+    of `fresh` caregivers are plain inserts (see `insert_fresh`)."""
     columns = "caregiver_id, day, start_time, end_time"
+    slots = insert_fresh(cur, "caregiver_availability", columns.split(", "), slots, fresh)
+    if not slots and not owners:
+        return
     staged = stage(cur, "caregiver_availability", columns.split(", "), slots)
     if owners:
         cur.execute(

@@ -84,6 +84,8 @@ def load_availability(cur: Cursor, rows: list[CsvRow], report: FileReport, run: 
     existing = repo.existing_slots(cur, owners)
     starts = {slot[:3] for slot in existing}
     # Only caregivers that have slots can lose some: the DELETE skips the (many) new ones.
-    repo.replace_availability(cur, list({slot[0]: None for slot in existing}), slots)
+    repo.replace_availability(
+        cur, list({slot[0]: None for slot in existing}), slots, run.fresh_caregivers
+    )
     # A slot is keyed by its start (caregiver, day, start): a new end time is an update.
     count(report, ((slot[:3] in starts, slot not in existing) for slot in slots))

@@ -80,6 +80,7 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
         {sid: known_users[cid] for sid, cid in known.items()},
         account=lambda c: (c.email, c.name, c.gender),
         source=lambda c: c.source_id,
+        created=run.created_users,
     )
     accepted = [c for _, c in parsed if c.source_id in users]
     run.step(FILE, "accounts written", len(users))
@@ -101,17 +102,22 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
     ids = {c.source_id: by_user[users[c.source_id]] for c in accepted}
     run.step(FILE, "profiles written", len(ids))
     owners = list(ids.values())
+    run.fresh_caregivers.update(
+        ids[c.source_id] for c in accepted if users[c.source_id] in run.created_users
+    )
     certifications = repo.replace_code_sets(
         cur,
         "caregiver_certifications",
         owners,
         [(ids[c.source_id], code) for c in accepted for code in c.certifications],
+        run.fresh_caregivers,
     )
     specialties = repo.replace_code_sets(
         cur,
         "caregiver_specialties",
         owners,
         [(ids[c.source_id], code) for c in accepted for code in c.specialties],
+        run.fresh_caregivers,
     )
     run.step(FILE, "certifications and specialties written", len(ids))
     repo.remember(cur, "caregiver", ids)

@@ -27,6 +27,11 @@ class RunState:
     today: date
     #: patient_id -> (created in this run, names of the files that wrote its data)
     patients: dict[int, tuple[bool, list[str]]] = field(default_factory=dict)
+    #: user_ids of the accounts this run created (no other transaction can see them yet).
+    created_users: set[int] = field(default_factory=set)
+    #: caregiver_ids created on those accounts: their certifications, specialties and slots are
+    #: plain inserts (nothing can exist for them).
+    fresh_caregivers: set[int] = field(default_factory=set)
     #: One-line progress messages (the command prints them): a loader of a large file says
     #: which of its steps is done, so minutes of writing are not silent.
     progress: Callable[[str], None] = field(default=lambda _message: None)
@@ -125,13 +130,14 @@ def ensure_accounts(
     known_users: dict[str, int],
     account: Callable[[T], tuple[str, str, str | None]],
     source: Callable[[T], str],
+    created: set[int] | None = None,
 ) -> dict[str, int]:
     """source id -> user_id: known ones as given, the others created (or found by email).
 
     A row whose placeholder email belongs to an account of another role is rejected.
     """
     new = [(row, item) for row, item in parsed if source(item) not in known_users]
-    accounts = repo.ensure_users(cur, role, [account(item) for _, item in new])
+    accounts = repo.ensure_users(cur, role, [account(item) for _, item in new], created)
     users = dict(known_users)
     for row, item in new:
         email = account(item)[0]
