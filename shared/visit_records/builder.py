@@ -57,7 +57,7 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         """`YYYY-MM`; ValueError otherwise."""
-        match = _MONTH.match(text)
+        match = _MONTH.fullmatch(text)
         if not match:
             raise ValueError("a month is YYYY-MM, e.g. 2026-11")
         return cls(date(int(match[1]), int(match[2]), 1))

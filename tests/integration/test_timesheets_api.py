@@ -165,6 +165,9 @@ def test_operators_see_one_caregiver_or_every_caregiver_of_the_month(
         ("api/admin/timesheets/may", "month"),
         ("api/admin/timesheets/2025-05?caregiver_id=0", "caregiver_id"),
         ("api/admin/timesheets/2025-05?format=pdf", "format"),
+        # A newline after the month (the CSV's Content-Disposition names the month).
+        ("api/caregivers/me/timesheets/2025-05%0A?format=csv", "month"),
+        ("api/admin/timesheets/2025-05%0A?format=csv", "month"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(
