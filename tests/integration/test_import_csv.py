@@ -562,6 +562,28 @@ def test_an_email_taken_by_another_kind_of_account_rejects_the_row(db: Database,
     assert query(url, "SELECT count(*) AS n FROM caregivers")[0]["n"] == 2
 
 
+def test_caregivers_on_existing_accounts_have_their_sets_replaced_not_duplicated(
+    db: Database, url: str
+) -> None:
+    """Only caregivers on accounts the run created take the plain-INSERT path; one whose
+    account already exists (here: the lookup was lost, the accounts and rows were not) has its
+    certifications, specialties and slots compared and replaced, so nothing is inserted twice."""
+    run(db)
+    before = caregiver(url, "C001")
+    slots_before = table_counts(url)["caregiver_availability"]
+    with cursor(url) as cur:
+        cur.execute("DELETE FROM import_source_ids WHERE entity = 'caregiver'")
+
+    report = run(db)
+
+    assert report.file("caregivers_profile.csv").rejected == 3  # as in the first run
+    after = caregiver(url, "C001")
+    assert after["caregiver_id"] == before["caregiver_id"]
+    for column in ("certifications", "specialties", "slots"):
+        assert after[column] == before[column]
+    assert table_counts(url)["caregiver_availability"] == slots_before
+
+
 # -- re-runs ----------------------------------------------------------------------------------
 
 
