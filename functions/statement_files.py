@@ -17,6 +17,7 @@ import azure.functions as func
 
 from models.dates import KOREA
 from models.visit_records import DownloadLink, DownloadRequest
+from models.vocabularies import Role
 from shared.benefits import statement_files as service
 from shared.config import get_settings
 from shared.http import Api, ApiRequest
@@ -36,6 +37,7 @@ BENEFIT_USAGE_ALERTS_SCHEDULE = "0 */15 * * * *"
     "POST",
     "api/patients/{patient_id:long}/statements/{month}/download",
     name="benefits_statement_download",
+    roles=(Role.GUARDIAN, Role.ADMIN),
     body=DownloadRequest,
     response=DownloadLink,
     errors=(403, 404, 422),

@@ -148,6 +148,18 @@ def test_only_the_owner_and_operators_get_a_link(
     assert len(exports(database_url, parties.patient_id)) == (EXPECTED[party] == 200)
 
 
+def test_caregivers_are_refused_before_their_input_is_read(
+    app_server: Any, parties: Parties, database_url: str
+) -> None:
+    """403, not 422, for a malformed body or month, as the statement's other routes answer."""
+    for who in ("assigned_caregiver", "unassigned_caregiver"):
+        headers = parties.headers(who)
+        for month, body in (("2025-13", {}), (MONTH, {"format": "docx"})):
+            response = app_server.request("POST", path(parties, month), json=body, headers=headers)
+            assert_problem(response, 403, "forbidden")
+    assert exports(database_url, parties.patient_id) == []
+
+
 @pytest.mark.parametrize(
     ("month", "body", "field"),
     [
