@@ -17,7 +17,8 @@ cannot be corrected. Nor can a visit planned to start more than `VISIT_CORRECTIO
 The times that would result (the proposed ones, else the visit's) must be complete (a check-in
 and a check-out), in order, at most 24 hours apart, not in the future (422 naming the field),
 and must not overlap another visit of the same caregiver (409 `visit_overlap`); checked when
-proposing and again when approving (another visit may have been recorded in between).
+proposing and again when approving (another visit may have been recorded in between),
+under the caregiver's row lock so two decisions at once cannot both commit an overlap.
 
 One pending correction per visit (409). Proposing publishes CORRECTION_PENDING to the guardian
 and operators (shared.notifications.outbox, in this transaction). Approving keeps the visit's
@@ -40,6 +41,7 @@ from shared.errors import AppError, FieldError, NotFoundError, ValidationFailedE
 from shared.notifications.outbox import Notice, publish
 from shared.visits import checklist
 from shared.visits import details_repository as repo
+from shared.visits import repository as visits_repo
 from shared.visits.access import VisitRef, visit_access
 
 if TYPE_CHECKING:
@@ -263,6 +265,10 @@ def _resulting_times(
 
 
 def _no_overlap(uow: UnitOfWork, visit: VisitRef, start: datetime, end: datetime) -> None:
+    """409 when [start, end) meets another visit of the caregiver. The caregiver's row is locked
+    first (as check-in does), so two corrections of the caregiver's visits decided at once take
+    turns and the second sees the first's times, instead of both committing an overlap."""
+    visits_repo.lock_caregiver(uow.cursor, visit.caregiver_id)
     other = repo.overlapping_visit(uow.cursor, visit.caregiver_id, visit.visit_id, start, end)
     if other is not None:
         raise VisitOverlapError(

@@ -6,6 +6,7 @@ visits; the guardian and operators are told; each step audited."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -378,3 +379,55 @@ def test_a_replayed_proposal_answers_its_first_answer_not_a_conflict(
     with cursor(database_url) as cur:
         cur.execute("SELECT count(*) AS n FROM visit_corrections WHERE visit_id = %s", (visit_id,))
         assert cur.fetchone()["n"] == 1
+
+
+def test_two_approvals_at_once_cannot_make_the_caregivers_visits_overlap(
+    app_env, app_server, database_url, parties: Parties
+):
+    """Each proposal is free of the other visit's recorded times, but not of the other
+    proposal: approved at the same time by two deciders, the second waits for the first (the
+    caregiver's lock) and then sees the overlap, instead of both committing."""
+    from models.visit_details import CorrectionDecision
+    from models.vocabularies import Role
+    from shared.auth.principal import Actor, Principal
+    from shared.unit_of_work import UnitOfWork
+    from shared.visits import corrections
+
+    morning = past_visit(database_url, parties, days_ago=4, hour=0)  # 00:00-02:00 UTC
+    later = past_visit(database_url, parties, days_ago=4, hour=4)  # 04:00-06:00 UTC
+    morning_out = visit_row(database_url, morning)["check_out_at"] + timedelta(hours=1)
+    later_in = visit_row(database_url, later)["check_in_at"] - timedelta(hours=1, minutes=30)
+    first = propose(
+        app_server,
+        parties,
+        morning,
+        {"reason_code": "wrong_time", "check_out_at": iso(morning_out)},
+    )
+    second = propose(
+        app_server, parties, later, {"reason_code": "wrong_time", "check_in_at": iso(later_in)}
+    )
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    owner, admin = parties.owner, parties.admin
+    guardian = Actor(Principal(owner.user_id, Role.GUARDIAN, owner.email, "owner"), "r1", None)
+    operator = Actor(Principal(admin.user_id, Role.ADMIN, admin.email, "admin"), "r2", None)
+    outcome: list[object] = []
+
+    def approve_second() -> None:
+        try:
+            with UnitOfWork(operator) as uow:
+                corrections.approve(uow, second.json()["correction_id"], CorrectionDecision())
+            outcome.append("approved")
+        except Exception as exc:  # the answer the second decider would get
+            outcome.append(exc)
+
+    with UnitOfWork(guardian) as uow:
+        corrections.approve(uow, first.json()["correction_id"], CorrectionDecision())
+        racing = threading.Thread(target=approve_second)
+        racing.start()
+        racing.join(timeout=2)  # with the fix it waits here for this transaction
+    racing.join(timeout=30)
+
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], corrections.VisitOverlapError), outcome
+    assert visit_row(database_url, morning)["check_out_at"] == morning_out
+    assert visit_row(database_url, later)["check_in_at"] != later_in
