@@ -10,8 +10,8 @@ confirmed care plan that would pass the cap.
   outbox (shared.notifications.outbox) when the month's use has reached 80 % / 100 % of the cap,
   to the guardian; once per patient, month and threshold (the outbox's dedupe key), so it is safe
   to call again. The `benefit_usage_alerts` timer (`run_alerts`) calls it every 15 minutes for
-  each patient with a delivered visit this month: a visit checked out, a correction approved or
-  a manual visit reviewed is announced within 15 minutes.
+  each patient with a delivered visit this month (on the 1st, last month's too): a visit checked
+  out, a correction approved or a manual visit reviewed is announced within 15 minutes.
 - `create_schedule` and `confirm_care_plan`: the care services' own answers, with `warnings`
   for each month whose estimate passes the cap (how much by). The estimate is the month's
   verified visits plus its visits planned and not delivered (their planned times) plus its days
@@ -184,6 +184,15 @@ def alert(uow: UnitOfWork, patient_id: int, month: Month) -> list[int]:
     return announced
 
 
+def months_to_alert(now: datetime) -> list[Month]:
+    """This Korean month; on its 1st also the month before, whose last visits (checked in that
+    evening and out after the month's last run, or reviewed overnight) no run saw."""
+    month = Month.containing(now)
+    if now.astimezone(KOREA).day == 1:
+        return [month.previous(), month]
+    return [month]
+
+
 def run_alerts(
     now: datetime | None = None,
     *,
@@ -191,46 +200,55 @@ def run_alerts(
     actor: AuditActor | None = None,
     database: Any = None,
 ) -> dict[str, int]:
-    """The timer's work: `alert` for every patient with a delivered visit this Korean month, in
-    batches by patient id, each patient its own transaction (audited as the timer when it
-    announced something). Returns the counts."""
+    """The timer's work: `alert` for every patient with a delivered visit this Korean month (on
+    the 1st, last month's too: `months_to_alert`), in batches by patient id, each patient its
+    own transaction (audited as the timer when it announced something). Returns the counts."""
     from shared.unit_of_work import UnitOfWork
 
-    month = Month.containing(now or datetime.now(UTC))
+    months = months_to_alert(now or datetime.now(UTC))
     actor = actor or SystemActor.timer(TIMER_NAME)
     options = {"database": database} if database is not None else {}
     counts = {"patients": 0, "announced": 0, "failed": 0}
-    after = 0
-    while True:
-        with UnitOfWork.for_job(**options) as uow:
-            batch = repo.patients_with_visits(uow.cursor, month, after, batch_size)
-        if not batch:
-            break
-        for patient_id in batch:
-            counts["patients"] += 1
-            try:
-                with UnitOfWork.for_job(**options) as uow:
-                    announced = alert(uow, patient_id, month)
-                    if announced:
-                        audit_record(
-                            uow.cursor,
-                            actor,
-                            AuditAction.VIEW,
-                            patient_id=patient_id,
-                            resource_type="benefit_usage",
-                            resource_id=f"{patient_id}/{month.text}",
-                            detail={"month": month.text, "thresholds": announced},
-                        )
-            except Exception as exc:  # one patient's failure must not stop the others
-                counts["failed"] += 1
-                log.error(
-                    "benefit_usage_alert_failed", patient_id=patient_id, error=type(exc).__name__
-                )
-                continue
-            counts["announced"] += len(announced)
-        after = batch[-1]
+    for month in months:
+        after = 0
+        while True:
+            with UnitOfWork.for_job(**options) as uow:
+                batch = repo.patients_with_visits(uow.cursor, month, after, batch_size)
+            if not batch:
+                break
+            for patient_id in batch:
+                counts["patients"] += 1
+                try:
+                    with UnitOfWork.for_job(**options) as uow:
+                        announced = alert(uow, patient_id, month)
+                        if announced:
+                            audit_record(
+                                uow.cursor,
+                                actor,
+                                AuditAction.VIEW,
+                                patient_id=patient_id,
+                                resource_type="benefit_usage",
+                                resource_id=f"{patient_id}/{month.text}",
+                                detail={"month": month.text, "thresholds": announced},
+                            )
+                except Exception as exc:  # one patient's failure must not stop the others
+                    counts["failed"] += 1
+                    log.error(
+                        "benefit_usage_alert_failed",
+                        patient_id=patient_id,
+                        month=month.text,
+                        error=type(exc).__name__,
+                    )
+                    continue
+                counts["announced"] += len(announced)
+            after = batch[-1]
     level = log.error if counts["failed"] else log.info
-    level("benefit_usage_alerts_completed", month=month.text, **counts)
+    level(
+        "benefit_usage_alerts_completed",
+        month=months[-1].text,
+        months=[m.text for m in months],
+        **counts,
+    )
     return counts
 
 

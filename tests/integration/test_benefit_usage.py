@@ -128,6 +128,23 @@ def test_the_guardian_is_told_at_80_and_at_100_percent_once_each(
     }
 
 
+def test_on_the_1st_last_month_s_last_visits_are_still_announced(
+    app_env: Any, parties: Parties, database_url: str
+) -> None:
+    # The visits that reach 80 % were checked out after May's last run: June 1st's runs see May.
+    set_grade(database_url, parties.patient_id, "grade_5")
+    first = WEEKDAYS[0]
+    fee = BOOK.band("home_visit_care", 240, first).amount_won  # type: ignore[union-attr]
+    cap = BOOK.cap("grade_5", first).amount_won  # type: ignore[union-attr]
+    deliver(database_url, parties, WEEKDAYS[: math.ceil(cap * 0.8 / fee)])
+    run_alerts(datetime(2025, 6, 1, 0, 10, tzinfo=KOREA))
+    owner = parties.owner.user_id
+    eighty = [("benefit_cap_80", owner, "in_app"), ("benefit_cap_80", owner, "web_push")]
+    assert cap_notices(database_url, parties.patient_id) == eighty
+    run_alerts(datetime(2025, 6, 2, 0, 10, tzinfo=KOREA))  # the 2nd: June only, nothing new
+    assert cap_notices(database_url, parties.patient_id) == eighty
+
+
 def test_the_dashboard_shows_this_month_s_use_against_the_cap(
     app_server: Any, parties: Parties, database_url: str
 ) -> None:
