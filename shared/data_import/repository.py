@@ -366,17 +366,16 @@ def caregiver_users(cur: Cursor, caregiver_ids: Iterable[int]) -> dict[int, int]
 
 
 def upsert_caregivers(
-    cur: Cursor, rows: Sequence[tuple[int, int, str, bool, int, date | None]]
+    cur: Cursor,
+    rows: Sequence[tuple[int, int, str, bool, int, date | None]],
+    fresh_users: Collection[int] = frozenset(),
 ) -> tuple[dict[int, int], set[int]]:
     """(user_id, experience_years, service_region, has_vehicle, hourly_rate, birth_date) rows;
-    returns user_id -> caregiver_id for all of them, and the user_ids whose row was written."""
-    written = upsert_if_distinct(
-        cur,
-        "caregivers",
-        ("user_id",),
-        ("experience_years", "service_region", "has_vehicle", "hourly_rate", "birth_date"),
-        rows,
-    )
+    returns user_id -> caregiver_id for all of them, and the user_ids whose row was written
+    (but for `fresh_users`, accounts this run created: their rows are plain inserts)."""
+    values = ("experience_years", "service_region", "has_vehicle", "hourly_rate", "birth_date")
+    others = insert_fresh(cur, "caregivers", ("user_id", *values), rows, fresh_users)
+    written = upsert_if_distinct(cur, "caregivers", ("user_id",), values, others)
     ids = (
         dict(
             _tuples(
@@ -430,10 +429,10 @@ def insert_fresh(
     rows: Sequence[tuple[Any, ...]],
     fresh: Collection[int],
 ) -> list[tuple[Any, ...]]:
-    """Insert the rows whose owner (first column) is a caregiver this transaction created on
-    an account it created: no other transaction can see such a caregiver, so no row can exist
-    for it and a plain INSERT replaces `ON CONFLICT`'s speculative insertion per row. Returns
-    the other rows, for the caller's upsert."""
+    """Insert the rows whose owner (first column) this transaction created: an account, or a
+    caregiver on such an account. No other transaction can see such an owner, so no row can
+    exist for it and a plain INSERT replaces `ON CONFLICT`'s speculative insertion per row.
+    Returns the other rows, for the caller's upsert."""
     if not fresh:
         return list(rows)
     mine = [row for row in rows if row[0] in fresh]
@@ -493,17 +492,17 @@ def existing_personality(cur: Cursor, table: str, owner_ids: Iterable[int]) -> s
 
 
 def upsert_personality(
-    cur: Cursor, table: str, rows: Sequence[tuple[int, int, int, int, int]]
+    cur: Cursor,
+    table: str,
+    rows: Sequence[tuple[int, int, int, int, int]],
+    fresh: Collection[int] = frozenset(),
 ) -> set[int]:
     """(owner id, empathy, activity, patience, independence) rows, source 'import'; the owner ids
-    written."""
-    written = upsert_if_distinct(
-        cur,
-        table,
-        (PERSONALITY_TABLES[table],),
-        ("empathy", "activity", "patience", "independence", "source"),
-        [(*row, "import") for row in rows],
-    )
+    written (but for the `fresh` owners, plain inserts: see `insert_fresh`)."""
+    values = ("empathy", "activity", "patience", "independence", "source")
+    key = PERSONALITY_TABLES[table]
+    others = insert_fresh(cur, table, (key, *values), [(*row, "import") for row in rows], fresh)
+    written = upsert_if_distinct(cur, table, (key,), values, others)
     return {key[0] for key in written}
 
 

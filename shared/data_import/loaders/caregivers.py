@@ -84,7 +84,14 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
     )
     accepted = [c for _, c in parsed if c.source_id in users]
     run.step(FILE, "accounts written", len(users))
-    renamed = repo.update_users(cur, [(users[c.source_id], c.name, c.gender) for c in accepted])
+    renamed = repo.update_users(  # the accounts this run created already carry both
+        cur,
+        [
+            (users[c.source_id], c.name, c.gender)
+            for c in accepted
+            if users[c.source_id] not in run.created_users
+        ],
+    )
     by_user, written = repo.upsert_caregivers(
         cur,
         [
@@ -98,6 +105,7 @@ def load_caregivers(cur: Cursor, rows: list[CsvRow], report: FileReport, run: Ru
             )
             for c in accepted
         ],
+        run.created_users,
     )
     ids = {c.source_id: by_user[users[c.source_id]] for c in accepted}
     run.step(FILE, "profiles written", len(ids))

@@ -194,7 +194,10 @@ def load_personality(
     kept = resolved(parsed, report, known, lambda i: i.owner_id, owner_column, parent_file)
     existing = repo.existing_personality(cur, table, (target for _, _, target in kept))
     written = repo.upsert_personality(
-        cur, table, [(target, *item.scores) for _, item, target in kept]
+        cur,
+        table,
+        [(target, *item.scores) for _, item, target in kept],
+        run.fresh_caregivers if entity == "caregiver" else (),
     )
     count(report, ((target in existing, target in written) for _, _, target in kept))
     if entity == "patient":
