@@ -60,6 +60,11 @@ LAYOUTS: tuple[Layout, ...] = (
 )
 
 
+def first_month() -> date:
+    """The first day of the first month any layout is in force (no record exists before)."""
+    return min(layout.effective_from for layout in LAYOUTS)
+
+
 def layout_for(month: date) -> Layout:
     """The newest layout in force on the month's first day."""
     in_force = [layout for layout in LAYOUTS if layout.effective_from <= month]

@@ -29,7 +29,7 @@ from shared.audit import record as audit_record
 from shared.auth.authorization import PatientAction
 from shared.errors import ConflictError, FieldError, ForbiddenError, ValidationFailedError
 from shared.observability import get_ops_logger
-from shared.visit_records import builder, pdf, store
+from shared.visit_records import builder, pdf, sections, store
 from shared.visit_records import repository as repo
 from shared.visit_records.builder import Month, MonthRows
 
@@ -48,7 +48,8 @@ class MonthOpenError(ConflictError):
 
 
 def parse_month(text: str, now: datetime | None = None) -> Month:
-    """The `{month}` path segment (YYYY-MM, not after this Korean month); 422 otherwise."""
+    """The `{month}` path segment (YYYY-MM, not after this Korean month nor before the first
+    record layout in force); 422 otherwise."""
     try:
         month = Month.parse(text)
     except ValueError as exc:
@@ -56,6 +57,11 @@ def parse_month(text: str, now: datetime | None = None) -> Month:
     if month.first_day > Month.containing(now or datetime.now(UTC)).first_day:
         raise ValidationFailedError(
             [FieldError(loc=("path", "month"), msg="a month that has not begun has no record")]
+        )
+    first = sections.first_month()
+    if month.first_day < first:
+        raise ValidationFailedError(
+            [FieldError(loc=("path", "month"), msg=f"records begin with {first:%Y-%m}")]
         )
     return month
 

@@ -212,7 +212,9 @@ def test_only_a_caregiver_of_the_month_acknowledges_and_only_a_finished_month(
         assert cur.fetchone()["n"] == 0
 
 
-@pytest.mark.parametrize("month", ["2026-13", "202611", "26-11", "2026-1", "2999-01"])
+@pytest.mark.parametrize(
+    "month", ["2026-13", "202611", "26-11", "2026-1", "2999-01", "1999-12", "0001-01"]
+)
 def test_a_bad_or_future_month_is_a_422_naming_it(
     app_server: Any, parties: Parties, month: str, database_url: str, blob_service: Any
 ) -> None:
