@@ -110,9 +110,24 @@ class PushSubscriptionCreate(ApiModel):
 
     endpoint: Annotated[
         str, StringConstraints(max_length=2000, pattern=r"^https://[^\s/]+/\S*$")
-    ] = Field(description="The push service URL (https).")
+    ] = Field(
+        description="The push service URL (https); its host must be an allowed push service "
+        "(WEB_PUSH_ALLOWED_HOSTS), else 422."
+    )
     keys: PushKeys
     expirationTime: float | None = Field(None, description="Ignored.")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _allowed_push_service(cls, value: str) -> str:
+        """Only a known push service (WEB_PUSH_ALLOWED_HOSTS): the backend POSTs to it."""
+        from shared.config import get_settings
+        from shared.notifications.push_hosts import refusal
+
+        reason = refusal(value, get_settings().web_push_allowed_hosts)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
 
 
 class PushSubscription(ResponseModel):

@@ -336,6 +336,18 @@ class Settings(BaseSettings):
     web_push_vapid_private_key: SecretStr | None = Field(
         None, validation_alias=_env("WEB_PUSH_VAPID_PRIVATE_KEY")
     )
+    #: Push services the backend may POST to (shared.notifications.push_hosts): a host and its
+    #: subdomains per entry; IP literals and localhost only when named exactly.
+    web_push_allowed_hosts: CommaList = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "*.push.services.mozilla.com",
+            "*.notify.windows.com",
+            "*.push.apple.com",
+        ],
+        min_length=1,
+        validation_alias=_env("WEB_PUSH_ALLOWED_HOSTS"),
+    )
     acs_email_endpoint: str | None = Field(None, validation_alias=_env("ACS_EMAIL_ENDPOINT"))
     acs_email_sender: str | None = Field(None, validation_alias=_env("ACS_EMAIL_SENDER"))
     acs_email_connection_string: SecretStr | None = Field(
@@ -354,7 +366,9 @@ class Settings(BaseSettings):
     )
     seed_random_seed: int = Field(20261126, validation_alias=_env("SEED_RANDOM_SEED"))
 
-    @field_validator("cors_allowed_origins", "allowed_hosts", mode="before")
+    @field_validator(
+        "cors_allowed_origins", "allowed_hosts", "web_push_allowed_hosts", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

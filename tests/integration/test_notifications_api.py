@@ -293,6 +293,15 @@ def test_push_subscriptions_mine_to_add_and_remove(app_server, database_url):
     [
         ({"endpoint": "http://push.example.test/x"}, "endpoint"),
         ({"endpoint": "https://" + "a" * 2000}, "endpoint"),
+        # Only allowed push services (the served app lists push.example.test and 127.0.0.1):
+        # the backend POSTs to the endpoint, so internal addresses are refused.
+        ({"endpoint": "https://169.254.169.254/latest/meta-data/"}, "endpoint"),
+        ({"endpoint": "https://10.0.0.1/push/x"}, "endpoint"),
+        ({"endpoint": "https://[::1]:8443/push/x"}, "endpoint"),
+        ({"endpoint": "https://localhost:7071/api/admin"}, "endpoint"),
+        ({"endpoint": "https://push.example.test@10.0.0.1/push/x"}, "endpoint"),
+        ({"endpoint": "https://push.example.test.evil.example/push/x"}, "endpoint"),
+        ({"endpoint": "https://fcm.googleapis.com/fcm/send/x"}, "endpoint"),
         ({"keys": {"p256dh": "short", "auth": "c2VjcmV0LWF1dGg"}}, "p256dh"),
         ({"keys": {"p256dh": "B" + "A" * 86}}, "auth"),
         ({"keys": {"p256dh": "B" + "A" * 86, "auth": "not base64!"}}, "auth"),

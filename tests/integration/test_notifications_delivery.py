@@ -495,3 +495,31 @@ def test_an_unreachable_push_service_is_retried_without_logging_the_endpoint(
     assert row["attempts"] == 1
     assert "127.0.0.1" in row["last_error"]
     assert secret_path not in row["last_error"]
+
+
+def test_a_stored_endpoint_off_the_allowed_hosts_is_never_posted_to_and_is_deleted(
+    env, database_url, fake_web_push
+):
+    """A subscription stored before the host rule (or before WEB_PUSH_ALLOWED_HOSTS changed):
+    the fake listens on 127.0.0.1, the only allowed host; `localhost` names the same server
+    but is not listed, so nothing reaches it and the row is skipped with the reason."""
+    guardian, patient_id = family(database_url)
+    subscription = fake_web_push.subscription()
+    secret_path = subscription["endpoint"].split("/", 3)[3]
+    subscription["endpoint"] = subscription["endpoint"].replace("127.0.0.1", "localhost")
+    subscribe(database_url, guardian, subscription)
+
+    notify(patient_id, NotificationEvent.VISIT_CHECK_IN, "visit:12:check_in", visit_id=12)
+    report = deliver_due(budget_seconds=20)
+
+    row = outbox(database_url, guardian)["visit_check_in/web_push"]
+    assert row["status"] == "skipped", row
+    assert "push endpoint host localhost" in row["last_error"]
+    assert secret_path not in row["last_error"]
+    assert fake_web_push.received == []
+    assert report.gone_subscriptions >= 1
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT count(*) AS n FROM push_subscriptions WHERE user_id = %s", (guardian.user_id,)
+        )
+        assert cur.fetchone()["n"] == 0

@@ -19,11 +19,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from models.vocabularies import NotificationChannel
 from shared.config import get_settings
+from shared.notifications import push_hosts
 from shared.notifications.channels import Outgoing, Result
 from shared.observability import get_logger
 
@@ -67,19 +71,38 @@ def public_key(private: str) -> str:
     return base64.urlsafe_b64encode(point).rstrip(b"=").decode("ascii")
 
 
+class _NoRedirects(requests.Session):
+    """A session that never follows a redirect: a push service answers 201, and a 3xx to
+    another host would carry the POST where the host rule never looked."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        return super().request(*args, **kwargs)
+
+
 class WebPushChannel:
     channel = NotificationChannel.WEB_PUSH
 
-    def __init__(self, private: str | None, subject: str, timeout: float) -> None:
+    def __init__(
+        self,
+        private: str | None,
+        subject: str,
+        timeout: float,
+        allowed_hosts: Sequence[str] = (),
+    ) -> None:
         self._private = private
         self._subject = subject
         self._timeout = timeout
+        self._allowed_hosts = tuple(allowed_hosts)
 
     @classmethod
     def from_settings(cls) -> WebPushChannel:
         settings = get_settings()
         return cls(
-            private_key(), settings.web_push_vapid_subject, settings.notify_http_timeout_seconds
+            private_key(),
+            settings.web_push_vapid_subject,
+            settings.notify_http_timeout_seconds,
+            settings.web_push_allowed_hosts,
         )
 
     def deliver(self, item: Outgoing) -> Result:
@@ -101,7 +124,21 @@ class WebPushChannel:
         sent = 0
         gone: list[int] = []
         errors: list[str] = []
+        refused: list[str] = []
         for target in item.subscriptions:
+            reason = push_hosts.refusal(target.endpoint, self._allowed_hosts)
+            if reason is not None:
+                # Never posted to; the subscription is deleted (it was stored before the rule
+                # or the setting changed). The reason names the host, never the path.
+                log.warning(
+                    "web_push_endpoint_refused",
+                    outbox_id=item.outbox_id,
+                    subscription_id=target.subscription_id,
+                    reason=reason,
+                )
+                gone.append(target.subscription_id)
+                refused.append(reason)
+                continue
             status, error = self._send(target.endpoint, target.p256dh, target.auth, payload, item)
             if status == "sent":
                 sent += 1
@@ -113,12 +150,13 @@ class WebPushChannel:
             return Result("retry", "; ".join(errors)[:900], tuple(gone))
         if sent:
             return Result("sent", None, tuple(gone))
+        if refused:
+            return Result("skipped", "; ".join(dict.fromkeys(refused))[:900], tuple(gone))
         return Result("skipped", "every push subscription is gone", tuple(gone))
 
     def _send(
         self, endpoint: str, p256dh: str, auth: str, payload: str, item: Outgoing
     ) -> tuple[str, str | None]:
-        import requests
         from pywebpush import WebPushException, webpush
 
         try:
@@ -130,6 +168,7 @@ class WebPushChannel:
                 ttl=TTL_SECONDS,
                 timeout=self._timeout,
                 headers={"Urgency": "high" if item.urgent else "normal"},
+                requests_session=_NoRedirects(),
             )
         except WebPushException as exc:
             code = exc.response.status_code if exc.response is not None else None
