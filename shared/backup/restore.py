@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import re
 import tempfile
 import threading
 import time
@@ -296,20 +297,8 @@ def _load_on(
 ) -> list[TableResult]:
     leader = connections[0]
     full = chain[0]
-    # 1. One transaction: the marker, triggers off, keys and indexes out, tables emptied.
-    with leader.cursor() as cur:
-        tables = discover_tables(cur)
-        by_name = {table.name: table for table in tables}
-        _check_columns(full, by_name)
-        cur.execute(sql.SQL("CREATE TABLE {} ()").format(sql.Identifier(SCHEMA, UNFINISHED_MARKER)))
-        for table in tables:
-            cur.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table.ident))
-        foreign_keys = _drop_constraints(cur, tables, "f")
-        keys = _drop_constraints(cur, tables, "pu")
-        indexes = _drop_secondary_indexes(cur, tables)
-        if tables:
-            cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(t.ident for t in tables)))
-    leader.commit()
+    tables, foreign_keys, keys, indexes = _prepare_target(leader, full)
+    by_name = {table.name: table for table in tables}
     # 2. The full backup's tables, largest first, each COPY committed on its connection.
     guard = threading.Lock()
 
@@ -329,6 +318,9 @@ def _load_on(
     _autocommit(connections, False)
     progress("indexes_rebuilt", count=len(builds))
     with leader.cursor() as cur:
+        for key in keys:
+            if key.index_first:
+                cur.execute(key.attach())
         if after_full_load is not None:
             after_full_load(cur, tables, full)
         for manifest in chain[1:]:
@@ -356,6 +348,26 @@ def _load_on(
         cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(SCHEMA, UNFINISHED_MARKER)))
     leader.commit()
     return results
+
+
+def _prepare_target(
+    leader: Any, full: Manifest
+) -> tuple[list[TableInfo], list[Definition], list[Definition], list[Definition]]:
+    """One transaction: the marker, triggers off, keys and indexes out, tables emptied; the
+    tables, and the foreign keys, keys and indexes to put back."""
+    with leader.cursor() as cur:
+        tables = discover_tables(cur)
+        _check_columns(full, {table.name: table for table in tables})
+        cur.execute(sql.SQL("CREATE TABLE {} ()").format(sql.Identifier(SCHEMA, UNFINISHED_MARKER)))
+        for table in tables:
+            cur.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(table.ident))
+        foreign_keys = _drop_constraints(cur, tables, "f")
+        keys = _drop_constraints(cur, tables, "pu")
+        indexes = _drop_secondary_indexes(cur, tables)
+        if tables:
+            cur.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(t.ident for t in tables)))
+    leader.commit()
+    return tables, foreign_keys, keys, indexes
 
 
 def _largest_first(entries: tuple[TableEntry, ...]) -> list[TableEntry]:
@@ -403,6 +415,9 @@ def _in_order(manifest: Manifest, tables: list[TableInfo]) -> list[TableEntry]:
     return sorted(manifest.tables, key=lambda entry: position[entry.name])
 
 
+_PLAIN_KEY = re.compile(r"(PRIMARY KEY|UNIQUE) (\([^()]*\))")
+
+
 @dataclass(frozen=True)
 class Definition:
     """A constraint or index dropped before the load, and how to put it back."""
@@ -415,11 +430,35 @@ class Definition:
     def statement(self, *, not_valid: bool = False) -> sql.Composable:
         if not self.constraint:
             return sql.SQL(self.definition)
+        if self.index_first:  # its index, built like any other (keys are attached after)
+            return sql.SQL("CREATE UNIQUE INDEX {} ON {} {}").format(
+                sql.Identifier(self.name),
+                sql.Identifier(SCHEMA, self.table),
+                sql.SQL(self.index_first.group(2)),
+            )
         suffix = " NOT VALID" if not_valid and self.validates else ""
         return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
             sql.Identifier(SCHEMA, self.table),
             sql.Identifier(self.name),
             sql.SQL(self.definition + suffix),
+        )
+
+    @property
+    def index_first(self) -> re.Match[str] | None:
+        """A plain primary or unique key: its index is built with CREATE UNIQUE INDEX, which
+        (unlike ADD CONSTRAINT's exclusive lock) lets the table's other indexes build on the
+        other connections meanwhile, then attached with `attach()`."""
+        if not self.constraint:
+            return None
+        return _PLAIN_KEY.fullmatch(self.definition)
+
+    def attach(self) -> sql.Composable:
+        assert self.index_first is not None
+        return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {} USING INDEX {}").format(
+            sql.Identifier(SCHEMA, self.table),
+            sql.Identifier(self.name),
+            sql.SQL(self.index_first.group(1)),
+            sql.Identifier(self.name),
         )
 
     @property
