@@ -93,6 +93,7 @@ def put_preferences(request: ApiRequest) -> NotificationPreferences:
     body=PushSubscriptionCreate,
     response=PushSubscription,
     status=201,
+    errors=(409,),
 )
 def subscribe(request: ApiRequest) -> PushSubscription:
     """Register this browser for Web Push (its PushSubscription.toJSON())."""

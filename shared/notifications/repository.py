@@ -270,23 +270,29 @@ _SUBSCRIPTION_COLUMNS = "subscription_id, endpoint, created_at"
 
 def upsert_subscription(
     cur: Cursor, user_id: int, *, endpoint: str, p256dh: str, auth: str
-) -> tuple[dict[str, Any], bool]:
-    """Register a browser's endpoint for the user; the row and whether it is new to the user.
+) -> tuple[dict[str, Any], bool] | None:
+    """Register a browser's endpoint for the user; the row and whether it is new to the user,
+    or None when another account holds the endpoint with other keys.
 
-    An endpoint is the browser's: whoever subscribes with it last owns it (a shared computer
-    where another account signed in before), with the keys the browser sent now."""
+    The user's own endpoint takes the keys sent now. Another account's moves to the caller only
+    with the same p256dh and auth (the same browser, a shared computer where another account
+    signed in before): knowing an endpoint alone does not take its pushes away."""
     cur.execute(
         f"""
         INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth)
         VALUES (%(user_id)s, %(endpoint)s, %(p256dh)s, %(auth)s)
         ON CONFLICT (endpoint) DO UPDATE SET
             user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth
+        WHERE push_subscriptions.user_id = EXCLUDED.user_id
+           OR (push_subscriptions.p256dh = EXCLUDED.p256dh
+               AND push_subscriptions.auth = EXCLUDED.auth)
         RETURNING {_SUBSCRIPTION_COLUMNS}, (xmax = 0) AS created
         """,  # noqa: S608  (constant SQL)
         {"user_id": user_id, "endpoint": endpoint, "p256dh": p256dh, "auth": auth},
     )
     row = cur.fetchone()
-    assert row is not None
+    if row is None:
+        return None
     values = dict(row)
     created = bool(values.pop("created"))
     return values, created

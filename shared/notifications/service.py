@@ -21,7 +21,7 @@ from models.notifications import (
 )
 from models.vocabularies import NotificationChannel, NotificationEvent
 from shared.audit import AuditAction
-from shared.errors import NotFoundError
+from shared.errors import ConflictError, NotFoundError
 from shared.notifications import repository as repo
 from shared.notifications.outbox import DEFAULT_CHANNELS
 from shared.notifications.schedule import DEFAULT_ZONE
@@ -112,13 +112,19 @@ def put_preferences(uow: UnitOfWork, body: PreferencesUpdate) -> NotificationPre
 
 
 def subscribe(uow: UnitOfWork, body: PushSubscriptionCreate) -> tuple[PushSubscription, bool]:
-    row, created = repo.upsert_subscription(
+    upserted = repo.upsert_subscription(
         uow.cursor,
         uow.principal.user_id,
         endpoint=body.endpoint,
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,
     )
+    if upserted is None:
+        raise ConflictError(
+            "This push endpoint belongs to another account with other keys; "
+            "the browser must subscribe again (a new endpoint)."
+        )
+    row, created = upserted
     return PushSubscription(**row), created
 
 

@@ -288,6 +288,54 @@ def test_push_subscriptions_mine_to_add_and_remove(app_server, database_url):
     )
 
 
+def test_another_accounts_endpoint_moves_only_with_the_same_keys(app_server, database_url):
+    """Knowing an endpoint is not enough to take its pushes: another account's endpoint with
+    other keys is a 409 that changes nothing; with the browser's own keys (a shared computer)
+    it moves to the caller."""
+    with cursor(database_url) as cur:
+        owner = make_guardian(cur)
+        intruder = make_guardian(cur)
+        next_user = make_guardian(cur)
+    body = {**SUBSCRIPTION, "endpoint": SUBSCRIPTION["endpoint"] + "-t" + str(owner.user_id)}
+    created = app_server.request("POST", "api/push-subscriptions", headers=owner.headers, json=body)
+    assert created.status_code == 201, created.text
+    subscription_id = created.json()["subscription_id"]
+
+    other_keys = {"p256dh": "B" + "Q" * 86, "auth": "b3RoZXItYXV0aA"}
+    for keys in (other_keys, {**body["keys"], "auth": other_keys["auth"]}):
+        refused = app_server.request(
+            "POST", "api/push-subscriptions", headers=intruder.headers, json={**body, "keys": keys}
+        )
+        assert_problem(refused, 409, "conflict")
+    assert subscriptions_of(database_url, intruder) == []
+    assert subscriptions_of(database_url, owner) == [
+        {"subscription_id": subscription_id, "endpoint": body["endpoint"]}
+    ]
+    with cursor(database_url) as cur:
+        cur.execute(
+            "SELECT p256dh, auth FROM push_subscriptions WHERE subscription_id = %s",
+            (subscription_id,),
+        )
+        assert dict(cur.fetchone()) == body["keys"]
+
+    # The owner's own browser may refresh its keys.
+    refreshed = app_server.request(
+        "POST", "api/push-subscriptions", headers=owner.headers, json={**body, "keys": other_keys}
+    )
+    assert refreshed.json()["subscription_id"] == subscription_id, refreshed.text
+
+    moved = app_server.request(
+        "POST",
+        "api/push-subscriptions",
+        headers=next_user.headers,
+        json={**body, "keys": other_keys},
+    )
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["subscription_id"] == subscription_id
+    assert subscriptions_of(database_url, owner) == []
+    assert len(subscriptions_of(database_url, next_user)) == 1
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
