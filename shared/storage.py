@@ -8,6 +8,7 @@ App's managed identity in Azure); otherwise it uses the `StorageConnectionString
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.config import AZURITE_CONNECTION_STRING, get_settings
@@ -78,3 +79,40 @@ def reset_blob_service() -> None:
     with _lock:
         _client = None
         _probe_client = None
+
+
+#: How far back a link's start is set, so a client whose clock runs behind can use it at once.
+_LINK_CLOCK_SKEW_SECONDS = 60
+
+
+def read_link(
+    container: str, blob_name: str, seconds: int, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A read-only SAS URL of one blob, valid for `seconds`, and when it expires.
+
+    Signed with the account key where the client has one (Azurite, a connection string), else
+    with a user delegation key (the managed identity in Azure: no key ever leaves the platform).
+    """
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+    now = now or datetime.now(UTC)
+    expires = now + timedelta(seconds=seconds)
+    starts = now - timedelta(seconds=_LINK_CLOCK_SKEW_SECONDS)
+    service = get_blob_service()
+    blob = service.get_blob_client(container, blob_name)
+    signing: dict[str, Any]
+    account_key = getattr(service.credential, "account_key", None)
+    if account_key:
+        signing = {"account_key": account_key}
+    else:
+        signing = {"user_delegation_key": service.get_user_delegation_key(starts, expires)}
+    token = generate_blob_sas(
+        account_name=blob.account_name,
+        container_name=blob.container_name,
+        blob_name=blob.blob_name,
+        permission=BlobSasPermissions(read=True),
+        start=starts,
+        expiry=expires,
+        **signing,
+    )
+    return f"{blob.url}?{token}", expires

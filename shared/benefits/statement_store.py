@@ -12,16 +12,13 @@ app reaches Blob with its managed identity, with the account key under a connect
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from models.visit_records import RecordFormat
 from shared.config import get_settings
-from shared.storage import get_blob_service
+from shared.storage import get_blob_service, read_link
 from shared.visit_records.store import CONTENT_TYPES
-
-#: A little slack for clocks: a link is valid from a minute before it was made.
-_CLOCK_SKEW = timedelta(minutes=1)
 
 
 def blob_name(patient_id: int, month: str, fmt: RecordFormat) -> str:
@@ -70,27 +67,10 @@ def link(
     patient_id: int, month: str, fmt: RecordFormat, now: datetime | None = None
 ) -> tuple[str, datetime]:
     """A read-only SAS URL of the stored file and when it expires."""
-    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
     settings = get_settings()
-    now = now or datetime.now(UTC)
-    expires = now + timedelta(seconds=settings.statement_link_seconds)
-    starts = now - _CLOCK_SKEW
-    service = get_blob_service()
-    blob = service.get_blob_client(settings.statement_container, blob_name(patient_id, month, fmt))
-    signing: dict[str, Any]
-    account_key = getattr(service.credential, "account_key", None)
-    if account_key:
-        signing = {"account_key": account_key}
-    else:
-        signing = {"user_delegation_key": service.get_user_delegation_key(starts, expires)}
-    token = generate_blob_sas(
-        account_name=blob.account_name,
-        container_name=blob.container_name,
-        blob_name=blob.blob_name,
-        permission=BlobSasPermissions(read=True),
-        start=starts,
-        expiry=expires,
-        **signing,
+    return read_link(
+        settings.statement_container,
+        blob_name(patient_id, month, fmt),
+        settings.statement_link_seconds,
+        now,
     )
-    return f"{blob.url}?{token}", expires

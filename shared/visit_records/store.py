@@ -20,12 +20,12 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from models.visit_records import RecordFormat
 from shared.config import get_settings
-from shared.storage import get_blob_service
+from shared.storage import get_blob_service, read_link
 
 CONTENT_TYPES = {
     RecordFormat.JSON: "application/json; charset=utf-8",
@@ -33,8 +33,6 @@ CONTENT_TYPES = {
 }
 #: The monthly job's progress per month, beside the records (patient folders are numbers).
 PROGRESS_PREFIX = "_runs/"
-#: A little slack for clocks: a link is valid from a minute before it was made.
-_CLOCK_SKEW = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -125,29 +123,10 @@ def link(
     patient_id: int, month: str, fmt: RecordFormat, now: datetime | None = None
 ) -> tuple[str, datetime]:
     """A read-only SAS URL of the stored file and when it expires."""
-    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
     settings = get_settings()
-    now = now or datetime.now(UTC)
-    expires = now + timedelta(seconds=settings.visit_record_link_seconds)
-    starts = now - _CLOCK_SKEW
-    service = get_blob_service()
-    blob = service.get_blob_client(
-        settings.visit_record_container, blob_name(patient_id, month, fmt)
+    return read_link(
+        settings.visit_record_container,
+        blob_name(patient_id, month, fmt),
+        settings.visit_record_link_seconds,
+        now,
     )
-    signing: dict[str, Any]
-    account_key = getattr(service.credential, "account_key", None)
-    if account_key:
-        signing = {"account_key": account_key}
-    else:
-        signing = {"user_delegation_key": service.get_user_delegation_key(starts, expires)}
-    token = generate_blob_sas(
-        account_name=blob.account_name,
-        container_name=blob.container_name,
-        blob_name=blob.blob_name,
-        permission=BlobSasPermissions(read=True),
-        start=starts,
-        expiry=expires,
-        **signing,
-    )
-    return f"{blob.url}?{token}", expires
