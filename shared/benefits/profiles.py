@@ -32,10 +32,16 @@ def profile_on(cur: Cursor, patient_id: int, day: date) -> LtcProfile:
     """The profile in force on `day`, or the one derived from the patient's care_level."""
     row = repo.profile_on(cur, patient_id, day)
     if row is not None:
-        return _profile(row)
+        return from_row(row)
     care_level = repo.patient_care_level(cur, patient_id)
     if care_level is None:
         raise NotFoundError("No such patient, or it is not in your care.")
+    return derived(patient_id, care_level)
+
+
+def derived(patient_id: int, care_level: str) -> LtcProfile:
+    """No recorded profile: the one derived from the patient's care_level, with the standard
+    co-payment."""
     return LtcProfile(
         profile_id=None,
         patient_id=patient_id,
@@ -58,7 +64,7 @@ def get_profile(uow: UnitOfWork, patient_id: int) -> LtcProfileHistory:
     answer = LtcProfileHistory(
         patient_id=patient_id,
         current=profile_on(cur, patient_id, korea_today()),
-        history=[_profile(row) for row in repo.profile_history(cur, patient_id)],
+        history=[from_row(row) for row in repo.profile_history(cur, patient_id)],
     )
     uow.audit(AuditAction.VIEW, RESOURCE, patient_id=patient_id, resource_id=patient_id)
     return answer
@@ -93,7 +99,7 @@ def set_profile(uow: UnitOfWork, patient_id: int, body: LtcProfileUpdate) -> Ltc
     return LtcProfileHistory(
         patient_id=patient_id,
         current=profile_on(cur, patient_id, today),
-        history=[_profile(row) for row in repo.profile_history(cur, patient_id)],
+        history=[from_row(row) for row in repo.profile_history(cur, patient_id)],
     )
 
 
@@ -113,7 +119,7 @@ def _field(name: str, message: str) -> FieldError:
     return FieldError(loc=("body", name), msg=message)
 
 
-def _profile(row: repo.ProfileRow) -> LtcProfile:
+def from_row(row: repo.ProfileRow) -> LtcProfile:
     return LtcProfile(
         profile_id=row["profile_id"],
         patient_id=row["patient_id"],

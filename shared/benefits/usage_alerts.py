@@ -33,10 +33,10 @@ from models.benefit_usage import (
     ScheduleCreated,
     UsageLevel,
 )
-from models.benefits import CopayClass, LtcProfile
+from models.benefits import LtcProfile
 from models.care import ScheduleCreate
 from models.dates import KOREA, korea_today
-from models.vocabularies import CareLevel, NotificationEvent
+from models.vocabularies import NotificationEvent
 from shared.audit import AuditAction, AuditActor, SystemActor
 from shared.audit import record as audit_record
 from shared.benefits import profiles
@@ -94,27 +94,7 @@ def panel(month: Month, usage: CapUsage) -> BenefitUsage:
 
 
 def _profile(row: dict[str, Any]) -> LtcProfile:
-    """A recorded profile, as shared.benefits.profiles builds it."""
-    return profiles._profile(cast("ProfileRow", row))
-
-
-def _derived(patient_id: int, care_level: str) -> LtcProfile:
-    """No recorded profile: the one derived from the patient's care_level with the standard
-    co-payment, as shared.benefits.profiles.profile_on derives it."""
-    percent = profiles.STANDARD_COPAY_PERCENT
-    return LtcProfile(
-        profile_id=None,
-        patient_id=patient_id,
-        grade=care_level,
-        grade_label=CareLevel(care_level).label,
-        recognition_number=None,
-        recognition_valid_from=None,
-        recognition_valid_to=None,
-        copay_percent=percent,
-        copay_label=CopayClass(str(percent)).label,
-        effective_from=None,
-        source="care_level",
-    )
+    return profiles.from_row(cast("ProfileRow", row))
 
 
 def usage_panels(
@@ -145,7 +125,7 @@ def usage_panels(
         panels: dict[int, BenefitUsage | None] = {}
         for pid in ids:
             row = rows.get(pid)
-            profile = _profile(row) if row else _derived(pid, care_levels[pid])
+            profile = _profile(row) if row else profiles.derived(pid, care_levels[pid])
             priced = statement(
                 book, profile, month.first_day, visits[pid], pending_review=pending[pid]
             )
