@@ -15,13 +15,13 @@ from cli.common import AddCommand, fail, load_settings
 def cmd_visit_records(args: argparse.Namespace) -> int:
     """Write the month's records that are absent or stale (every patient with visits in it)."""
     from shared.audit import SystemActor
-    from shared.visit_records.builder import Month
-    from shared.visit_records.service import generate_month
+    from shared.errors import ValidationFailedError
+    from shared.visit_records.service import generate_month, parse_month
 
     try:
-        month = Month.parse(args.month)
-    except ValueError as exc:
-        return fail(str(exc))
+        month = parse_month(args.month)
+    except ValidationFailedError as exc:
+        return fail(f"month {args.month!r}: " + "; ".join(e.msg for e in exc.errors))
     if args.batch_size < 1:
         return fail("--batch-size must be 1 or more")
     load_settings()

@@ -150,3 +150,8 @@ def test_an_operator_writes_a_month_s_records_by_hand(
     bad = run_manage("visit-records", "2026-13", env=env)
     assert bad.returncode == 1
     assert "YYYY-MM" in bad.stderr
+    for month_text, says in (("1999-12", "records begin with"), ("2999-01", "has not begun")):
+        refused = run_manage("visit-records", month_text, env=env)
+        assert refused.returncode == 1
+        assert says in refused.stderr
+        assert "Traceback" not in refused.stderr
