@@ -47,7 +47,7 @@ UPGRADE_SQL = (
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
             CREATE ROLE {APP_ROLE} NOLOGIN;
         END IF;
-    EXCEPTION WHEN duplicate_object THEN
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN
         NULL;  -- another database's migration created it at the same moment
     END;
     $$

@@ -44,9 +44,14 @@ def test_the_fuzz_workflow_runs_nightly_and_on_demand_against_postgres() -> None
     assert not any("inputs." in run for run in runs)
 
 
+#: Collection only, in one process (make test's -n would start workers for nothing).
+PYTEST_COLLECT = (sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0")
+PYTEST_COLLECT += ("-p", "no:cacheprovider")
+
+
 def _collect(*args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        [*PYTEST_COLLECT, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
