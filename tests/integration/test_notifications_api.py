@@ -4,6 +4,7 @@ notification or subscription is a 404 that changes nothing; anonymous callers ge
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -39,7 +40,22 @@ def delivered(database_url: str, patient_id: int, *events: tuple[NotificationEve
                 uow,
                 Notice(event, key=key, patient_id=patient_id, data={"visit_id": 1}),
             )
-    deliver_due(budget_seconds=20)
+    # The session database may hold other tests' due rows ahead of these (the sender takes the
+    # oldest first): deliver until this patient's in-app rows are settled.
+    deadline = time.monotonic() + 90
+    while _pending(patient_id) and time.monotonic() < deadline:
+        deliver_due(budget_seconds=10)
+
+
+def _pending(patient_id: int) -> int:
+    with UnitOfWork.for_job() as uow:
+        uow.cursor.execute(
+            "SELECT count(*) AS n FROM notification_outbox"
+            " WHERE patient_id = %s AND channel = 'in_app' AND status = 'pending'",
+            (patient_id,),
+        )
+        row = uow.cursor.fetchone()
+    return int(row["n"]) if row else 0
 
 
 def notification_ids(database_url: str, user: TestUser) -> list[int]:

@@ -45,8 +45,8 @@ def test_the_fuzz_workflow_runs_nightly_and_on_demand_against_postgres() -> None
 
 
 #: Collection only, in one process (make test's -n would start workers for nothing).
-PYTEST_COLLECT = (sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0")
-PYTEST_COLLECT += ("-p", "no:cacheprovider")
+PYTEST_COLLECT: tuple[str, ...] = (sys.executable, "-m", "pytest", "--collect-only", "-q")
+PYTEST_COLLECT += ("-n", "0", "-p", "no:cacheprovider")
 
 
 def _collect(*args: str) -> str:
