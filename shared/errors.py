@@ -98,3 +98,8 @@ class ServiceUnavailableError(AppError):
 
 class ConfigurationError(RuntimeError):
     """The app's configuration is unusable; raised at start-up, never shown to API callers."""
+
+
+def body_field_error(name: str, message: str) -> ValidationFailedError:
+    """A 422 naming one field of the request body (a rule pydantic could not check alone)."""
+    return ValidationFailedError([FieldError(loc=("body", name), msg=message)])

@@ -28,7 +28,8 @@ from models.vocabularies import (
 )
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction
-from shared.errors import FieldError, NotFoundError, ValidationFailedError
+from shared.errors import NotFoundError
+from shared.errors import body_field_error as _field
 from shared.incidents import repository as repo
 from shared.notifications.outbox import Notice, publish
 
@@ -146,10 +147,6 @@ def _found(row: IncidentRow | None) -> IncidentRow:
     if row is None:
         raise NotFoundError("No such incident, or it is not in your care.")
     return row
-
-
-def _field(name: str, message: str) -> ValidationFailedError:
-    return ValidationFailedError([FieldError(("body", name), message)])
 
 
 def _incident(row: IncidentRow) -> Incident:

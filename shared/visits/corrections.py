@@ -37,7 +37,8 @@ from models.vocabularies import CorrectionReason, CorrectionStatus, Notification
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction
 from shared.config import get_settings
-from shared.errors import AppError, FieldError, NotFoundError, ValidationFailedError
+from shared.errors import AppError, NotFoundError
+from shared.errors import body_field_error as _field
 from shared.notifications.outbox import Notice, publish
 from shared.visits import checklist
 from shared.visits import details_repository as repo
@@ -283,10 +284,6 @@ def _changed(row: CorrectionRow) -> list[str]:
         ("check_out_at", row["proposed_check_out_at"]),
     ]
     return [name for name, value in fields if value is not None]
-
-
-def _field(name: str, message: str) -> ValidationFailedError:
-    return ValidationFailedError([FieldError(("body", name), message)])
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -26,7 +26,8 @@ from models.visit_details import (
 from models.vocabularies import MedicationOutcome
 from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction
-from shared.errors import FieldError, NotFoundError, ValidationFailedError
+from shared.errors import NotFoundError
+from shared.errors import body_field_error as _field
 from shared.visits import details_repository as repo
 from shared.visits.access import VisitRef, visit_access
 from shared.visits.checklist import require_open
@@ -112,10 +113,6 @@ def _within_visit(visit: VisitRef, at: datetime, now: datetime) -> None:
         raise _field("administered_at", "must not be before the visit's check-in")
     if at > now + CLOCK_SKEW:
         raise _field("administered_at", "must not be in the future")
-
-
-def _field(name: str, message: str) -> ValidationFailedError:
-    return ValidationFailedError([FieldError(("body", name), message)])
 
 
 def _visit_medication(row: VisitMedicationRow) -> VisitMedication:

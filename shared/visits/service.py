@@ -51,7 +51,8 @@ from shared.audit import AuditAction
 from shared.auth.authorization import PatientAction, require_role
 from shared.config import get_settings
 from shared.db import Cursor
-from shared.errors import AppError, ConflictError, FieldError, NotFoundError, ValidationFailedError
+from shared.errors import AppError, ConflictError, NotFoundError
+from shared.errors import body_field_error as _field
 from shared.notifications.outbox import Notice, publish
 from shared.patients import repository as patients_repo
 from shared.unit_of_work import UnitOfWork
@@ -466,7 +467,3 @@ def _minutes(visit: Visit) -> int | None:
 
 def _not_open(status: VisitStatus, what: str) -> str:
     return f"This visit is {status.value} ({status.label}) and cannot be {what}."
-
-
-def _field(name: str, message: str) -> ValidationFailedError:
-    return ValidationFailedError([FieldError(loc=("body", name), msg=message)])
